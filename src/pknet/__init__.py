@@ -2,9 +2,20 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pknet.errors import CompileError, PknetError, SpecError
+from pknet.specs import Spec, load_spec, render_spec
+
 try:
     __version__ = version("pknet")
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = [
+    "CompileError",
+    "PknetError",
+    "Spec",
+    "SpecError",
+    "__version__",
+    "load_spec",
+    "render_spec",
+]

@@ -1,0 +1,95 @@
+"""`model:` — the layer stack. One spec class per layer kind, joined on `kind`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.types import Name
+
+Activation = Literal["sigmoid", "tanh", "relu", "gelu", "softplus", "linear"]
+OutputActivation = Literal["sigmoid", "softmax", "linear"]
+
+
+class LayerSpecBase(SpecModel):
+    """Fields every layer kind has."""
+
+    kind: str = Field(description="Layer kind.")
+    name: Name = Field(
+        description="Layer name, usable as a parameter group in the loss (default `<kind>_<n>`)."
+    )
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate during training.")
+
+
+class KpnnLayerSpec(LayerSpecBase):
+    """One neuron (or `units_per_node`) per network node, wired only along network edges."""
+
+    kind: Literal["kpnn"] = Field(description="Layer kind.")
+    activation: Activation = Field("sigmoid", description="Activation of hidden nodes.")
+    output_activation: OutputActivation = Field(
+        "sigmoid", description="Activation of output nodes."
+    )
+    units_per_node: int = Field(1, ge=1, le=64, description="Neurons per network node.")
+    dropout_rule: Literal["kpnn", "uniform"] = Field(
+        "kpnn",
+        description="`kpnn`: no dropout on edges whose parent has a single child; `uniform`: all.",
+    )
+    input_batchnorm: bool = Field(
+        False, description="Batch-normalise inputs with training-data statistics."
+    )
+    signed: bool = Field(
+        False, description="Constrain edge weights to the network's signs (sign x softplus)."
+    )
+    bias: bool = Field(True, description="Give every node a bias.")
+
+
+class DenseLayerSpec(LayerSpecBase):
+    """A fully connected layer."""
+
+    kind: Literal["dense"] = Field(description="Layer kind.")
+    units: int = Field(ge=1, description="Number of output units.")
+    activation: Activation = Field("relu", description="Activation.")
+    bias: bool = Field(True, description="Add a bias.")
+
+
+LayerSpec = Annotated[KpnnLayerSpec | DenseLayerSpec, Field(discriminator="kind")]
+
+
+class ModelSpec(SpecModel):
+    """The layers, applied in order."""
+
+    layers: list[LayerSpec] = Field(min_length=1, description="Layers, input side first.")
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _default_names(cls, value: Any) -> Any:
+        """Name unnamed layers `<kind>_<n>`, n counting layers of that kind from 1."""
+        if not isinstance(value, list):
+            return value
+        seen: dict[str, int] = {}
+        named = []
+        for layer in value:
+            if isinstance(layer, dict) and isinstance(layer.get("kind"), str):
+                seen[layer["kind"]] = seen.get(layer["kind"], 0) + 1
+                if "name" not in layer:
+                    layer = {**layer, "name": f"{layer['kind']}_{seen[layer['kind']]}"}
+            named.append(layer)
+        return named
+
+    @model_validator(mode="after")
+    def check_names_unique(self) -> ModelSpec:
+        first: dict[str, int] = {}
+        for i, layer in enumerate(self.layers):
+            if layer.name in first:
+                raise rule_error(
+                    ("layers", i, "name"),
+                    f"layer name `{layer.name}` is already used by layers[{first[layer.name]}]",
+                    "give each layer its own `name`",
+                )
+            first[layer.name] = i
+        return self
+
+    def layer_names(self) -> list[str]:
+        return [layer.name for layer in self.layers]

@@ -1,0 +1,50 @@
+"""`prune:` — the MILP that shrinks the prior to the smallest network that keeps it connected."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from pknet.specs.schema.base import SpecModel
+from pknet.specs.schema.types import SelectorExpr, SpecPath
+
+
+class SolverSpec(SpecModel):
+    """MILP solver settings."""
+
+    name: Literal["highs"] = Field("highs", description="MILP solver (HiGHS through cvxpy).")
+    time_limit_s: float = Field(60.0, gt=0, description="Stop after this many seconds.")
+    mip_rel_gap: float = Field(
+        0.0, ge=0, lt=1, description="Accept a solution within this relative gap of the bound."
+    )
+    threads: int | None = Field(None, ge=1, description="Solver threads (default: solver's).")
+    verbose: bool = Field(False, description="Print the solver log.")
+
+
+class WeightsFileSpec(SpecModel):
+    """Per-edge or per-node costs read from a table (non-negative)."""
+
+    file: SpecPath = Field(description="CSV/TSV with a name column and a weight column.")
+    on: Literal["edges", "nodes"] = Field(description="Whether rows name edges or nodes.")
+    column: str = Field("weight", min_length=1, description="Column holding the weights.")
+
+
+class PruneSpec(SpecModel):
+    """Pruning objective and solver; leave the section out to keep the whole network."""
+
+    objective: Literal["min_edges", "min_nodes"] = Field(
+        "min_edges", description="Keep the fewest edges, or the fewest nodes."
+    )
+    formulation: Literal["auto", "arborescence", "flow"] = Field(
+        "auto",
+        description="MILP form: `auto` uses the Steiner arborescence on DAGs, the flow otherwise.",
+    )
+    required: SelectorExpr | None = Field(
+        None, description="Nodes that must stay in the pruned network (besides inputs/outputs)."
+    )
+    penalize_hubs: bool = Field(
+        False, description="Weight each edge by its source's out-degree, favouring specific paths."
+    )
+    weights: WeightsFileSpec | None = Field(None, description="Per-edge or per-node costs.")
+    solver: SolverSpec = Field(default_factory=SolverSpec, description="Solver settings.")

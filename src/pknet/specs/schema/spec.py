@@ -1,0 +1,134 @@
+"""The whole spec: one immutable, fully defaulted object per YAML file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from pknet.specs.dsl import loss_groups
+from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.data import DataSpec
+from pknet.specs.schema.evaluate import EvaluateSpec, ExplainMethod
+from pknet.specs.schema.model import KpnnLayerSpec, ModelSpec
+from pknet.specs.schema.network import NetworkSpec
+from pknet.specs.schema.prune import PruneSpec
+from pknet.specs.schema.train import TrainSpec
+from pknet.specs.schema.types import LossExpression, Name
+
+if TYPE_CHECKING:
+    from pknet.specs.sources import SourceMap
+
+SUPPORTED_VERSIONS = (1,)
+BUILTIN_GROUPS = ("weights", "bias")
+
+
+class Spec(SpecModel):
+    """A validated pknet spec. Build it with `pknet.load_spec`, not directly."""
+
+    version: int = Field(description="Spec format version; this pknet reads version 1.")
+    name: Name = Field(description="Run name; used for the run directory.")
+    description: str | None = Field(None, description="Free text about the experiment.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="The one seed every random stream uses.")
+    data: DataSpec = Field(description="Samples, target and transforms.")
+    network: NetworkSpec | None = Field(None, description="The prior-knowledge network.")
+    prune: PruneSpec | None = Field(
+        None, description="MILP pruning of the network; leave out to keep the whole network."
+    )
+    model: ModelSpec = Field(description="The layer stack.")
+    loss: LossExpression = Field(
+        description="Loss expression, e.g. `bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)`."
+    )
+    train: TrainSpec = Field(default_factory=TrainSpec, description="Optimisation settings.")
+    evaluate: EvaluateSpec = Field(
+        default_factory=EvaluateSpec, description="Cross-validation and metrics."
+    )
+    explain: list[ExplainMethod] = Field(
+        default_factory=list, description="Importance methods written after training."
+    )
+
+    _sources: SourceMap | None = PrivateAttr(None)
+
+    @field_validator("version")
+    @classmethod
+    def _supported_version(cls, value: int) -> int:
+        if value not in SUPPORTED_VERSIONS:
+            supported = ", ".join(map(str, SUPPORTED_VERSIONS))
+            raise rule_error(
+                (),
+                f"unsupported spec version {value}; this pknet reads version {supported}",
+                "upgrade pknet, or write the spec for a supported version",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def check_network_present(self) -> Spec:
+        if self.network is not None:
+            return self
+        for i, layer in enumerate(self.model.layers):
+            if isinstance(layer, KpnnLayerSpec):
+                raise rule_error(
+                    ("model", "layers", i, "kind"),
+                    "a `kpnn` layer is wired by the network, but the spec has no `network` section",
+                    "add `network: {edges: {file: ..., from: ..., to: ...}}`",
+                )
+        if self.prune is not None:
+            raise rule_error(("prune",), "`prune` needs a `network` section to prune")
+        return self
+
+    @model_validator(mode="after")
+    def check_kpnn_first(self) -> Spec:
+        for i, layer in enumerate(self.model.layers[1:], start=1):
+            if isinstance(layer, KpnnLayerSpec):
+                raise rule_error(
+                    ("model", "layers", i, "kind"),
+                    "a `kpnn` layer reads the network's input nodes, so it must be the first layer",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def check_loss_groups(self) -> Spec:
+        known = (*BUILTIN_GROUPS, *self.model.layer_names())
+        for group in loss_groups(self.loss):
+            if group not in known:
+                raise rule_error(
+                    ("loss",),
+                    f"unknown parameter group `{group}` in the loss",
+                    f"groups are {', '.join(f'`{g}`' for g in known)}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def check_monitor(self) -> Spec:
+        stopping = self.train.early_stopping
+        if stopping is None:
+            return self
+        field = ("train", "early_stopping", "monitor")
+        split, _, quantity = stopping.monitor.partition("_")
+        if quantity != "loss" and quantity not in self.evaluate.metrics:
+            allowed = ["val_loss", "train_loss", *(f"val_{m}" for m in self.evaluate.metrics)]
+            raise rule_error(
+                field,
+                f"cannot monitor `{stopping.monitor}`: `{quantity}` is not a computed metric",
+                f"monitor one of {', '.join(f'`{a}`' for a in allowed)}",
+            )
+        if split == "val" and self.train.validation_fraction == 0:
+            raise rule_error(
+                field,
+                f"`{stopping.monitor}` needs validation data, but `train.validation_fraction` is 0",
+                "set `train.validation_fraction` (e.g. 0.1) or monitor `train_loss`",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def check_explain_needs_kpnn(self) -> Spec:
+        has_kpnn = any(isinstance(layer, KpnnLayerSpec) for layer in self.model.layers)
+        if "node_weights" in self.explain and not has_kpnn:
+            index = self.explain.index("node_weights")
+            raise rule_error(("explain", index), "`node_weights` explains a `kpnn` layer")
+        return self
+
+    @property
+    def sources(self) -> SourceMap | None:
+        """Where each field was written (for error messages after validation)."""
+        return self._sources

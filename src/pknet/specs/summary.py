@@ -1,0 +1,18 @@
+"""One-line, human summary of a valid spec (what `pknet validate` prints)."""
+
+from __future__ import annotations
+
+from pknet.specs.schema import KFoldSpec, Spec
+
+
+def summarize(spec: Spec) -> str:
+    """e.g. `kpnn-tcr: kpnn_1(kpnn) | prune min_edges | loss bce + ... | 5-fold stratified_kfold`."""
+    layers = " -> ".join(f"{layer.name}({layer.kind})" for layer in spec.model.layers)
+    cv = spec.evaluate.cv
+    split = f"{cv.folds}-fold {cv.kind}" if isinstance(cv, KFoldSpec) else cv.kind
+    parts = [layers]
+    if spec.network is not None:
+        parts.append(f"inputs `{spec.network.inputs}` -> outputs `{spec.network.outputs}`")
+    parts.append(f"prune {spec.prune.objective}" if spec.prune else "no pruning")
+    parts += [f"loss `{spec.loss}`", split, f"seed {spec.seed}"]
+    return f"{spec.name}: " + " | ".join(parts)

@@ -1,0 +1,199 @@
+"""YAML read into a tree that remembers where every key and value came from.
+
+PyYAML composes the document into nodes carrying marks; we walk those nodes ourselves so that
+only plain data (mappings with string keys, lists, str/int/float/bool/null) can get through,
+duplicate keys are errors rather than silent overwrites, and every value keeps its file, line
+and column for error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from pknet.errors import Location, Problem, SpecError
+
+MSG_TABS = "YAML indentation must use spaces; this line contains a tab character"
+MSG_MERGE_KEY = "YAML merge keys (`<<`) are not supported in specs; use `extends: base.yaml`"
+MSG_TAG = (
+    "YAML tag `{tag}` is not allowed: a spec holds plain values (strings, numbers, booleans, "
+    "lists and mappings)"
+)
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as `1e-3` (PyYAML needs `1.0e-3`)."""
+
+
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A leaf value and where it was written; `style` is None for plain, else the quote char."""
+
+    value: Any
+    loc: Location
+    style: str | None = None
+
+
+@dataclass(frozen=True)
+class Sequence:
+    items: tuple[Node, ...]
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Keys in file order; each entry keeps the key's own location."""
+
+    entries: dict[str, tuple[Location, Node]]
+    loc: Location
+
+
+Node = Scalar | Sequence | Mapping
+PathKey = tuple[str | int, ...]
+
+
+def to_plain(node: Node) -> Any:
+    """The plain Python data (dict / list / scalars) that a tree stands for."""
+    if isinstance(node, Mapping):
+        return {key: to_plain(child) for key, (_, child) in node.entries.items()}
+    if isinstance(node, Sequence):
+        return [to_plain(child) for child in node.items]
+    return node.value
+
+
+def walk(node: Node, path: PathKey = ()) -> Iterator[tuple[PathKey, Location | None, Node]]:
+    """Yield (path, key location, node) for the node and all its descendants."""
+    yield path, None, node
+    if isinstance(node, Mapping):
+        for key, (key_loc, child) in node.entries.items():
+            for sub_path, sub_key_loc, sub in walk(child, (*path, key)):
+                yield sub_path, sub_key_loc if sub_path != (*path, key) else key_loc, sub
+    elif isinstance(node, Sequence):
+        for i, child in enumerate(node.items):
+            yield from walk(child, (*path, i))
+
+
+def _short_tag(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
+def _location(source: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(source)
+    return Location(source, mark.line + 1, mark.column + 1)
+
+
+def parse_yaml(text: str, source: str) -> Node:
+    """Parse one YAML document into a located tree; any problem raises `SpecError`."""
+    loader = _SpecLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError(_syntax_problem(exc, text, source)) from None
+    except yaml.YAMLError as exc:  # errors without a mark (rare: reader errors)
+        raise SpecError(Problem(f"not valid YAML: {exc}", Location(source))) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise SpecError(
+            Problem("the file is empty; a spec is a YAML mapping", Location(source, 1, 1))
+        )
+    problems: list[Problem] = []
+    tree = _build(root, loader, source, problems)
+    if problems:
+        raise SpecError(problems)
+    return tree
+
+
+def parse_value(text: str, source: str) -> Node:
+    """Parse a value given on the command line (a scalar or a flow list / mapping)."""
+    if text.strip() == "":
+        return Scalar("", Location(source))
+    tree = parse_yaml(text, source)
+    return _relocate(tree, Location(source))
+
+
+def _relocate(node: Node, loc: Location) -> Node:
+    """Give every node of a command-line value the override's location."""
+    if isinstance(node, Mapping):
+        return Mapping({k: (loc, _relocate(v, loc)) for k, (_, v) in node.entries.items()}, loc)
+    if isinstance(node, Sequence):
+        return Sequence(tuple(_relocate(c, loc) for c in node.items), loc)
+    return Scalar(node.value, loc, node.style)
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, source: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    loc = _location(source, mark)
+    message = "; ".join(p for p in (exc.context, exc.problem) if p) or "not valid YAML"
+    lines = text.splitlines()
+    line_text = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    hint = MSG_TABS if "\t" in line_text or "'\\t'" in message else None
+    return Problem(f"YAML syntax error: {message}", loc, hint=hint)
+
+
+def _build(node: yaml.Node, loader: _SpecLoader, source: str, problems: list[Problem]) -> Node:
+    loc = _location(source, node.start_mark)
+    if isinstance(node, yaml.MappingNode):
+        if node.tag != _MAP_TAG:
+            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc))
+        return _build_mapping(node, loader, source, problems)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _SEQ_TAG:
+            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc))
+        return Sequence(tuple(_build(c, loader, source, problems) for c in node.value), loc)
+    if node.tag == _TIMESTAMP_TAG:
+        return Scalar(node.value, loc, node.style)  # dates stay text; no field is a date
+    if node.tag not in _PLAIN_TAGS:
+        problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc))
+        return Scalar(node.value, loc, node.style)
+    return Scalar(loader.construct_object(node), loc, node.style)
+
+
+def _build_mapping(
+    node: yaml.MappingNode, loader: _SpecLoader, source: str, problems: list[Problem]
+) -> Mapping:
+    entries: dict[str, tuple[Location, Node]] = {}
+    for key_node, value_node in node.value:
+        key_loc = _location(source, key_node.start_mark)
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            problems.append(Problem(MSG_MERGE_KEY, key_loc))
+            continue
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+            problems.append(Problem("mapping keys must be plain words", key_loc))
+            continue
+        key = str(loader.construct_object(key_node))
+        if key in entries:
+            first = entries[key][0]
+            problems.append(
+                Problem(
+                    f"duplicate key `{key}` (first defined at line {first.line})",
+                    key_loc,
+                    hint="YAML keeps only one value per key; remove or rename one of them",
+                )
+            )
+            continue
+        entries[key] = (key_loc, _build(value_node, loader, source, problems))
+    return Mapping(entries, _location(source, node.start_mark))
