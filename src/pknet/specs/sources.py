@@ -206,7 +206,7 @@ _PATH_PART = re.compile(r"[A-Za-z_]\w*|\d+")
 
 
 def parse_override_path(path: str, loc: Location) -> PathKey:
-    """`model.layers[0].dropout` or `model.layers.0.dropout` -> ('model', 'layers', 0, 'dropout')."""
+    """`model.layers[0].dropout` (or `model.layers.0.dropout`) -> a tuple of keys."""
     if not _OVERRIDE_PATH.fullmatch(path):
         raise SpecError(
             Problem(

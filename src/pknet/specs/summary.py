@@ -6,7 +6,7 @@ from pknet.specs.schema import KFoldSpec, Spec
 
 
 def summarize(spec: Spec) -> str:
-    """e.g. `kpnn-tcr: kpnn_1(kpnn) | prune min_edges | loss bce + ... | 5-fold stratified_kfold`."""
+    """e.g. `kpnn-tcr: kpnn_1(kpnn) | prune min_edges | loss `bce` | 5-fold kfold`."""
     layers = " -> ".join(f"{layer.name}({layer.kind})" for layer in spec.model.layers)
     cv = spec.evaluate.cv
     split = f"{cv.folds}-fold {cv.kind}" if isinstance(cv, KFoldSpec) else cv.kind
