@@ -1,0 +1,111 @@
+"""Evaluate node selectors (`leaves & measured`, `name(TCR)`, ...) against a network."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import numpy as np
+
+from pknet.compiler.network import Network
+from pknet.specs.dsl import (
+    AllNodes,
+    Degree,
+    Difference,
+    File,
+    Intersection,
+    Leaves,
+    Match,
+    Measured,
+    Name,
+    Roots,
+    Selector,
+    Union,
+)
+
+_COMPARE = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "==": np.equal,
+}
+
+
+class SelectorProblem(ValueError):
+    """A selector refers to something that does not exist (unknown name, unreadable file)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class SelectionContext:
+    """What a selector is evaluated against: the network and which nodes are measured."""
+
+    network: Network
+    measured: np.ndarray  # bool per node
+
+    def degree(self, direction: str) -> np.ndarray:
+        if direction == "in":
+            return self.network.in_degree()
+        if direction == "out":
+            return self.network.out_degree()
+        return self.network.in_degree() + self.network.out_degree()
+
+
+def select(selector: Selector, ctx: SelectionContext) -> np.ndarray:
+    """A boolean mask over `ctx.network.nodes` of the nodes the selector names."""
+    net = ctx.network
+    match selector:
+        case Leaves():
+            return net.in_degree() == 0
+        case Roots():
+            return net.out_degree() == 0
+        case Measured():
+            return ctx.measured.copy()
+        case AllNodes():
+            return np.ones(net.n_nodes, dtype=bool)
+        case Name(names=names):
+            return _named(net, names, "name(...)")
+        case Match(pattern=pattern):
+            return np.fromiter((fnmatchcase(n, pattern) for n in net.nodes), bool, net.n_nodes)
+        case File(path=path):
+            return _named(net, _read_names(Path(path)), f"file {path}")
+        case Degree(direction=direction, op=op, value=value):
+            return _COMPARE[op](ctx.degree(direction), value)
+        case Union(left=left, right=right):
+            return select(left, ctx) | select(right, ctx)
+        case Intersection(left=left, right=right):
+            return select(left, ctx) & select(right, ctx)
+        case Difference(left=left, right=right):
+            return select(left, ctx) & ~select(right, ctx)
+    raise TypeError(f"not a selector: {selector!r}")
+
+
+def _named(net: Network, names: tuple[str, ...] | list[str], where: str) -> np.ndarray:
+    unknown = [n for n in names if not net.has_node(n)]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], net.nodes, n=3)
+        shown = ", ".join(f"`{n}`" for n in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise SelectorProblem(
+            f"{len(unknown)} name(s) in {where} are not network nodes: {shown}",
+            f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else None,
+        )
+    mask = np.zeros(net.n_nodes, dtype=bool)
+    mask[net.index_of(tuple(names))] = True
+    return mask
+
+
+def _read_names(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SelectorProblem(f"cannot read node list {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SelectorProblem(f"node list {path} is not UTF-8 text") from None
+    return [s for line in lines if (s := line.strip()) and not s.startswith("#")]
