@@ -1,0 +1,69 @@
+"""Readers of prior-knowledge network files (pure I/O, no modelling).
+
+Every loader returns an edge table: a DataFrame with columns `source`, `target` (node names,
+in the direction information flows in a model: gene → term → parent term; TF → target),
+`sign` (int8: +1, -1, or 0 when unknown) and `weight` (float64, 1.0 when the format has
+none), then the extra columns its format carries (`relation`, `confidence`, `score`,
+`evidence`). Rows keep the file's order. Bad input raises `pknet.errors.CompileError`
+located at the file and line.
+"""
+
+from ._common import (
+    CONFIDENCE,
+    EDGE_COLUMNS,
+    EVIDENCE,
+    RELATION,
+    SCORE,
+    SIGN,
+    SOURCE,
+    TARGET,
+    WEIGHT,
+)
+from ._edge_lists import load_edge_list, load_regulons, load_scored_links, load_sif
+from ._gene_sets import load_annotation_table, load_gaf, load_gmt
+from ._mapping import load_mapping
+from ._ontologies import (
+    load_drugcell_ontology,
+    load_hierarchy,
+    load_obo,
+    load_obo_terms,
+)
+
+NETWORK_LOADERS = {
+    "edge_list": load_edge_list,
+    "sif": load_sif,
+    "gmt": load_gmt,
+    "obo": load_obo,
+    "gaf": load_gaf,
+    "annotation_table": load_annotation_table,
+    "hierarchy": load_hierarchy,
+    "drugcell": load_drugcell_ontology,
+    "scored_links": load_scored_links,
+    "regulons": load_regulons,
+}
+"""Edge-table loaders by format name; each takes the file path and keyword options."""
+
+__all__ = [
+    "CONFIDENCE",
+    "EDGE_COLUMNS",
+    "EVIDENCE",
+    "NETWORK_LOADERS",
+    "RELATION",
+    "SCORE",
+    "SIGN",
+    "SOURCE",
+    "TARGET",
+    "WEIGHT",
+    "load_annotation_table",
+    "load_drugcell_ontology",
+    "load_edge_list",
+    "load_gaf",
+    "load_gmt",
+    "load_hierarchy",
+    "load_mapping",
+    "load_obo",
+    "load_obo_terms",
+    "load_regulons",
+    "load_scored_links",
+    "load_sif",
+]

@@ -1,0 +1,127 @@
+"""Member → set edges: GMT gene sets, GO annotation files (GAF) and annotation tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ._common import (
+    EVIDENCE,
+    edge_table,
+    fail,
+    node_names,
+    read_lines,
+    read_table,
+    require_columns,
+    require_edges,
+)
+
+_GAF_MIN_COLUMNS = 15
+_GAF_ASPECTS = ("P", "F", "C")
+
+
+def load_gmt(path: Path) -> pd.DataFrame:
+    """Gene → set edges of a GMT file (`set<TAB>description<TAB>gene1<TAB>gene2…`).
+
+    Edges follow the file: sets in order, genes in order within a set; empty fields are
+    skipped. A set name defined on two lines is an error.
+    """
+    genes: list[str] = []
+    sets: list[str] = []
+    first_line: dict[str, int] = {}
+    for line_no, line in read_lines(path):
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) < 2 or not fields[0]:
+            fail(
+                path,
+                "a GMT line starts with a set name and a description",
+                line_no,
+                hint="GMT fields are tab-separated: name, description, then the genes",
+            )
+        name = fields[0]
+        if name in first_line:
+            twice = f"gene set {name!r} is defined twice (lines {first_line[name]} and {line_no})"
+            fail(path, twice, line_no)
+        first_line[name] = line_no
+        members = [gene for gene in fields[2:] if gene]
+        genes.extend(members)
+        sets.extend([name] * len(members))
+    return require_edges(edge_table(genes, sets), path)
+
+
+def load_gaf(
+    path: Path, *, evidence: Sequence[str] | None = None, aspect: str | None = None
+) -> pd.DataFrame:
+    """Gene → GO term edges of a GO Annotation File (GAF 2.x, tab-separated, `!` comments).
+
+    Uses column 3 (symbol), 5 (GO id), 7 (evidence code, kept in `evidence`) and 9 (aspect
+    P/F/C). Rows qualified `NOT` are skipped; `evidence` keeps only those codes and `aspect`
+    only that ontology.
+    """
+    if aspect is not None and aspect not in _GAF_ASPECTS:
+        fail(path, f"aspect must be one of {', '.join(_GAF_ASPECTS)}, not {aspect!r}")
+    genes: list[str] = []
+    terms: list[str] = []
+    codes: list[str] = []
+    seen: set[str] = set()
+    for line_no, line in read_lines(path):
+        if line.startswith("!"):
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) < _GAF_MIN_COLUMNS:
+            fail(
+                path,
+                f"a GAF line has {_GAF_MIN_COLUMNS} to 17 tab-separated columns, "
+                f"this one has {len(fields)}",
+                line_no,
+                hint="for a plain gene/term table use the annotation-table loader",
+            )
+        symbol, qualifier, term, code, ontology = (fields[i] for i in (2, 3, 4, 6, 8))
+        if not symbol or not term:
+            fail(path, "GAF line without a gene symbol (column 3) or GO id (column 5)", line_no)
+        if "NOT" in qualifier.split("|"):
+            continue
+        seen.add(code)
+        if (evidence is None or code in evidence) and (aspect is None or ontology == aspect):
+            genes.append(symbol)
+            terms.append(term)
+            codes.append(code)
+    filters = []
+    if evidence is not None:
+        filters.append(f"evidence in {list(evidence)} (codes present: {', '.join(sorted(seen))})")
+    if aspect is not None:
+        filters.append(f"aspect {aspect}")
+    edges = edge_table(genes, terms, **{EVIDENCE: codes})
+    return require_edges(edges, path, "; ".join(filters) or None)
+
+
+def load_annotation_table(
+    path: Path,
+    *,
+    member_col: str,
+    term_col: str,
+    evidence_col: str | None = None,
+    evidence: Sequence[str] | None = None,
+    sep: str | None = None,
+) -> pd.DataFrame:
+    """Member → term edges of a delimited annotation table with a header, in file order.
+
+    For GO annotations (`gene`, `go_id`, `evidence`) or pathway membership (Reactome
+    `uniprot`, `pathway`). `evidence_col` is kept as `evidence`; `evidence` keeps only those
+    codes.
+    """
+    if evidence is not None and evidence_col is None:
+        fail(path, "an evidence filter needs the evidence column (evidence_col)")
+    table = read_table(path, sep=sep)
+    require_columns(table, path, [member_col, term_col, evidence_col])
+    extra = {} if evidence_col is None else {EVIDENCE: table[evidence_col].to_numpy()}
+    edges = edge_table(
+        node_names(table, member_col, path), node_names(table, term_col, path), **extra
+    )
+    if evidence is None:
+        return require_edges(edges, path)
+    kept = edges[edges[EVIDENCE].isin(list(evidence))].reset_index(drop=True)
+    present = ", ".join(sorted(set(edges[EVIDENCE])))
+    return require_edges(kept, path, f"evidence in {list(evidence)} (codes present: {present})")
