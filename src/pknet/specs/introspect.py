@@ -72,13 +72,24 @@ def _data_at(data: Any, path: PathKey) -> Any:
     return data
 
 
+def _single_items(candidates: list[Any], key: str | int) -> list[Any]:
+    """Where a list field was written as one item (`edges: {...}`), a key names item fields."""
+    if isinstance(key, int):
+        return candidates
+    return [
+        item
+        for tp in candidates
+        for item in (_leaves(get_args(tp)[0]) if get_origin(tp) in (list, tuple) else [tp])
+    ]
+
+
 def types_at(path: PathKey, data: Any, root: type[BaseModel] = Spec) -> list[Any]:
     """The schema types that may stand at `path` (empty when the path leaves the schema)."""
     candidates: list[Any] = [root]
     for depth, key in enumerate(path):
         candidates = _narrow(candidates, _data_at(data, path[:depth]))
         following: list[Any] = []
-        for tp in candidates:
+        for tp in _single_items(candidates, key):
             if isinstance(key, int) and get_origin(tp) in (list, tuple):
                 following += _leaves(get_args(tp)[0])
             elif isinstance(key, str) and _is_model(tp):
@@ -111,7 +122,8 @@ def description_at(path: PathKey, data: Any) -> str | None:
     """The description of the field at `path`, if the schema has one."""
     if not path or not isinstance(path[-1], str):
         return None
-    for tp in types_at(path[:-1], data):
+    parent = _narrow(_single_items(types_at(path[:-1], data), path[-1]), _data_at(data, path[:-1]))
+    for tp in parent:
         if _is_model(tp):
             info = fields_by_key(tp).get(path[-1])
             if info is not None and info.description:

@@ -3,7 +3,12 @@
 from pknet.specs.schema.data import DataSpec, ExpressionSpec, TargetSpec, TransformSpec
 from pknet.specs.schema.evaluate import CvSpec, EvaluateSpec, ExplainMethod, KFoldSpec, Metric
 from pknet.specs.schema.model import DenseLayerSpec, KpnnLayerSpec, LayerSpec, ModelSpec
-from pknet.specs.schema.network import EdgeListSpec, FeatureMapSpec, NetworkSpec
+from pknet.specs.schema.network import (
+    EdgeListSpec,
+    FeatureMapSpec,
+    NetworkSourceSpec,
+    NetworkSpec,
+)
 from pknet.specs.schema.prune import PruneSpec, SolverSpec
 from pknet.specs.schema.spec import Spec
 from pknet.specs.schema.train import EarlyStoppingSpec, OptimizerSpec, TrainSpec
@@ -23,6 +28,7 @@ __all__ = [
     "LayerSpec",
     "Metric",
     "ModelSpec",
+    "NetworkSourceSpec",
     "NetworkSpec",
     "OptimizerSpec",
     "PruneSpec",
