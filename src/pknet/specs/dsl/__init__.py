@@ -1,0 +1,72 @@
+"""The pknet DSL: node selectors and loss expressions, parsed by lark grammars into frozen trees.
+
+    parse_selector("(leaves | roots) - name(TCR)")   # -> Difference(Union(Leaves(), Roots()), ...)
+    parse_loss("bce + 1e-3 * l1(bias)")               # -> Add(Term("bce"), Mul(Number(0.001), ...))
+
+`str()` of any tree is its canonical text, which parses back to an equal tree. Mistakes raise
+`DslError` (a ValueError) with the column where they start. Loss terms are listed once, in
+`terms.LOSS_TERMS`.
+"""
+
+from pknet.specs.dsl.ast import (
+    Add,
+    AllNodes,
+    Degree,
+    Difference,
+    File,
+    Intersection,
+    Leaves,
+    LossExpr,
+    Match,
+    Measured,
+    Mul,
+    Name,
+    Neg,
+    Number,
+    Roots,
+    Selector,
+    Sub,
+    Term,
+    Union,
+    linear_terms,
+    loss_groups,
+    map_selector_files,
+    selector_files,
+    walk,
+)
+from pknet.specs.dsl.errors import DslError
+from pknet.specs.dsl.parse import parse_loss, parse_selector, selector_from_names
+from pknet.specs.dsl.terms import LOSS_TERMS, TermSignature
+
+__all__ = [
+    "LOSS_TERMS",
+    "Add",
+    "AllNodes",
+    "Degree",
+    "Difference",
+    "DslError",
+    "File",
+    "Intersection",
+    "Leaves",
+    "LossExpr",
+    "Match",
+    "Measured",
+    "Mul",
+    "Name",
+    "Neg",
+    "Number",
+    "Roots",
+    "Selector",
+    "Sub",
+    "Term",
+    "TermSignature",
+    "Union",
+    "linear_terms",
+    "loss_groups",
+    "map_selector_files",
+    "parse_loss",
+    "parse_selector",
+    "selector_files",
+    "selector_from_names",
+    "walk",
+]

@@ -1,0 +1,427 @@
+"""Parsing DSL text into syntax trees, with errors that point at the column of the mistake.
+
+Two lark LALR grammars (selector.lark, loss.lark) with the contextual lexer; a transformer then
+turns the parse tree into frozen nodes, checking what the grammar cannot (known names, arguments,
+products with a constant side). Nothing is ever evaluated as Python.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import re
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
+from lark.tree import Meta
+
+from pknet.specs.dsl.ast import (
+    Add,
+    AllNodes,
+    Degree,
+    Difference,
+    File,
+    Intersection,
+    Leaves,
+    LossExpr,
+    Match,
+    Measured,
+    Mul,
+    Name,
+    Neg,
+    Number,
+    Roots,
+    Selector,
+    Sub,
+    Term,
+    Union,
+    is_constant,
+)
+from pknet.specs.dsl.errors import DslError
+from pknet.specs.dsl.terms import LOSS_TERMS
+
+SELECTOR_ATOMS = ("all", "leaves", "measured", "roots")
+SELECTOR_FUNCTIONS = ("name", "match", "file", "degree")
+DEGREE_DIRECTIONS = ("in", "out", "total")
+
+
+def parse_selector(text: str) -> Selector:
+    """Parse a node selector such as `(leaves & measured) - name(TCR)`; raise DslError if bad."""
+    return _parse(_selector_parser(), _ToSelector(), text, _SELECTOR_WORDS)
+
+
+def parse_loss(text: str) -> LossExpr:
+    """Parse a loss expression such as `bce + 1e-3 * l1(bias)`; raise DslError if bad."""
+    expr = _parse(_loss_parser(), _ToLoss(), text, _LOSS_WORDS)
+    if is_constant(expr):
+        hint = f"known terms: {_known_terms()}"
+        raise DslError("a loss needs at least one term", _first_column(text), text, hint)
+    return expr
+
+
+def selector_from_names(names: Sequence[str]) -> Selector:
+    """The selector for a YAML list of node names: `Name(tuple(names))`."""
+    if isinstance(names, str):
+        raise TypeError("selector_from_names takes a list of names, not one string")
+    if not names:
+        raise ValueError("an empty list of names selects no node")
+    if not all(isinstance(n, str) and n for n in names):
+        raise ValueError("node names must be non-empty strings")
+    return Name(tuple(names))
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing and syntax errors
+# ---------------------------------------------------------------------------------------------
+
+
+class _MeaningError(Exception):
+    """Raised by the transformers; `_parse` adds the expression and raises DslError."""
+
+    def __init__(self, message: str, column: int, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.column, self.hint = message, column, hint
+
+
+@dataclass(frozen=True)
+class _Words:
+    """How syntax errors name the terminals of one grammar."""
+
+    operand: str  # what may start an operand, in words
+    operand_starts: frozenset[str]  # the terminals that may start an operand
+    terminals: dict[str, str]  # terminals in words, in the order to list them
+    atoms: tuple[str, ...] = ()  # known words that take no arguments
+    functions: tuple[str, ...] = ()  # known words that take arguments; `unknown(` is an error
+    known: str = ""  # everything the grammar knows, for hints
+
+    def describe(self, expected: Set[str]) -> str:
+        """Say in words what the parser would have accepted."""
+        if expected >= self.operand_starts:  # where an operand may start, say so once
+            shown = [self.operand]
+            expected = expected - self.operand_starts
+        else:
+            shown = []
+        order = list(self.terminals)
+        rest = sorted(expected, key=lambda t: order.index(t) if t in order else len(order))
+        shown += [self.terminals.get(t, f"`{t.lower()}`") for t in rest]
+        shown = list(dict.fromkeys(shown))
+        if len(shown) <= 1:
+            return "".join(shown) or "nothing more"
+        return ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _parse(parser: Lark, transformer: Transformer, text: str, words: _Words) -> Any:
+    if not isinstance(text, str):
+        raise TypeError(f"a DSL expression must be a string, not {type(text).__name__}")
+    if not text.strip():
+        raise DslError("empty expression", 1, text)
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as e:
+        raise _syntax_error(parser, e, text, words) from None
+    try:
+        return transformer.transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, _MeaningError):
+            raise DslError(e.orig_exc.message, e.orig_exc.column, text, e.orig_exc.hint) from None
+        raise
+
+
+def _syntax_error(parser: Lark, error: UnexpectedInput, text: str, words: _Words) -> DslError:
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        end = token.type == "$END"
+        found, start = ("", len(text)) if end else (token.value, token.start_pos)
+        if token.type == "BARE":  # lexed by the fallback lexer, which takes anything as BARE
+            found = re.match(r"\w+|.", found, re.S).group()
+    else:
+        found, start, end = text[error.pos_in_stream], error.pos_in_stream, False
+    expected, open_parens = _after(parser, text[:start])
+    if end and "RPAR" in expected and open_parens:
+        hint = f"add the missing `)`; expected {words.describe(expected)} at the end"
+        return DslError("`(` is never closed", open_parens[-1] + 1, text, hint)
+    if end:
+        message = f"expression ends too early; expected {words.describe(expected)}"
+        return DslError(message, len(text.rstrip()) + 1, text)
+    column = start + 1
+    if found == "(" and words.functions:  # `foo(` where foo is no function
+        called = re.search(r"([A-Za-z_][A-Za-z0-9_.:]*)\s*$", text[: column - 1])
+        if called and called.group(1) not in words.atoms:
+            name = called.group(1)
+            hint = _did_you_mean(name, words.functions, words.known)
+            return DslError(f"unknown function `{name}`", called.start(1) + 1, text, hint)
+    hint = None
+    if found.startswith(("'", '"')) and "STRING" not in expected:
+        hint = "quotes are only for the argument of name(...), match(...) and file(...)"
+    elif "COMMA" in expected and "BARE" in words.terminals:  # a second word inside name(...)
+        hint = 'quote an argument that holds spaces: name("T cell")'
+    message = f"unexpected `{found}`; expected {words.describe(expected)}"
+    return DslError(message, column, text, hint)
+
+
+def _after(parser: Lark, prefix: str) -> tuple[set[str], list[int]]:
+    """The terminals accepted after `prefix` (which parses without error), and the offsets of
+    the parentheses it leaves open.
+
+    The terminals are computed afresh rather than read from the error: LALR may have reduced
+    part of the stack before noticing the error, and the contextual lexer reports its own,
+    coarser, set.
+    """
+    interactive = parser.parse_interactive(prefix)
+    open_parens: list[int] = []
+    for token in interactive.iter_parse():
+        if token.type == "LPAR":
+            open_parens.append(token.start_pos)
+        elif token.type == "RPAR":
+            open_parens.pop()
+    return interactive.accepts(), open_parens
+
+
+# ---------------------------------------------------------------------------------------------
+# Selectors
+# ---------------------------------------------------------------------------------------------
+
+
+def _column(meta: Meta) -> int:
+    return meta.start_pos + 1
+
+
+def _unquote(token: Token) -> str:
+    if token.type == "STRING":
+        text = re.sub(r"""\\([\\"'])""", r"\1", token.value[1:-1])
+    else:
+        text = token.value
+    if not text:
+        raise _MeaningError("an empty name, pattern or path", token.start_pos + 1)
+    return text
+
+
+@v_args(meta=True, inline=True)
+class _ToSelector(Transformer):
+    def leaves(self, meta: Meta) -> Selector:
+        return Leaves(column=_column(meta))
+
+    def roots(self, meta: Meta) -> Selector:
+        return Roots(column=_column(meta))
+
+    def measured(self, meta: Meta) -> Selector:
+        return Measured(column=_column(meta))
+
+    def all_nodes(self, meta: Meta) -> Selector:
+        return AllNodes(column=_column(meta))
+
+    def name(self, meta: Meta, *arguments: Token) -> Selector:
+        return Name(tuple(_unquote(a) for a in arguments), column=_column(meta))
+
+    def match(self, meta: Meta, pattern: Token) -> Selector:
+        return Match(_unquote(pattern), column=_column(meta))
+
+    def file(self, meta: Meta, path: Token) -> Selector:
+        return File(_unquote(path), column=_column(meta))
+
+    def degree(self, meta: Meta, direction: Token, op: Token, value: Token) -> Selector:
+        if direction.value not in DEGREE_DIRECTIONS:
+            raise _MeaningError(
+                f"unknown degree direction `{direction}`",
+                direction.start_pos + 1,
+                hint=_did_you_mean(direction.value, DEGREE_DIRECTIONS, "in, out, total"),
+            )
+        return Degree(direction.value, op.value, int(value), column=_column(meta))
+
+    def unknown(self, meta: Meta, word: Token) -> Selector:
+        hint = _did_you_mean(word.value, SELECTOR_ATOMS, _known_selectors())
+        if not hint.startswith("did you mean"):
+            hint = f"to select nodes by name write `name({word})`; {hint}"
+        raise _MeaningError(f"unknown selector `{word}`", _column(meta), hint)
+
+    def union(self, meta: Meta, left: Selector, right: Selector) -> Selector:
+        return Union(left, right, column=_column(meta))
+
+    def intersection(self, meta: Meta, left: Selector, right: Selector) -> Selector:
+        return Intersection(left, right, column=_column(meta))
+
+    def difference(self, meta: Meta, left: Selector, right: Selector) -> Selector:
+        return Difference(left, right, column=_column(meta))
+
+
+def _known_selectors() -> str:
+    return ", ".join([*SELECTOR_ATOMS, *(f"{f}(...)" for f in SELECTOR_FUNCTIONS)])
+
+
+_SELECTOR_WORDS = _Words(
+    operand="a selector such as `leaves`, `name(X)` or `(`",
+    operand_starts=frozenset(
+        ("LEAVES", "ROOTS", "MEASURED", "ALL", "NAME", "MATCH", "FILE", "DEGREE", "LPAR", "WORD")
+    ),
+    terminals={
+        "VBAR": "`|`",
+        "AMPERSAND": "`&`",
+        "MINUS": "`-`",
+        "LPAR": "`(`",
+        "RPAR": "`)`",
+        "COMMA": "`,`",
+        "BARE": "a name, pattern or path (bare or quoted)",
+        "STRING": "a name, pattern or path (bare or quoted)",
+        "WORD": "`in`, `out` or `total`",
+        "COMPARISON": "`>`, `>=`, `<`, `<=` or `==`",
+        "INT": "a whole number",
+        "$END": "the end",
+    },
+    atoms=SELECTOR_ATOMS,
+    functions=SELECTOR_FUNCTIONS,
+    known=_known_selectors(),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss expressions
+# ---------------------------------------------------------------------------------------------
+
+
+@v_args(meta=True, inline=True)
+class _ToLoss(Transformer):
+    def number(self, meta: Meta, token: Token) -> LossExpr:
+        value = float(token)
+        if math.isinf(value):
+            raise _MeaningError(f"number `{token}` is too large", _column(meta))
+        return Number(value, column=_column(meta))
+
+    def term(self, meta: Meta, name: Token) -> LossExpr:
+        return _term(name, [], _column(meta))
+
+    def call(self, meta: Meta, name: Token, *arguments: tuple[Token, Token | None]) -> LossExpr:
+        return _term(name, list(arguments), _column(meta))
+
+    def positional(self, meta: Meta, value: Token) -> tuple[Token | None, Token]:
+        return (None, value)
+
+    def keyword(self, meta: Meta, key: Token, value: Token) -> tuple[Token | None, Token]:
+        return (key, value)
+
+    def neg(self, meta: Meta, operand: LossExpr) -> LossExpr:
+        return Neg(operand, column=_column(meta))
+
+    def add(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
+        _check_addends(left, right)
+        return Add(left, right, column=_column(meta))
+
+    def sub(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
+        _check_addends(left, right)
+        return Sub(left, right, column=_column(meta))
+
+    def mul(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
+        if not (is_constant(left) or is_constant(right)):
+            raise _MeaningError(
+                "a product needs a number on one side",
+                _column(meta),
+                hint="weight a term by a constant, e.g. `0.01 * l2(weights)`",
+            )
+        return Mul(left, right, column=_column(meta))
+
+
+def _check_addends(left: LossExpr, right: LossExpr) -> None:
+    """A constant added to a loss changes nothing; it is most likely a missing term."""
+    for side, other in ((left, right), (right, left)):
+        if is_constant(side) and not is_constant(other):
+            raise _MeaningError(
+                "a number on its own is not a loss term",
+                side.column or 1,
+                hint="multiply it with a term, e.g. `0.01 * l2(weights)`",
+            )
+
+
+def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int) -> Term:
+    """Check a term against its signature in LOSS_TERMS and fill in its default options."""
+    signature = LOSS_TERMS.get(name.value)
+    if signature is None:
+        hint = _did_you_mean(name.value, list(LOSS_TERMS), _known_terms())
+        raise _MeaningError(f"unknown loss term `{name}`", column, hint)
+    usage = f"write `{signature.usage(name.value)}` ({signature.doc})"
+    positional: list[Token] = []
+    keywords: list[tuple[Token, Token]] = []
+    for key, value in arguments:
+        if key is not None:
+            keywords.append((key, value))
+        elif keywords:
+            raise _MeaningError("a positional argument after a keyword", value.start_pos + 1, usage)
+        else:
+            positional.append(value)
+    if not signature.groups <= len(positional) <= signature.groups + len(signature.options):
+        if signature.groups == 0 and not signature.options:
+            raise _MeaningError(f"`{name}` takes no arguments", column, usage)
+        raise _MeaningError(f"wrong number of arguments to `{name}`", column, usage)
+    chosen = dict(zip(signature.options, positional[signature.groups :], strict=False))
+    for key, value in keywords:
+        if key.value not in signature.options:
+            known = ", ".join(signature.options) or "none"
+            message = f"`{name}` has no option `{key}` (options: {known})"
+            raise _MeaningError(message, key.start_pos + 1, usage)
+        if key.value in chosen:
+            raise _MeaningError(f"option `{key}` given twice", key.start_pos + 1, usage)
+        chosen[key.value] = value
+    for key, value in chosen.items():
+        if value.value not in signature.options[key]:
+            allowed = ", ".join(signature.options[key])
+            message = f"`{key}` of `{name}` is one of {allowed}, not `{value}`"
+            raise _MeaningError(message, value.start_pos + 1, usage)
+    options = tuple(
+        (key, chosen[key].value if key in chosen else choices[0])
+        for key, choices in signature.options.items()
+    )
+    groups = tuple(token.value for token in positional[: signature.groups])
+    return Term(name.value, groups, options, column=column)
+
+
+def _known_terms() -> str:
+    return ", ".join(signature.usage(name) for name, signature in LOSS_TERMS.items())
+
+
+_LOSS_WORDS = _Words(
+    operand="a number, a term such as `bce` or `l1(group)`, or `(`",
+    operand_starts=frozenset(("NUMBER", "IDENT", "LPAR", "MINUS")),
+    terminals={
+        "PLUS": "`+`",
+        "MINUS": "`-`",
+        "STAR": "`*`",
+        "LPAR": "`(`",
+        "RPAR": "`)`",
+        "COMMA": "`,`",
+        "EQUAL": "`=`",
+        "IDENT": "a name",
+        "$END": "the end",
+    },
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared
+# ---------------------------------------------------------------------------------------------
+
+
+def _did_you_mean(word: str, candidates: Sequence[str], known: str) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    return f"did you mean `{close[0]}`? known: {known}" if close else f"known: {known}"
+
+
+def _first_column(text: str) -> int:
+    return len(text) - len(text.lstrip()) + 1
+
+
+@functools.cache
+def _selector_parser() -> Lark:
+    return _lark("selector.lark")
+
+
+@functools.cache
+def _loss_parser() -> Lark:
+    return _lark("loss.lark")
+
+
+def _lark(grammar: str) -> Lark:
+    return Lark.open(
+        grammar, rel_to=__file__, parser="lalr", lexer="contextual", propagate_positions=True
+    )
