@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pknet.api import compile_spec
 from pknet.errors import CompileError, PknetError, SpecError
 from pknet.specs import Spec, load_spec, render_spec
 
@@ -16,6 +17,7 @@ __all__ = [
     "Spec",
     "SpecError",
     "__version__",
+    "compile_spec",
     "load_spec",
     "render_spec",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,8 @@ from rich.console import Console
 from rich.text import Text
 
 import pknet
+from pknet.api import compile_spec
+from pknet.compiler.summary import compile_summary
 from pknet.errors import EXIT_USER_ERROR, PknetError
 from pknet.specs import Spec, load_spec, render_spec, summarize
 
@@ -25,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Compile declarative specs for knowledge-primed neural networks.",
 )
-out = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SetOption = Annotated[
@@ -50,7 +53,7 @@ def _print_error(error: PknetError) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"pknet {pknet.__version__}", markup=False)
+        console.print(f"pknet {pknet.__version__}", markup=False)
         raise typer.Exit()
 
 
@@ -80,7 +83,7 @@ def validate(
             continue
         line = Text("ok ", style="bold green")
         line.append(f"{path}  {summarize(spec)}")
-        out.print(line, markup=False)
+        console.print(line, markup=False)
     if failed:
         raise typer.Exit(EXIT_USER_ERROR)
 
@@ -108,6 +111,29 @@ def render(
     """Print the fully resolved spec (defaults filled, extends and --set applied) as YAML."""
     loaded = load_spec(spec, set_ or [])
     sys.stdout.write(render_spec(loaded, base_dir=spec.resolve().parent))
+
+
+@app.command("compile")
+def compile_(
+    spec: Annotated[Path, typer.Argument(help="Spec file.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default runs/<name>/compile)."),
+    ] = None,
+    set_: SetOption = None,
+) -> None:
+    """Resolve, clean and prune the spec's network; write DIR/network/{edges.pruned.tsv,...}."""
+    loaded = load_spec(spec, set_ or [])
+    out_dir = out if out is not None else Path("runs") / loaded.name / "compile"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        compiled = compile_spec(loaded, out=out_dir)
+    for warning in caught:
+        err.print(Text(f"warning: {warning.message}", style="yellow"), markup=False)
+    console.print(Text(f"compiled {loaded.name} in {compiled.seconds:.2f} s"), markup=False)
+    for label, text in compile_summary(compiled):
+        console.print(Text(f"  {label:<9} {text}"), markup=False)
+    console.print(Text(f"  {'wrote':<9} {out_dir / 'network'}"), markup=False)
 
 
 def main() -> None:

@@ -200,6 +200,10 @@ class NetworkSpec(SpecModel):
     outputs: SelectorExpr = Field(
         "roots", description="Output nodes: a selector expression or a list of names."
     )
+    unconnected: Literal["drop", "error"] = Field(
+        "drop",
+        description="Inputs that reach no output (and outputs no input reaches): drop or error.",
+    )
     report_names: bool = Field(
         False, description="List node and edge names (not only counts) in the compile report."
     )

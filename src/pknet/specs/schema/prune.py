@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from pknet.specs.schema.base import SpecModel
+from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.types import SelectorExpr, SpecPath
 
 
@@ -23,9 +23,13 @@ class SolverSpec(SpecModel):
 
 
 class WeightsFileSpec(SpecModel):
-    """Per-edge or per-node costs read from a table (non-negative)."""
+    """Non-negative costs from a table (e.g. to penalise hubs); unlisted edges/nodes cost 1.
 
-    file: SpecPath = Field(description="CSV/TSV with a name column and a weight column.")
+    Rows name edges by `from`/`to` columns (for `min_edges`) or nodes by a `node` column
+    (for `min_nodes`).
+    """
+
+    file: SpecPath = Field(description="CSV/TSV with name column(s) and a weight column.")
     on: Literal["edges", "nodes"] = Field(description="Whether rows name edges or nodes.")
     column: str = Field("weight", min_length=1, description="Column holding the weights.")
 
@@ -43,8 +47,16 @@ class PruneSpec(SpecModel):
     required: SelectorExpr | None = Field(
         None, description="Nodes that must stay in the pruned network (besides inputs/outputs)."
     )
-    penalize_hubs: bool = Field(
-        False, description="Weight each edge by its source's out-degree, favouring specific paths."
-    )
     weights: WeightsFileSpec | None = Field(None, description="Per-edge or per-node costs.")
     solver: SolverSpec = Field(default_factory=SolverSpec, description="Solver settings.")
+
+    @model_validator(mode="after")
+    def check_weights_match_objective(self) -> PruneSpec:
+        wanted = "edges" if self.objective == "min_edges" else "nodes"
+        if self.weights is not None and self.weights.on != wanted:
+            raise rule_error(
+                ("weights", "on"),
+                f"`{self.objective}` weighs {wanted}, but the weights are on {self.weights.on}",
+                f"set `on: {wanted}` or change `objective`",
+            )
+        return self

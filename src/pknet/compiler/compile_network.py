@@ -1,0 +1,277 @@
+"""Spec -> resolved, cleaned and (optionally) pruned network, with a report of every step."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+
+from pknet.compiler.features import FeatureMatch, FeatureRule, match_features
+from pknet.compiler.hygiene import HygieneReport, clean_network
+from pknet.compiler.located import spec_problem
+from pknet.compiler.network import Network
+from pknet.compiler.prune import PruneResult, prune
+from pknet.compiler.read_network import read_network
+from pknet.compiler.selectors import SelectionContext, SelectorProblem, select
+from pknet.errors import CompileError, InfeasiblePruningError, PknetError, Problem
+from pknet.io.data import read_feature_names
+from pknet.io.networks import load_mapping
+from pknet.io.weights import load_weights
+from pknet.specs import Spec
+from pknet.specs.dsl import Selector
+from pknet.specs.schema import NetworkSpec, PruneSpec
+from pknet.specs.yaml_tree import PathKey
+
+EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class MappingReport:
+    """How network nodes met data columns."""
+
+    n_features: int
+    n_nodes_measured: int
+    n_inputs: int
+    n_inputs_measured: int
+    unmatched_inputs: tuple[str, ...]
+    unused_features: tuple[str, ...]
+
+    def to_dict(self, names: bool = False) -> dict[str, object]:
+        limit = None if names else EXAMPLES
+        return {
+            "n_features": self.n_features,
+            "n_nodes_measured": self.n_nodes_measured,
+            "n_inputs": self.n_inputs,
+            "n_inputs_measured": self.n_inputs_measured,
+            "n_unmatched_inputs": len(self.unmatched_inputs),
+            "unmatched_inputs": list(self.unmatched_inputs[:limit]),
+            "n_unused_features": len(self.unused_features),
+            "unused_features": list(self.unused_features[:limit]),
+        }
+
+
+@dataclass(frozen=True)
+class CompiledNetwork:
+    """The network a model is built on, its inputs/outputs, and how it was obtained.
+
+    `inputs`/`outputs` index `network.nodes`; `input_columns[i]` is the data column of input `i`
+    (-1 when the input is not measured).
+    """
+
+    network: Network
+    inputs: np.ndarray
+    outputs: np.ndarray
+    input_columns: np.ndarray
+    feature_names: tuple[str, ...]
+    mapping: MappingReport
+    hygiene: HygieneReport
+    pruning: PruneResult | None
+    seconds: float
+    report_names: bool = False
+
+    def report(self) -> dict[str, object]:
+        """JSON-ready report: mapping, hygiene, selection and pruning figures."""
+        names = self.report_names
+        return {
+            "nodes": self.network.n_nodes,
+            "edges": self.network.n_edges,
+            "inputs": len(self.inputs),
+            "outputs": len(self.outputs),
+            "mapping": self.mapping.to_dict(names),
+            "hygiene": self.hygiene.to_dict(names),
+            "prune": self.pruning.report.to_dict() if self.pruning else None,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def _select(spec: Spec, path: PathKey, selector: Selector, ctx: SelectionContext) -> np.ndarray:
+    try:
+        mask = select(selector, ctx)
+    except SelectorProblem as exc:
+        raise CompileError(spec_problem(spec, path, exc.message, exc.hint)) from None
+    if not mask.any():
+        raise CompileError(
+            spec_problem(spec, path, f"selector `{selector}` matches no node", _why_empty(ctx))
+        )
+    return np.flatnonzero(mask)
+
+
+def _why_empty(ctx: SelectionContext) -> str:
+    net = ctx.network
+    counts = (
+        f"the network has {net.n_nodes} nodes: {int((net.in_degree() == 0).sum())} leaves, "
+        f"{int((net.out_degree() == 0).sum())} roots, {int(ctx.measured.sum())} measured"
+    )
+    if not ctx.measured.any():
+        shown = ", ".join(net.nodes[:3])
+        return (
+            f"{counts}; no node name maps to a data column (nodes look like {shown}): "
+            "check `network.features`"
+        )
+    return counts
+
+
+def _feature_rule(network: NetworkSpec) -> FeatureRule:
+    features = network.features
+    table = None
+    if features.table is not None:
+        table = load_mapping(
+            features.table.file, from_col=features.table.from_, to_col=features.table.to
+        )
+    return FeatureRule(features.strip_prefix, features.strip_suffix, features.case, table)
+
+
+def _mapping_report(
+    net: Network, inputs: np.ndarray, match: FeatureMatch, features: list[str]
+) -> MappingReport:
+    names = np.asarray(net.nodes, dtype=object)
+    measured_inputs = match.measured[inputs]
+    return MappingReport(
+        n_features=len(features),
+        n_nodes_measured=int(match.measured.sum()),
+        n_inputs=len(inputs),
+        n_inputs_measured=int(measured_inputs.sum()),
+        unmatched_inputs=tuple(names[inputs[~measured_inputs]].tolist()),
+        unused_features=tuple(features[i] for i in match.unmatched_columns()),
+    )
+
+
+def _check_connected(spec: Spec, hygiene: HygieneReport) -> None:
+    if spec.network is None or spec.network.unconnected == "drop":
+        return
+    problems = []
+    for names, path, what in (
+        (hygiene.isolated_inputs, ("network", "inputs"), "input(s) reach no output"),
+        (hygiene.unreached_outputs, ("network", "outputs"), "output(s) are reached by no input"),
+    ):
+        if names:
+            shown = ", ".join(names[:EXAMPLES]) + (" ..." if len(names) > EXAMPLES else "")
+            problems.append(
+                spec_problem(
+                    spec,
+                    path,
+                    f"{len(names)} {what}: {shown}",
+                    "set `network.unconnected: drop` to leave them out",
+                )
+            )
+    if problems:
+        raise InfeasiblePruningError(problems)
+
+
+def _weights(prune_spec: PruneSpec, net: Network) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if prune_spec.weights is None:
+        return None, None
+    table = load_weights(
+        prune_spec.weights.file, on=prune_spec.weights.on, column=prune_spec.weights.column
+    )
+    names = np.asarray(net.nodes, dtype=object)
+    if prune_spec.weights.on == "nodes":
+        return None, np.array([table.get((n,), 1.0) for n in net.nodes])
+    pairs = zip(names[net.src], names[net.dst], strict=True)
+    return np.array([table.get(pair, 1.0) for pair in pairs]), None
+
+
+def _prune(
+    spec: Spec, net: Network, inputs: np.ndarray, outputs: np.ndarray, ctx: SelectionContext
+) -> PruneResult:
+    assert spec.prune is not None
+    required = np.zeros(0, dtype=np.int64)
+    if spec.prune.required is not None:
+        wanted = _select(spec, ("prune", "required"), spec.prune.required, ctx)
+        wanted_names = [ctx.network.nodes[i] for i in wanted]
+        off_path = [n for n in wanted_names if not net.has_node(n)]
+        if off_path:
+            raise InfeasiblePruningError(
+                spec_problem(
+                    spec,
+                    ("prune", "required"),
+                    f"{len(off_path)} required node(s) lie on no input -> output path: "
+                    + ", ".join(off_path[:EXAMPLES]),
+                )
+            )
+        required = net.index_of(wanted_names)
+    edge_weights, node_weights = _weights(spec.prune, net)
+    solver = spec.prune.solver
+    try:
+        return prune(
+            net,
+            inputs,
+            outputs,
+            objective=spec.prune.objective,
+            required=required,
+            edge_weights=edge_weights,
+            node_weights=node_weights,
+            formulation=spec.prune.formulation,
+            time_limit_s=solver.time_limit_s,
+            mip_rel_gap=solver.mip_rel_gap,
+            threads=solver.threads,
+            verbose=solver.verbose,
+        )
+    except PknetError as exc:
+        raise type(exc)([_in_prune_section(spec, p) for p in exc.problems]) from None
+
+
+def _in_prune_section(spec: Spec, problem: Problem) -> Problem:
+    """Locate a pruning problem at its spec field (`prune.required`, ...) when it has none."""
+    if problem.location is not None:
+        return problem
+    path = tuple(problem.path.split(".")) if problem.path else ()
+    path = path if path and path[0] == "prune" else ("prune", *path)
+    located = spec_problem(spec, path, problem.message, problem.hint)
+    return dataclasses.replace(located, path=".".join(map(str, path)))
+
+
+def compile_network(spec: Spec) -> CompiledNetwork:
+    """Read the network and data feature names, select inputs/outputs, clean and prune."""
+    if spec.network is None:
+        raise CompileError(spec_problem(spec, (), "the spec has no `network` section to compile"))
+    start = perf_counter()
+    raw = read_network(spec.network)
+    expression = spec.data.expression
+    features = read_feature_names(
+        Path(expression.file), expression.format, expression.layer, expression.orientation
+    )
+    match = match_features(raw.nodes, features, _feature_rule(spec.network))
+    ctx = SelectionContext(raw, match.measured)
+    inputs = _select(spec, ("network", "inputs"), spec.network.inputs, ctx)
+    outputs = _select(spec, ("network", "outputs"), spec.network.outputs, ctx)
+    mapping = _mapping_report(raw, inputs, match, features)
+
+    cleaned, hygiene = clean_network(raw, inputs, outputs)
+    _check_connected(spec, hygiene)
+    input_names = [raw.nodes[i] for i in inputs if cleaned.has_node(raw.nodes[i])]
+    output_names = [raw.nodes[i] for i in outputs if cleaned.has_node(raw.nodes[i])]
+    if not input_names or not output_names:
+        raise InfeasiblePruningError(
+            spec_problem(
+                spec,
+                ("network", "inputs"),
+                f"none of the {len(inputs)} inputs reaches any of the {len(outputs)} outputs",
+                "check the edge direction (`from` is where information comes from)",
+            )
+        )
+    net = cleaned
+    pruning = None
+    if spec.prune is not None:
+        pruning = _prune(
+            spec, cleaned, cleaned.index_of(input_names), cleaned.index_of(output_names), ctx
+        )
+        net = pruning.network
+    final_inputs = net.index_of([n for n in input_names if net.has_node(n)])
+    final_outputs = net.index_of([n for n in output_names if net.has_node(n)])
+    columns = match.column[raw.index_of([net.nodes[i] for i in final_inputs])]
+    return CompiledNetwork(
+        network=net,
+        inputs=final_inputs,
+        outputs=final_outputs,
+        input_columns=columns,
+        feature_names=tuple(features),
+        mapping=mapping,
+        hygiene=hygiene,
+        pruning=pruning,
+        seconds=perf_counter() - start,
+        report_names=spec.network.report_names,
+    )
