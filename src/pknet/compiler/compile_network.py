@@ -21,7 +21,7 @@ from pknet.io.data import read_feature_names
 from pknet.io.networks import load_mapping
 from pknet.io.weights import load_weights
 from pknet.specs import Spec
-from pknet.specs.dsl import Selector
+from pknet.specs.dsl import Measured, Selector, walk
 from pknet.specs.schema import NetworkSpec, PruneSpec
 from pknet.specs.yaml_tree import PathKey
 
@@ -94,24 +94,29 @@ def _select(spec: Spec, path: PathKey, selector: Selector, ctx: SelectionContext
         raise CompileError(spec_problem(spec, path, exc.message, exc.hint)) from None
     if not mask.any():
         raise CompileError(
-            spec_problem(spec, path, f"selector `{selector}` matches no node", _why_empty(ctx))
+            spec_problem(
+                spec,
+                path,
+                f"selector `{selector}` matches no node",
+                _why_empty(selector, ctx),
+            )
         )
     return np.flatnonzero(mask)
 
 
-def _why_empty(ctx: SelectionContext) -> str:
+def _why_empty(selector: Selector, ctx: SelectionContext) -> str:
     net = ctx.network
-    counts = (
+    hint = (
         f"the network has {net.n_nodes} nodes: {int((net.in_degree() == 0).sum())} leaves, "
         f"{int((net.out_degree() == 0).sum())} roots, {int(ctx.measured.sum())} measured"
     )
-    if not ctx.measured.any():
-        shown = ", ".join(net.nodes[:3])
-        return (
-            f"{counts}; no node name maps to a data column (nodes look like {shown}): "
-            "check `network.features`"
+    if any(isinstance(node, Measured) for node in walk(selector)):
+        hint += (
+            "; `measured` nodes are those whose name, after `network.features`, is a data "
+            f"column (nodes look like {', '.join(net.nodes[:3])}; "
+            f"columns like {', '.join(ctx.features[:3])})"
         )
-    return counts
+    return hint
 
 
 def _feature_rule(network: NetworkSpec) -> FeatureRule:
@@ -175,7 +180,11 @@ def _weights(prune_spec: PruneSpec, net: Network) -> tuple[np.ndarray | None, np
 
 
 def _prune(
-    spec: Spec, net: Network, inputs: np.ndarray, outputs: np.ndarray, ctx: SelectionContext
+    spec: Spec,
+    net: Network,
+    inputs: np.ndarray,
+    outputs: np.ndarray,
+    ctx: SelectionContext,
 ) -> PruneResult:
     assert spec.prune is not None
     required = np.zeros(0, dtype=np.int64)
@@ -235,7 +244,7 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         Path(expression.file), expression.format, expression.layer, expression.orientation
     )
     match = match_features(raw.nodes, features, _feature_rule(spec.network))
-    ctx = SelectionContext(raw, match.measured)
+    ctx = SelectionContext(raw, match.measured, tuple(features))
     inputs = _select(spec, ("network", "inputs"), spec.network.inputs, ctx)
     outputs = _select(spec, ("network", "outputs"), spec.network.outputs, ctx)
     mapping = _mapping_report(raw, inputs, match, features)

@@ -45,10 +45,11 @@ class SelectorProblem(ValueError):
 
 @dataclass(frozen=True)
 class SelectionContext:
-    """What a selector is evaluated against: the network and which nodes are measured."""
+    """What a selector is evaluated against: the network, its measured nodes, the data columns."""
 
     network: Network
     measured: np.ndarray  # bool per node
+    features: tuple[str, ...] = ()
 
     def degree(self, direction: str) -> np.ndarray:
         if direction == "in":

@@ -1,0 +1,75 @@
+"""Selector evaluation against a small network with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pknet.compiler.network import Network
+from pknet.compiler.selectors import SelectionContext, SelectorProblem, select
+from pknet.specs.dsl import parse_selector
+
+# a_gene -> K1 -> TCR, b_gene -> K1, c_gene -> K2 -> TCR, K2 -> OTHER
+EDGES = [
+    ("a_gene", "K1"),
+    ("b_gene", "K1"),
+    ("c_gene", "K2"),
+    ("K1", "TCR"),
+    ("K2", "TCR"),
+    ("K2", "OTHER"),
+]
+MEASURED = {"a_gene", "c_gene", "K2"}
+
+
+@pytest.fixture
+def ctx() -> SelectionContext:
+    src, dst = zip(*EDGES, strict=True)
+    net = Network.from_edges(list(src), list(dst))
+    measured = np.array([n in MEASURED for n in net.nodes])
+    return SelectionContext(net, measured)
+
+
+def names(text: str, ctx: SelectionContext) -> set[str]:
+    mask = select(parse_selector(text), ctx)
+    return {n for n, m in zip(ctx.network.nodes, mask, strict=True) if m}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("leaves", {"a_gene", "b_gene", "c_gene"}),
+        ("roots", {"TCR", "OTHER"}),
+        ("measured", MEASURED),
+        ("leaves & measured", {"a_gene", "c_gene"}),
+        ("leaves - measured", {"b_gene"}),
+        ("roots | name(K1)", {"TCR", "OTHER", "K1"}),
+        ("all - leaves - roots", {"K1", "K2"}),
+        ('match("*_gene")', {"a_gene", "b_gene", "c_gene"}),
+        ("match(K?)", {"K1", "K2"}),
+        ("degree(in > 1)", {"K1", "TCR"}),
+        ("degree(out == 2)", {"K2"}),
+        ("degree(total >= 3)", {"K1", "K2"}),
+        ("name(TCR, OTHER) & roots", {"TCR", "OTHER"}),
+        ("(leaves | roots) & measured", {"a_gene", "c_gene"}),
+    ],
+)
+def test_selectors_pick_the_expected_nodes(text: str, expected: set[str], ctx) -> None:
+    assert names(text, ctx) == expected
+
+
+def test_file_selector_reads_one_name_per_line(tmp_path, ctx) -> None:
+    listing = tmp_path / "inputs.txt"
+    listing.write_text("# inputs\na_gene\n\n  b_gene  \n")
+    assert names(f"file({listing})", ctx) == {"a_gene", "b_gene"}
+
+
+def test_unknown_names_are_errors_with_suggestions(ctx) -> None:
+    with pytest.raises(SelectorProblem) as caught:
+        names("name(TCRR)", ctx)
+    assert "`TCRR`" in caught.value.message
+    assert "TCR" in (caught.value.hint or "")
+
+
+def test_unreadable_file_is_an_error(tmp_path, ctx) -> None:
+    with pytest.raises(SelectorProblem, match="cannot read node list"):
+        names(f"file({tmp_path / 'missing.txt'})", ctx)
