@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -18,6 +18,10 @@ import yaml
 from pknet.errors import Location, Problem, SpecError
 
 MSG_TABS = "YAML indentation must use spaces; this line contains a tab character"
+MSG_INDENT = (
+    "check the indentation of this line: keys of one mapping must start in the same column, "
+    "and a nested mapping is indented under its key"
+)
 MSG_MERGE_KEY = "YAML merge keys (`<<`) are not supported in specs; use `extends: base.yaml`"
 MSG_TAG = (
     "YAML tag `{tag}` is not allowed: a spec holds plain values (strings, numbers, booleans, "
@@ -111,7 +115,7 @@ def parse_yaml(text: str, source: str) -> Node:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise SpecError(_syntax_problem(exc, text, source)) from None
+        raise SpecError(_with_excerpt(_syntax_problem(exc, text, source), text)) from None
     except yaml.YAMLError as exc:  # errors without a mark (rare: reader errors)
         raise SpecError(Problem(f"not valid YAML: {exc}", Location(source))) from None
     finally:
@@ -121,9 +125,9 @@ def parse_yaml(text: str, source: str) -> Node:
             Problem("the file is empty; a spec is a YAML mapping", Location(source, 1, 1))
         )
     problems: list[Problem] = []
-    tree = _build(root, loader, source, problems)
+    tree = _build(root, loader, source, problems, ())
     if problems:
-        raise SpecError(problems)
+        raise SpecError([_with_excerpt(p, text) for p in problems])
     return tree
 
 
@@ -131,8 +135,20 @@ def parse_value(text: str, source: str) -> Node:
     """Parse a value given on the command line (a scalar or a flow list / mapping)."""
     if text.strip() == "":
         return Scalar("", Location(source))
-    tree = parse_yaml(text, source)
+    try:
+        tree = parse_yaml(text, source)
+    except SpecError as exc:
+        raise SpecError([_in_value(p, source) for p in exc.problems]) from None
     return _relocate(tree, Location(source))
+
+
+def _in_value(problem: Problem, source: str) -> Problem:
+    """A problem found in a command-line value, located at the override itself."""
+    loc = problem.location
+    where = f" (column {loc.column} of the value)" if loc and loc.column else ""
+    started = re.compile(rf"\(started at {re.escape(source)}:\d+:(\d+)\)")
+    message = started.sub(r"(started at column \1 of the value)", problem.message) + where
+    return replace(problem, message=message, location=Location(source), path="", excerpt=None)
 
 
 def _relocate(node: Node, loc: Location) -> Node:
@@ -147,42 +163,83 @@ def _relocate(node: Node, loc: Location) -> Node:
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, source: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     loc = _location(source, mark)
-    message = "; ".join(p for p in (exc.context, exc.problem) if p) or "not valid YAML"
+    context = exc.context
+    start = exc.context_mark
+    if context and start is not None and mark is not None and start.index != mark.index:
+        if text[mark.index :].strip() == "":
+            # the file ended inside a quote or bracket: point at where it was opened
+            loc = _location(source, start)
+            context += " that is never closed"
+        else:  # an unclosed construct noticed further down: say where it started
+            context += f" (started at {_location(source, start)})"
+    message = "; ".join(p for p in (context, exc.problem) if p) or "not valid YAML"
     lines = text.splitlines()
     line_text = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
-    hint = MSG_TABS if "\t" in line_text or "'\\t'" in message else None
+    hint = None
+    if "\t" in line_text or "'\\t'" in message:
+        hint = MSG_TABS
+    elif "expected <block end>" in message:
+        hint = MSG_INDENT
     return Problem(f"YAML syntax error: {message}", loc, hint=hint)
 
 
-def _build(node: yaml.Node, loader: _SpecLoader, source: str, problems: list[Problem]) -> Node:
+def _with_excerpt(problem: Problem, text: str) -> Problem:
+    """The problem with its source line and a caret under the column."""
+    loc = problem.location
+    lines = text.splitlines()
+    if problem.excerpt or loc is None or loc.line is None or not 0 < loc.line <= len(lines):
+        return problem
+    gutter = f"{loc.line:>5} | "
+    caret = " " * (len(gutter) - 2) + "| " + " " * ((loc.column or 1) - 1) + "^"
+    line = lines[loc.line - 1].replace("\t", " ")
+    return replace(problem, excerpt=f"{gutter}{line}\n{caret}")
+
+
+def _format_path(path: PathKey) -> str:
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else key)
+    return text
+
+
+def _build(
+    node: yaml.Node, loader: _SpecLoader, source: str, problems: list[Problem], path: PathKey
+) -> Node:
     loc = _location(source, node.start_mark)
+    where = _format_path(path)
     if isinstance(node, yaml.MappingNode):
         if node.tag != _MAP_TAG:
-            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc))
-        return _build_mapping(node, loader, source, problems)
+            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, where))
+        return _build_mapping(node, loader, source, problems, path)
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _SEQ_TAG:
-            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc))
-        return Sequence(tuple(_build(c, loader, source, problems) for c in node.value), loc)
+            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, where))
+        items = (_build(c, loader, source, problems, (*path, i)) for i, c in enumerate(node.value))
+        return Sequence(tuple(items), loc)
     if node.tag == _TIMESTAMP_TAG:
         return Scalar(node.value, loc, node.style)  # dates stay text; no field is a date
     if node.tag not in _PLAIN_TAGS:
-        problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc))
+        problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, where))
         return Scalar(node.value, loc, node.style)
     return Scalar(loader.construct_object(node), loc, node.style)
 
 
 def _build_mapping(
-    node: yaml.MappingNode, loader: _SpecLoader, source: str, problems: list[Problem]
+    node: yaml.MappingNode,
+    loader: _SpecLoader,
+    source: str,
+    problems: list[Problem],
+    path: PathKey,
 ) -> Mapping:
     entries: dict[str, tuple[Location, Node]] = {}
     for key_node, value_node in node.value:
         key_loc = _location(source, key_node.start_mark)
+        where = _format_path(path)
         if key_node.tag == "tag:yaml.org,2002:merge":
-            problems.append(Problem(MSG_MERGE_KEY, key_loc))
+            problems.append(Problem(MSG_MERGE_KEY, key_loc, where))
             continue
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
-            problems.append(Problem("mapping keys must be plain words", key_loc))
+            problems.append(Problem("mapping keys must be plain words", key_loc, where))
             continue
         key = str(loader.construct_object(key_node))
         if key in entries:
@@ -191,9 +248,10 @@ def _build_mapping(
                 Problem(
                     f"duplicate key `{key}` (first defined at line {first.line})",
                     key_loc,
+                    _format_path((*path, key)),
                     hint="YAML keeps only one value per key; remove or rename one of them",
                 )
             )
             continue
-        entries[key] = (key_loc, _build(value_node, loader, source, problems))
+        entries[key] = (key_loc, _build(value_node, loader, source, problems, (*path, key)))
     return Mapping(entries, _location(source, node.start_mark))
