@@ -127,6 +127,7 @@ def _read_file(path: Path, cited_at: Location | None) -> str:
         problem = Problem(
             f"spec file not found: {display_path(path)}{where}",
             cited_at,
+            EXTENDS_KEY if cited_at else "",
             hint="paths in a spec resolve relative to the folder of the file that names them",
         )
     except IsADirectoryError:
