@@ -48,6 +48,17 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> PathKey:
     return tuple(path)
 
 
+def _value_at(data: Any, path: PathKey) -> Any:
+    for key in path:
+        if (isinstance(data, dict) and key in data) or (
+            isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data)
+        ):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
 def _did_you_mean(word: Any, options: list[str]) -> str | None:
     if not isinstance(word, str):
         return None
@@ -93,7 +104,9 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
 
     if kind == CROSS_FIELD_ERROR:
         path = path + tuple(ctx.get("field", ()))
-        location = sources.value_location(path)
+        # a rule about a whole section points at its key, not at the section's first line
+        whole = isinstance(_value_at(data, path), dict | list)
+        location = sources.key_location(path) if whole else sources.value_location(path)
         hint = ctx.get("hint") or None
     elif kind == DSL_ERROR:
         return _dsl_problem(message, ctx, path, sources)
@@ -121,7 +134,9 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
             message = (
                 f"unknown {tag_key} {_shown(ctx.get('tag'))}; expected one of: {', '.join(tags)}"
             )
-            location = sources.value_location((*path, tag_key))
+            if isinstance(_value_at(data, path), dict):
+                path = (*path, tag_key)  # the field at fault is the tag itself
+            location = sources.value_location(path)
             hint = _did_you_mean(ctx.get("tag"), tags)
         else:
             message = f"missing `{tag_key}`; one of: {', '.join(tags)}"
