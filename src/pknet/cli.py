@@ -17,8 +17,6 @@ from rich.console import Console
 from rich.text import Text
 
 import pknet
-from pknet.api import compile_spec
-from pknet.compiler.summary import compile_summary
 from pknet.errors import EXIT_USER_ERROR, PknetError
 from pknet.specs import Spec, load_spec, render_spec, summarize
 
@@ -123,6 +121,9 @@ def compile_(
     set_: SetOption = None,
 ) -> None:
     """Resolve, clean and prune the spec's network; write DIR/network/{edges.pruned.tsv,...}."""
+    from pknet.api import compile_spec  # the solver stack loads only for commands that use it
+    from pknet.compiler.summary import compile_summary
+
     loaded = load_spec(spec, set_ or [])
     out_dir = out if out is not None else Path("runs") / loaded.name / "compile"
     with warnings.catch_warnings(record=True) as caught:
