@@ -10,7 +10,6 @@ from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.types import Name
 
 Activation = Literal["sigmoid", "tanh", "relu", "gelu", "softplus", "linear"]
-OutputActivation = Literal["sigmoid", "softmax", "linear"]
 
 
 class LayerSpecBase(SpecModel):
@@ -24,13 +23,13 @@ class LayerSpecBase(SpecModel):
 
 
 class KpnnLayerSpec(LayerSpecBase):
-    """One neuron (or `units_per_node`) per network node, wired only along network edges."""
+    """One neuron (or `units_per_node`) per network node, wired only along network edges.
+
+    Output nodes give one value each; in the last layer these are the logits the loss reads.
+    """
 
     kind: Literal["kpnn"] = Field(description="Layer kind.")
     activation: Activation = Field("sigmoid", description="Activation of hidden nodes.")
-    output_activation: OutputActivation = Field(
-        "sigmoid", description="Activation of output nodes."
-    )
     units_per_node: int = Field(1, ge=1, le=64, description="Neurons per network node.")
     dropout_rule: Literal["kpnn", "uniform"] = Field(
         "kpnn",
