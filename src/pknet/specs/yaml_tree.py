@@ -23,6 +23,12 @@ MSG_INDENT = (
     "and a nested mapping is indented under its key"
 )
 MSG_MERGE_KEY = "YAML merge keys (`<<`) are not supported in specs; use `extends: base.yaml`"
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+EXCERPT_WIDTH = 100
+MSG_TOO_DEEP = f"values nest more than {MAX_DEPTH} levels deep; a spec is never that deep"
+MSG_TOO_LARGE = f"the document holds more than {MAX_NODES:,} values"
+MSG_ALIAS_HINT = "YAML aliases (`*name`) repeat whole values; expand fewer of them"
 MSG_TAG = (
     "YAML tag `{tag}` is not allowed: a spec holds plain values (strings, numbers, booleans, "
     "lists and mappings)"
@@ -111,23 +117,30 @@ def _location(source: str, mark: yaml.Mark | None) -> Location:
 
 def parse_yaml(text: str, source: str) -> Node:
     """Parse one YAML document into a located tree; any problem raises `SpecError`."""
-    loader = _SpecLoader(text)
+    try:
+        loader = _SpecLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise SpecError(_with_excerpt(_reader_problem(exc, text, source), text)) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise SpecError(_with_excerpt(_syntax_problem(exc, text, source), text)) from None
-    except yaml.YAMLError as exc:  # errors without a mark (rare: reader errors)
-        raise SpecError(Problem(f"not valid YAML: {exc}", Location(source))) from None
+    except yaml.reader.ReaderError as exc:
+        raise SpecError(_with_excerpt(_reader_problem(exc, text, source), text)) from None
+    except yaml.YAMLError as exc:  # errors without a mark (none known)
+        raise SpecError(Problem(f"not valid YAML: {exc}", Location(source, 1, 1))) from None
+    except RecursionError:
+        raise SpecError(_with_excerpt(_too_deep_problem(text, source), text)) from None
     finally:
         loader.dispose()
     if root is None:
         raise SpecError(
             Problem("the file is empty; a spec is a YAML mapping", Location(source, 1, 1))
         )
-    problems: list[Problem] = []
-    tree = _build(root, loader, source, problems, ())
-    if problems:
-        raise SpecError([_with_excerpt(p, text) for p in problems])
+    builder = _Builder(loader, source)
+    tree = builder.build(root, ())
+    if builder.problems:
+        raise SpecError([_with_excerpt(p, text) for p in builder.problems])
     return tree
 
 
@@ -183,6 +196,34 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, source: str) -> Proble
     return Problem(f"YAML syntax error: {message}", loc, hint=hint)
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, source: str) -> Problem:
+    """A character YAML does not allow (control characters), located by line and column."""
+    before = text[: exc.position].splitlines(keepends=True)
+    if not before or before[-1].endswith(("\n", "\r", "\x85", "\u2028", "\u2029")):
+        line, column = len(before) + 1, 1
+    else:
+        line, column = len(before), len(before[-1]) + 1
+    character = exc.character if isinstance(exc.character, int) else 0
+    return Problem(
+        f"YAML does not allow the character U+{character:04X} ({exc.reason})",
+        Location(source, line, column),
+        hint="a spec is plain text: remove the control character",
+    )
+
+
+def _too_deep_problem(text: str, source: str) -> Problem:
+    """Where the nesting first goes deeper than `MAX_DEPTH` (the events are read iteratively)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_SpecLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Problem(MSG_TOO_DEEP, _location(source, event.start_mark))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return Problem(MSG_TOO_DEEP, Location(source, 1, 1))
+
+
 def _with_excerpt(problem: Problem, text: str) -> Problem:
     """The problem with its source line and a caret under the column."""
     loc = problem.location
@@ -190,8 +231,13 @@ def _with_excerpt(problem: Problem, text: str) -> Problem:
     if problem.excerpt or loc is None or loc.line is None or not 0 < loc.line <= len(lines):
         return problem
     gutter = f"{loc.line:>5} | "
-    caret = " " * (len(gutter) - 2) + "| " + " " * ((loc.column or 1) - 1) + "^"
-    line = lines[loc.line - 1].replace("\t", " ")
+    line = "".join(c if c.isprintable() else " " for c in lines[loc.line - 1])
+    column = loc.column or 1
+    if len(line) > EXCERPT_WIDTH:  # show a window around the column
+        start = max(0, min(column - EXCERPT_WIDTH // 2, len(line) - EXCERPT_WIDTH))
+        line = line[start : start + EXCERPT_WIDTH]
+        column -= start
+    caret = " " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^"
     return replace(problem, excerpt=f"{gutter}{line}\n{caret}")
 
 
@@ -202,56 +248,86 @@ def _format_path(path: PathKey) -> str:
     return text
 
 
-def _build(
-    node: yaml.Node, loader: _SpecLoader, source: str, problems: list[Problem], path: PathKey
-) -> Node:
-    loc = _location(source, node.start_mark)
-    where = _format_path(path)
-    if isinstance(node, yaml.MappingNode):
-        if node.tag != _MAP_TAG:
-            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, where))
-        return _build_mapping(node, loader, source, problems, path)
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != _SEQ_TAG:
-            problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, where))
-        items = (_build(c, loader, source, problems, (*path, i)) for i, c in enumerate(node.value))
-        return Sequence(tuple(items), loc)
-    if node.tag == _TIMESTAMP_TAG:
-        return Scalar(node.value, loc, node.style)  # dates stay text; no field is a date
-    if node.tag not in _PLAIN_TAGS:
-        problems.append(Problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, where))
-        return Scalar(node.value, loc, node.style)
-    return Scalar(loader.construct_object(node), loc, node.style)
+class _Builder:
+    """Turns composed YAML nodes into a located tree, collecting problems instead of raising.
 
+    Guards against what plain data cannot be: tags, merge keys, duplicate keys, aliases that
+    refer to themselves, nesting deeper than `MAX_DEPTH` and alias expansions past `MAX_NODES`.
+    """
 
-def _build_mapping(
-    node: yaml.MappingNode,
-    loader: _SpecLoader,
-    source: str,
-    problems: list[Problem],
-    path: PathKey,
-) -> Mapping:
-    entries: dict[str, tuple[Location, Node]] = {}
-    for key_node, value_node in node.value:
-        key_loc = _location(source, key_node.start_mark)
-        where = _format_path(path)
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            problems.append(Problem(MSG_MERGE_KEY, key_loc, where))
-            continue
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
-            problems.append(Problem("mapping keys must be plain words", key_loc, where))
-            continue
-        key = str(loader.construct_object(key_node))
-        if key in entries:
-            first = entries[key][0]
-            problems.append(
-                Problem(
+    def __init__(self, loader: _SpecLoader, source: str) -> None:
+        self.loader = loader
+        self.source = source
+        self.problems: list[Problem] = []
+        self.active: set[int] = set()  # ids of the nodes being built (to spot alias cycles)
+        self.count = 0
+
+    def problem(self, message: str, loc: Location, path: PathKey, hint: str | None = None) -> None:
+        self.problems.append(Problem(message, loc, _format_path(path), hint=hint))
+
+    def build(self, node: yaml.Node, path: PathKey) -> Node:
+        loc = _location(self.source, node.start_mark)
+        self.count += 1
+        if self.count > MAX_NODES:
+            if self.count == MAX_NODES + 1:
+                self.problem(MSG_TOO_LARGE, loc, path, hint=MSG_ALIAS_HINT)
+            return Scalar(None, loc)
+        if len(path) > MAX_DEPTH:
+            self.problem(MSG_TOO_DEEP, loc, path)
+            return Scalar(None, loc)
+        if id(node) in self.active:
+            self.problem("this alias refers to a value that contains it", loc, path)
+            return Scalar(None, loc)
+        self.active.add(id(node))
+        try:
+            return self._build(node, loc, path)
+        finally:
+            self.active.discard(id(node))
+
+    def _build(self, node: yaml.Node, loc: Location, path: PathKey) -> Node:
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP_TAG:
+                self.problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, path)
+            return self._build_mapping(node, loc, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ_TAG:
+                self.problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, path)
+            items = tuple(self.build(child, (*path, i)) for i, child in enumerate(node.value))
+            return Sequence(items, loc)
+        if node.tag == _TIMESTAMP_TAG:
+            return Scalar(node.value, loc, node.style)  # dates stay text; no field is a date
+        if node.tag not in _PLAIN_TAGS:
+            self.problem(MSG_TAG.format(tag=_short_tag(node.tag)), loc, path)
+            return Scalar(node.value, loc, node.style)
+        return Scalar(self._construct(node, loc, path), loc, node.style)
+
+    def _construct(self, node: yaml.Node, loc: Location, path: PathKey) -> Any:
+        try:
+            return self.loader.construct_object(node)
+        except ValueError as exc:  # e.g. an integer longer than Python converts
+            reason = "it has too many digits" if "digits" in str(exc) else str(exc)
+            self.problem(f"cannot read this value: {reason}", loc, path)
+            return None
+
+    def _build_mapping(self, node: yaml.MappingNode, loc: Location, path: PathKey) -> Mapping:
+        entries: dict[str, tuple[Location, Node]] = {}
+        for key_node, value_node in node.value:
+            key_loc = _location(self.source, key_node.start_mark)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problem(MSG_MERGE_KEY, key_loc, path)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                self.problem("mapping keys must be plain words", key_loc, path)
+                continue
+            key = str(self._construct(key_node, key_loc, path))
+            if key in entries:
+                first = entries[key][0]
+                self.problem(
                     f"duplicate key `{key}` (first defined at line {first.line})",
                     key_loc,
-                    _format_path((*path, key)),
+                    (*path, key),
                     hint="YAML keeps only one value per key; remove or rename one of them",
                 )
-            )
-            continue
-        entries[key] = (key_loc, _build(value_node, loader, source, problems, (*path, key)))
-    return Mapping(entries, _location(source, node.start_mark))
+                continue
+            entries[key] = (key_loc, self.build(value_node, (*path, key)))
+        return Mapping(entries, loc)
