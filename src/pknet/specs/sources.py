@@ -28,6 +28,7 @@ from pknet.specs.yaml_tree import (
 
 EXTENDS_KEY = "extends"
 OVERRIDE_SOURCE = "--set"
+MSG_RELATIVE = "paths in a spec resolve relative to the folder of the file that names them"
 
 
 def display_path(path: Path) -> str:
@@ -121,21 +122,37 @@ def read_spec_tree(path: Path) -> SpecSource:
 
 def _read_file(path: Path, cited_at: Location | None) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1  # in bytes: the text is not UTF-8
+        problem = Problem(
+            f"spec file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            Location(display_path(path), line, column),
+            hint="save the spec as UTF-8",
+        )
     except FileNotFoundError:
         where = f" (named in `{EXTENDS_KEY}`)" if cited_at else ""
         problem = Problem(
             f"spec file not found: {display_path(path)}{where}",
-            cited_at,
+            cited_at or Location(display_path(path)),
             EXTENDS_KEY if cited_at else "",
-            hint="paths in a spec resolve relative to the folder of the file that names them",
+            hint=MSG_RELATIVE if cited_at else None,
         )
     except IsADirectoryError:
-        problem = Problem(f"expected a spec file, got a folder: {display_path(path)}", cited_at)
-    except UnicodeDecodeError as exc:
-        problem = Problem(f"spec file is not UTF-8 text ({exc.reason})", Location(str(path)))
+        problem = Problem(
+            f"expected a spec file, got a folder: {display_path(path)}",
+            cited_at or Location(display_path(path)),
+            EXTENDS_KEY if cited_at else "",
+        )
     except OSError as exc:
-        problem = Problem(f"cannot read spec file {display_path(path)}: {exc.strerror}", cited_at)
+        problem = Problem(
+            f"cannot read spec file {display_path(path)}: {exc.strerror}",
+            cited_at or Location(display_path(path)),
+            EXTENDS_KEY if cited_at else "",
+        )
     raise SpecError(problem)
 
 
@@ -177,7 +194,8 @@ def _extends_targets(extends: tuple[Location, Node] | None) -> list[tuple[str, L
     items = node.items if isinstance(node, Sequence) else (node,)
     targets = []
     for item in items:
-        if not (isinstance(item, Scalar) and isinstance(item.value, str) and item.value):
+        name = item.value if isinstance(item, Scalar) else None
+        if not (isinstance(name, str) and name and "\0" not in name):
             raise SpecError(
                 Problem(
                     "`extends` takes a file name or a list of file names",
