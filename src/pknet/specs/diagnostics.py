@@ -27,8 +27,12 @@ def format_path(path: PathKey) -> str:
     return text
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> PathKey:
-    """Follow pydantic's error location through the data, dropping union tags it inserts."""
+def _data_path(loc: tuple[Any, ...], data: Any, missing: bool = False) -> PathKey:
+    """Follow pydantic's error location through the data, dropping union tags it inserts.
+
+    Only a `missing` error may end in a key the data lacks; for any other error such a last
+    key is a union tag (e.g. `edge_list` for a source whose `kind` was left to its default).
+    """
     path: list[str | int] = []
     current = data
     for i, key in enumerate(loc):
@@ -40,7 +44,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> PathKey:
             continue  # the tag pydantic adds for a discriminated union member
         elif current == key:
             continue  # a bare `log1p` validated as `{kind: log1p}`
-        elif i == len(loc) - 1:
+        elif i == len(loc) - 1 and missing:
             current = None  # a key the data lacks: missing field
         else:
             continue
@@ -96,7 +100,7 @@ def problems_from_validation(exc: ValidationError, data: Any, sources: SourceMap
 def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
     kind = err["type"]
     ctx = err.get("ctx") or {}
-    path = _data_path(err["loc"], data)
+    path = _data_path(err["loc"], data, missing=kind == "missing")
     value = err.get("input")
     location = sources.value_location(path)
     hint = None
@@ -139,6 +143,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
             location = sources.value_location(path)
             hint = _did_you_mean(ctx.get("tag"), tags)
         else:
+            location = sources.key_location(path)  # like a missing key: at the mapping's key
             message = f"missing `{tag_key}`; one of: {', '.join(tags)}"
             hint = f"e.g. `{tag_key}: {tags[0]}`" if tags else None
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
