@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +85,7 @@ class Network:
         """True when no directed cycle exists (self-loops count as cycles)."""
         if np.any(self.src == self.dst):
             return False
-        n_comp, labels = connected_components(self.adjacency(), directed=True, connection="strong")
+        n_comp, _ = connected_components(self.adjacency(), directed=True, connection="strong")
         return n_comp == self.n_nodes
 
     def subnetwork(self, edge_mask: np.ndarray, keep_nodes: np.ndarray | None = None) -> Network:
@@ -112,3 +112,28 @@ class Network:
                 "weight": self.weight,
             }
         )
+
+    def reachable(
+        self,
+        sources: np.ndarray,
+        *,
+        reverse: bool = False,
+        edge_mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Boolean node mask of nodes reachable from `sources` (sources included).
+
+        `reverse=True` follows edges backwards (nodes that reach `sources`); `edge_mask` restricts
+        the walk to the selected edges.
+        """
+        src, dst = (self.dst, self.src) if reverse else (self.src, self.dst)
+        if edge_mask is not None:
+            src, dst = src[edge_mask], dst[edge_mask]
+        n = self.n_nodes
+        sources = np.asarray(sources, dtype=np.int64)
+        rows = np.concatenate([src, np.full(len(sources), n)])
+        cols = np.concatenate([dst, sources])
+        graph = sp.csr_array((np.ones(len(rows), np.int8), (rows, cols)), shape=(n + 1, n + 1))
+        order = breadth_first_order(graph, n, directed=True, return_predecessors=False)
+        mask = np.zeros(n + 1, dtype=bool)
+        mask[order] = True
+        return mask[:n]
