@@ -40,9 +40,12 @@ class PruneSpec(SpecModel):
     objective: Literal["min_edges", "min_nodes"] = Field(
         "min_edges", description="Keep the fewest edges, or the fewest nodes."
     )
-    formulation: Literal["auto", "arborescence", "flow"] = Field(
+    formulation: Literal["auto", "arborescence", "ordered_arborescence", "flow"] = Field(
         "auto",
-        description="MILP form: `auto` uses the Steiner arborescence on DAGs, the flow otherwise.",
+        description=(
+            "MILP form: `auto` uses the Steiner arborescence on DAGs and the flow otherwise; "
+            "`ordered_arborescence` adds node-order rows inside cycles (exact, often faster)."
+        ),
     )
     required: SelectorExpr | None = Field(
         None, description="Nodes that must stay in the pruned network (besides inputs/outputs)."
