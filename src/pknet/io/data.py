@@ -1,21 +1,43 @@
 """Reading data matrices: AnnData `.h5ad`, 10x Genomics `.h5`, CSV/TSV.
 
 The compiler needs only the feature names (to decide which network nodes are measured); the
-runtime reads the matrix itself.
+runtime reads the values of the columns it uses. Both go through the same per-format helpers, so
+the names the compiler maps and the columns the runtime reads always agree.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anndata
 import h5py
+import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from pknet.errors import CompileError, Location, Problem
 
 FORMATS_BY_SUFFIX = {".h5ad": "h5ad", ".h5": "10x_h5", ".csv": "csv", ".tsv": "tsv", ".txt": "tsv"}
+SEPARATORS = {"csv": ",", "tsv": "\t"}
+MSG_NOT_10X = "is not a 10x Genomics HDF5 matrix (no `matrix` group with `features/name`)"
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A data matrix in memory: `values` is float32, samples x features, dense.
+
+    `obs` is the AnnData sample table (indexed by sample id) for `.h5ad` files, else None.
+    """
+
+    values: np.ndarray
+    samples: tuple[str, ...]
+    features: tuple[str, ...]
+    obs: pd.DataFrame | None = None
 
 
 def data_format(path: Path, declared: str = "auto") -> str:
@@ -35,65 +57,230 @@ def data_format(path: Path, declared: str = "auto") -> str:
     return fmt
 
 
-def _h5ad_names(path: Path, layer: str) -> list[str]:
+def read_feature_names(
+    path: Path, fmt: str = "auto", layer: str = "X", orientation: str = "samples_as_rows"
+) -> list[str]:
+    """The feature (column) names of a data matrix, in file order, without reading values."""
+    fmt = data_format(path, fmt)
+    with _readable(path, fmt):
+        if fmt == "h5ad":
+            with _open_h5ad(path) as adata:
+                return _h5ad_layer(adata, layer, path)[1]
+        if fmt == "10x_h5":
+            with h5py.File(path, "r") as f:
+                return _tenx_features(_tenx_group(f, path), path)
+        return _table_names(path, SEPARATORS[fmt], orientation)
+
+
+def read_matrix(
+    path: str | Path,
+    fmt: str = "auto",
+    layer: str = "X",
+    orientation: str = "samples_as_rows",
+    columns: Sequence[int] | np.ndarray | None = None,
+) -> Matrix:
+    """Read a data matrix as dense float32 samples x features.
+
+    `columns` selects features by position in file order (`read_feature_names` order); the
+    result holds them in the order given (repeats allowed). Sparse matrices are densified after
+    the selection, and CSV/TSV files parse only the selected columns (or rows).
+    """
+    path = Path(path)
+    fmt = data_format(path, fmt)
+    selected = None if columns is None else np.asarray(columns, dtype=np.int64)
+    with _readable(path, fmt):
+        if fmt == "h5ad":
+            return _h5ad_matrix(path, layer, selected)
+        if fmt == "10x_h5":
+            return _tenx_matrix(path, selected)
+        return _table_matrix(path, SEPARATORS[fmt], orientation, selected)
+
+
+@contextmanager
+def _readable(path: Path, fmt: str) -> Iterator[None]:
+    """Turn low-level read failures into a `CompileError` naming the file and format."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
+        raise CompileError(
+            Problem(f"cannot read {path.name} as {fmt}: {exc}", Location(str(path)))
+        ) from None
+
+
+# --- AnnData -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _open_h5ad(path: Path) -> Iterator[anndata.AnnData]:
+    """The AnnData file opened backed (values stay on disk until asked for)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # anndata warns about legacy on-disk layouts
         adata = anndata.read_h5ad(path, backed="r")
     try:
-        if layer == "raw":
-            if adata.raw is None:
-                raise CompileError(
-                    Problem(
-                        f"{path.name} has no `.raw` matrix",
-                        Location(str(path)),
-                        hint="use `layer: X` or a name in `.layers`",
-                    )
-                )
-            return adata.raw.var_names.astype(str).tolist()
-        if layer != "X" and layer not in adata.layers:
-            available = ", ".join(["X", *(["raw"] if adata.raw is not None else []), *adata.layers])
-            raise CompileError(
-                Problem(
-                    f"no layer `{layer}` in {path.name}",
-                    Location(str(path)),
-                    hint=f"available: {available}",
-                )
-            )
-        return adata.var_names.astype(str).tolist()
+        yield adata
     finally:
         adata.file.close()
 
 
-def _tenx_names(path: Path) -> list[str]:
+def _h5ad_layer(adata: anndata.AnnData, layer: str, path: Path) -> tuple[Any, list[str]]:
+    """The (possibly backed) matrix named by `layer` and its feature names."""
+    if layer == "raw":
+        if adata.raw is None:
+            raise CompileError(
+                Problem(
+                    f"{path.name} has no `.raw` matrix",
+                    Location(str(path)),
+                    hint="use `layer: X` or a name in `.layers`",
+                )
+            )
+        return adata.raw.X, adata.raw.var_names.astype(str).tolist()
+    if layer != "X" and layer not in adata.layers:
+        available = ", ".join(["X", *(["raw"] if adata.raw is not None else []), *adata.layers])
+        raise CompileError(
+            Problem(
+                f"no layer `{layer}` in {path.name}",
+                Location(str(path)),
+                hint=f"available: {available}",
+            )
+        )
+    matrix = adata.X if layer == "X" else adata.layers[layer]
+    if matrix is None:
+        raise CompileError(
+            Problem(
+                f"{path.name} stores no `X` matrix",
+                Location(str(path)),
+                hint="use `layer: raw` or a name in `.layers`",
+            )
+        )
+    return matrix, adata.var_names.astype(str).tolist()
+
+
+def _h5ad_matrix(path: Path, layer: str, columns: np.ndarray | None) -> Matrix:
+    with _open_h5ad(path) as adata:
+        stored, names = _h5ad_layer(adata, layer, path)
+        values = _dense(stored, columns)
+        samples = tuple(adata.obs_names.astype(str))
+        obs = adata.obs.copy()
+    return Matrix(values, samples, _selected(names, columns), obs)
+
+
+def _dense(stored: Any, columns: np.ndarray | None) -> np.ndarray:
+    """A backed or in-memory, dense or sparse matrix as float32, keeping `columns` only."""
+    if isinstance(stored, h5py.Dataset):
+        stored = stored[...]
+    elif hasattr(stored, "to_memory"):  # anndata's backed sparse dataset
+        stored = stored.to_memory()
+    if columns is not None:
+        stored = stored[:, columns]
+    if sparse.issparse(stored):
+        stored = stored.toarray()
+    return np.asarray(stored, dtype=np.float32)
+
+
+def _selected(names: Sequence[str], columns: np.ndarray | None) -> tuple[str, ...]:
+    if columns is None:
+        return tuple(names)
+    return tuple(names[i] for i in columns)
+
+
+# --- 10x Genomics HDF5 ---------------------------------------------------------------------
+
+
+def _tenx_group(f: h5py.File, path: Path) -> h5py.Group:
+    """The matrix group: `matrix` (Cell Ranger 3+) or the one genome group (Cell Ranger 2)."""
+    if "matrix" in f:
+        return f["matrix"]
+    groups = [g for g in f.values() if isinstance(g, h5py.Group) and "indptr" in g]
+    if len(groups) != 1:
+        raise CompileError(Problem(f"{path.name} {MSG_NOT_10X}", Location(str(path))))
+    return groups[0]
+
+
+def _tenx_features(group: h5py.Group, path: Path) -> list[str]:
+    for key in ("features/name", "gene_names"):
+        if key in group:
+            return [_text(v) for v in group[key][...]]
+    raise CompileError(Problem(f"{path.name} {MSG_NOT_10X}", Location(str(path))))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _tenx_matrix(path: Path, columns: np.ndarray | None) -> Matrix:
+    """10x stores genes x barcodes in CSC form, which is barcodes x genes in CSR form."""
     with h5py.File(path, "r") as f:
-        for key in ("matrix/features/name", "matrix/gene_names"):
-            if key in f:
-                return [v.decode() for v in f[key][...]]
-    raise CompileError(
-        Problem(f"{path.name} is not a 10x Genomics HDF5 matrix", Location(str(path)))
-    )
+        group = _tenx_group(f, path)
+        names = _tenx_features(group, path)
+        n_features, n_samples = (int(n) for n in group["shape"][...])
+        counts = sparse.csr_matrix(
+            (group["data"][...], group["indices"][...], group["indptr"][...]),
+            shape=(n_samples, n_features),
+        )
+        samples = tuple(_text(v) for v in group["barcodes"][...])
+    return Matrix(_dense(counts, columns), samples, _selected(names, columns))
+
+
+# --- CSV / TSV -----------------------------------------------------------------------------
 
 
 def _table_names(path: Path, sep: str, orientation: str) -> list[str]:
     if orientation == "samples_as_rows":
         header = pd.read_csv(path, sep=sep, nrows=0, dtype=str)
         return [str(c) for c in header.columns[1:]]
+    return _first_column(path, sep)
+
+
+def _first_column(path: Path, sep: str) -> list[str]:
+    """The first column as written (no NA conversion: a feature may be called `NA`)."""
     first = pd.read_csv(path, sep=sep, usecols=[0], dtype=str, keep_default_na=False)
     return first.iloc[:, 0].tolist()
 
 
-def read_feature_names(
-    path: Path, fmt: str = "auto", layer: str = "X", orientation: str = "samples_as_rows"
-) -> list[str]:
-    """The feature (column) names of a data matrix, in file order, without reading values."""
-    fmt = data_format(path, fmt)
-    try:
-        if fmt == "h5ad":
-            return _h5ad_names(path, layer)
-        if fmt == "10x_h5":
-            return _tenx_names(path)
-        return _table_names(path, "," if fmt == "csv" else "\t", orientation)
-    except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
-        raise CompileError(
-            Problem(f"cannot read {path.name} as {fmt}: {exc}", Location(str(path)))
-        ) from None
+def _table_matrix(path: Path, sep: str, orientation: str, columns: np.ndarray | None) -> Matrix:
+    """Read a table whose first column is the row index; features are columns or rows."""
+    wanted = None if columns is None else np.unique(columns)
+    by_rows = orientation == "samples_as_rows"
+    if by_rows:
+        usecols = None if wanted is None else [0, *(wanted + 1).tolist()]
+        frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, usecols=usecols)
+        lines = np.arange(len(frame)) + 2
+    else:
+        keep = None if wanted is None else frozenset((wanted + 1).tolist())
+        skip = None if keep is None else (lambda i: i > 0 and i not in keep)
+        frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, skiprows=skip)
+        lines = np.arange(len(frame)) + 2 if wanted is None else wanted + 2
+        if len(frame) != len(lines):
+            raise IndexError(f"feature rows {wanted.tolist()} exceed the {len(frame)} in {path}")
+    if frame.index.hasnans:
+        first = _first_column(path, sep)
+        frame.index = [first[line - 2] for line in lines]
+    _check_numeric(frame, path, lines, "sample" if by_rows else "feature")
+    values = frame.to_numpy(dtype=np.float32)
+    index = [str(v) for v in frame.index]
+    header = [str(c) for c in frame.columns]
+    samples, features = (index, header) if by_rows else (header, index)
+    if not by_rows:
+        values = values.T
+    if columns is not None:
+        values = values[:, np.searchsorted(wanted, columns)]
+        features = [features[i] for i in np.searchsorted(wanted, columns)]
+    return Matrix(np.ascontiguousarray(values), tuple(samples), tuple(features))
+
+
+def _check_numeric(frame: pd.DataFrame, path: Path, lines: np.ndarray, row_kind: str) -> None:
+    """Fail at the first cell that is neither a number nor empty/NA."""
+    for name in frame.columns[[pd.api.types.is_object_dtype(t) for t in frame.dtypes]]:
+        column = frame[name]
+        bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CompileError(
+                Problem(
+                    f"{row_kind} {frame.index[row]!s}, column {name}: "
+                    f"{column.iloc[row]!r} is not a number "
+                    f"({int(bad.sum())} non-numeric cell(s) in this column)",
+                    Location(str(path), int(lines[row])),
+                    hint="a data matrix holds numbers only; leave missing values empty or NA",
+                )
+            )

@@ -1,0 +1,83 @@
+"""Fold-safe input transforms: mean imputation and standardisation fitted on training rows only.
+
+The statistics of one fold are an `InputStats`; `stack_stats` gives them a leading fold axis so
+that the training step can `jax.vmap` over folds, and `apply_input_stats` runs unchanged on
+NumPy arrays, JAX arrays and tracers inside `jit`/`vmap`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class InputStats:
+    """Per-feature statistics: missing values become `fill`, then `(x - shift) / scale`.
+
+    Each field is float32 `(p,)`, or `(folds, p)` after `stack_stats`. A JAX pytree.
+    """
+
+    fill: np.ndarray
+    shift: np.ndarray
+    scale: np.ndarray
+
+
+def identity_stats(p: int) -> InputStats:
+    """Statistics that leave `p` features unchanged (fill 0, shift 0, scale 1)."""
+    return InputStats(
+        np.zeros(p, dtype=np.float32), np.zeros(p, dtype=np.float32), np.ones(p, dtype=np.float32)
+    )
+
+
+def fit_input_stats(
+    x: np.ndarray,
+    train_idx: np.ndarray,
+    *,
+    standardize: bool,
+    with_mean: bool = True,
+    with_std: bool = True,
+    impute_mean: bool = False,
+) -> InputStats:
+    """Fit imputation and standardisation on the rows `train_idx` of `x` (samples x features).
+
+    Imputation uses the NaN-ignoring training mean (0 for a feature missing in every training
+    row). Standardisation is computed on the imputed training rows, as an imputer followed by a
+    scaler would: population standard deviation, with zero deviations replaced by 1.
+    """
+    train = np.asarray(x, dtype=np.float64)[np.asarray(train_idx)]
+    stats = identity_stats(train.shape[1])
+    fill = stats.fill
+    if impute_mean:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: mean of nothing
+            fill = np.nan_to_num(np.nanmean(train, axis=0), nan=0.0)
+        train = np.where(np.isnan(train), fill, train)
+    shift, scale = stats.shift, stats.scale
+    if standardize and with_mean:
+        shift = train.mean(axis=0)
+    if standardize and with_std:
+        std = train.std(axis=0)
+        scale = np.where(std > 0, std, 1.0)
+    return InputStats(*(np.asarray(a, dtype=np.float32) for a in (fill, shift, scale)))
+
+
+def apply_input_stats(x: np.ndarray | jax.Array, stats: InputStats) -> np.ndarray | jax.Array:
+    """`(where(isnan(x), fill, x) - shift) / scale`, in NumPy or JAX (whichever `x` or `stats`
+    is), broadcasting over leading axes."""
+    arrays = (x, stats.fill, stats.shift, stats.scale)
+    xp = jnp if any(isinstance(a, jax.Array) for a in arrays) else np
+    return (xp.where(xp.isnan(x), stats.fill, x) - stats.shift) / stats.scale
+
+
+def stack_stats(stats: Sequence[InputStats]) -> InputStats:
+    """One `InputStats` whose fields have a leading fold axis, in the order given."""
+    return InputStats(
+        *(np.stack([getattr(s, f.name) for s in stats]) for f in dataclasses.fields(InputStats))
+    )

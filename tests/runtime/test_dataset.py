@@ -1,0 +1,272 @@
+"""`load_dataset` on real fixtures: targets, joins, task inference, missing values, transforms."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+
+import pknet
+from pknet.errors import CompileError
+from pknet.runtime.data import Dataset, load_dataset
+
+DATA = Path(__file__).parents[1] / "data" / "matrices"
+H5AD = DATA / "pbmc68k_40x50.h5ad"
+CSV_ROWS = DATA / "pbmc68k_raw_40x50.csv"
+LABELS = DATA / "pbmc68k_tcr_labels.csv"
+PROTEOMICS = DATA / "plasma_proteomics_20x30.csv"
+DESIGN = DATA / "plasma_proteomics_design_30.tsv"
+T_CELLS = [
+    "CD4+/CD25 T Reg",
+    "CD4+/CD45RA+/CD25- Naive T",
+    "CD4+/CD45RO+ Memory",
+    "CD8+ Cytotoxic T",
+    "CD8+/CD45RA+ Naive Cytotoxic",
+]
+PBMC_RAW = f"{{file: {H5AD}, layer: raw}}"
+PROTEINS = f"{{file: {PROTEOMICS}, orientation: samples_as_columns}}"
+DESIGN_TARGET = f"{{file: {DESIGN}, index: sample, column: group}}"
+
+
+def load(tmp_path: Path, data: str, columns: list[int] | None = None) -> Dataset:
+    return load_dataset(spec(tmp_path, data), None if columns is None else np.array(columns))
+
+
+def spec(tmp_path: Path, data: str) -> pknet.Spec:
+    """A network-free spec whose `data:` section is `data` (YAML lines, indented by 2)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "version: 1\nname: t\ndata:\n"
+        + data
+        + "model:\n  layers:\n    - {kind: dense, units: 2}\nloss: ce\n"
+    )
+    return pknet.load_spec(path)
+
+
+def failure(tmp_path: Path, data: str, columns: list[int] | None = None) -> str:
+    with pytest.raises(CompileError) as caught:
+        load(tmp_path, data, columns)
+    return caught.value.format()
+
+
+def obs() -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return anndata.read_h5ad(H5AD).obs
+
+
+def raw() -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = anndata.read_h5ad(H5AD)
+    return pd.DataFrame(adata.raw.X.toarray(), adata.obs_names, adata.raw.var_names)
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+def test_obs_column_with_ten_labels_is_multiclass(tmp_path: Path) -> None:
+    ds = load(tmp_path, f"  expression: {PBMC_RAW}\n  target: {{obs: bulk_labels}}\n")
+    labels = obs()["bulk_labels"].astype(str)
+    assert ds.task == "multiclass"
+    assert ds.classes == tuple(sorted(set(labels)))
+    assert ds.y.dtype == np.int64
+    assert [ds.classes[c] for c in ds.y] == labels.tolist()
+    assert ds.x.shape == (40, 60) and ds.x.dtype == np.float32
+    assert ds.samples == tuple(obs().index)
+    assert (ds.join.n_data, ds.join.n_joined, ds.join.n_used) == (40, 40, 40)
+    assert ds.join.source == "obs.bulk_labels"
+
+
+def test_positive_labels_make_one_vs_rest(tmp_path: Path) -> None:
+    positive = "".join(f"      - {label}\n" for label in T_CELLS)
+    ds = load(
+        tmp_path,
+        f"  expression: {PBMC_RAW}\n  target:\n    obs: bulk_labels\n    positive:\n{positive}",
+    )
+    assert ds.task == "binary" and ds.classes == ("other", "positive")
+    np.testing.assert_array_equal(ds.y, obs()["bulk_labels"].isin(T_CELLS).to_numpy())
+    assert ds.y.sum() == 20
+
+
+def test_positive_label_that_never_occurs(tmp_path: Path) -> None:
+    text = failure(
+        tmp_path,
+        f"  expression: {PBMC_RAW}\n  target:\n    obs: bulk_labels\n"
+        "    positive: [CD8+ Cytotoxic T, CD4+ Memory]\n",
+    )
+    assert "spec.yaml:7:34: data.target.positive[1]: no labelled sample has the label" in text
+    assert "did you mean `CD4+/CD45RO+ Memory`?" in text
+
+
+def test_missing_obs_column_suggests_the_closest(tmp_path: Path) -> None:
+    text = failure(tmp_path, f"  expression: {PBMC_RAW}\n  target: {{obs: bulk_label}}\n")
+    assert (
+        "spec.yaml:5:17: data.target.obs: pbmc68k_40x50.h5ad has no obs column `bulk_label`" in text
+    )
+    assert "did you mean `bulk_labels`?" in text and "`louvain`" in text
+
+
+def test_obs_target_needs_an_anndata_file(tmp_path: Path) -> None:
+    text = failure(tmp_path, f"  expression: {{file: {CSV_ROWS}}}\n  target: {{obs: TCR}}\n")
+    assert "data.target.obs: `obs` targets need an AnnData .h5ad file" in text
+    assert "target: {file: labels.csv" in text
+
+
+@pytest.mark.parametrize(
+    ("column", "task", "classes"),
+    [
+        ("louvain", "multiclass", tuple(str(i) for i in range(11))),  # categorical numbers
+        ("phase", "multiclass", ("G1", "G2M", "S")),
+        ("n_counts", "regression", ()),
+    ],
+)
+def test_task_inferred_from_obs(tmp_path: Path, column: str, task: str, classes: tuple) -> None:
+    ds = load(tmp_path, f"  expression: {PBMC_RAW}\n  target: {{obs: {column}}}\n")
+    assert ds.task == task
+    if task == "regression":
+        assert ds.y.dtype == np.float32
+        np.testing.assert_array_equal(ds.y, obs()[column].to_numpy(np.float32))
+    else:
+        present = set(obs()[column].astype(str))
+        assert ds.classes == tuple(c for c in classes if c in present)  # numeric order
+        assert [ds.classes[c] for c in ds.y] == obs()[column].astype(str).tolist()
+
+
+def test_label_file_joins_part_of_the_samples(tmp_path: Path) -> None:
+    ds = load(
+        tmp_path,
+        f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, column: TCR}}\n",
+    )
+    labels = pd.read_csv(LABELS, index_col=0)["TCR"].dropna()
+    assert ds.task == "binary" and ds.classes == ("0", "1")
+    assert (ds.join.n_data, ds.join.n_labels, ds.join.n_joined) == (40, 36, 31)
+    assert (ds.join.n_missing_label, ds.join.n_used) == (1, 30)
+    order = [s for s in pd.read_csv(CSV_ROWS, index_col=0).index if s in labels.index]
+    assert list(ds.samples) == order
+    np.testing.assert_array_equal(ds.y, labels[order].to_numpy(np.int64))
+    assert ds.y.sum() == 14
+    t_cells = obs()["bulk_labels"].isin(T_CELLS)[order].to_numpy()
+    np.testing.assert_array_equal(ds.y, t_cells)
+    assert ds.join.dropped[0] == pd.read_csv(CSV_ROWS, index_col=0).index[3]
+
+
+def test_labels_that_join_no_sample(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("".join(LABELS.read_text().splitlines(keepends=True)[:6]))
+    text = failure(
+        tmp_path, f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {labels}, column: TCR}}\n"
+    )
+    assert "data.target.file: none of the 5 label ids matches one of the 40 samples" in text
+    assert "AAACCTGCACACATGT-1" in text and "AAAGCCTGGCTAAC-1" in text
+    assert "`index`" in text
+
+
+@pytest.mark.parametrize(("field", "value"), [("index", "barcodes"), ("column", "tcr")])
+def test_label_file_column_names(tmp_path: Path, field: str, value: str) -> None:
+    target = {"index": "barcode", "column": "TCR", field: value}
+    text = failure(
+        tmp_path,
+        f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, "
+        f"index: {target['index']}, column: {target['column']}}}\n",
+    )
+    assert f"data.target.{field}: label file pbmc68k_tcr_labels.csv has no column `{value}`" in text
+    assert "did you mean" in text and "columns: `barcode`, `TCR`" in text
+
+
+def test_duplicate_label_rows(tmp_path: Path) -> None:
+    lines = LABELS.read_text().splitlines()
+    labels = tmp_path / "labels.csv"
+    labels.write_text("\n".join([*lines, lines[8]]) + "\n")
+    text = failure(
+        tmp_path, f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {labels}, column: TCR}}\n"
+    )
+    assert (
+        f"labels.csv:{len(lines) + 1}: sample `{lines[8].split(',')[0]}` has 2 label rows" in text
+    )
+
+
+def test_numeric_two_valued_labels_are_binary(tmp_path: Path) -> None:
+    ds = load(tmp_path, f"  expression: {PROTEINS}\n  target: {DESIGN_TARGET}\n  missing: mean\n")
+    design = pd.read_csv(DESIGN, sep="\t", index_col=0)["group"]
+    assert ds.task == "binary" and ds.classes == ("1", "2")
+    np.testing.assert_array_equal(ds.y, design[list(ds.samples)].to_numpy() - 1)
+    assert (ds.join.n_used, int(ds.y.sum())) == (30, 15)
+
+
+def test_task_against_the_labels(tmp_path: Path) -> None:
+    expression = f"  expression: {PBMC_RAW}\n"
+    text = failure(tmp_path, expression + "  target: {obs: bulk_labels, task: binary}\n")
+    assert "data.target.task: a binary task needs 2 classes; the labels have 10" in text
+    assert "positive" in text
+    text = failure(tmp_path, expression + "  target: {obs: phase, task: regression}\n")
+    assert "data.target.task: regression needs numeric labels" in text
+    ds = load(tmp_path, expression + "  target: {obs: phase, task: multiclass}\n")
+    assert ds.classes == ("G1", "G2M", "S")
+
+
+# --- input columns, missing values, transforms -----------------------------------------------
+
+
+def test_input_columns_select_and_order_features(tmp_path: Path) -> None:
+    ds = load(tmp_path, f"  expression: {PBMC_RAW}\n  target: {{obs: phase}}\n", [7, 0, 59])
+    expected = raw().iloc[:, [7, 0, 59]]
+    np.testing.assert_array_equal(ds.x, expected.to_numpy(np.float32))
+    assert ds.features == tuple(expected.columns)
+
+
+def test_unmeasured_input_is_an_error(tmp_path: Path) -> None:
+    text = failure(tmp_path, f"  expression: {PBMC_RAW}\n  target: {{obs: phase}}\n", [0, -1])
+    assert "network.inputs: 1 of 2 input nodes have no column in the data" in text
+
+
+def test_missing_values_are_an_error_by_default(tmp_path: Path) -> None:
+    text = failure(tmp_path, f"  expression: {PROTEINS}\n  target: {DESIGN_TARGET}\n")
+    assert "data.missing: plasma_proteomics_20x30.csv has 47 missing value(s)" in text
+    assert "e.g. sample TM_" in text and "`data.missing: mean`" in text
+    # the same file is fine when the selected proteins are complete
+    ds = load(tmp_path, f"  expression: {PROTEINS}\n  target: {DESIGN_TARGET}\n", [0, 1, 2])
+    assert ds.n_missing == 0 and ds.x.shape == (30, 3)
+
+
+@pytest.mark.parametrize("policy", ["zero", "mean"])
+def test_missing_value_policies(tmp_path: Path, policy: str) -> None:
+    ds = load(
+        tmp_path, f"  expression: {PROTEINS}\n  target: {DESIGN_TARGET}\n  missing: {policy}\n"
+    )
+    source = pd.read_csv(PROTEOMICS, index_col=0).T.loc[list(ds.samples)]
+    assert ds.n_missing == 47
+    missing = source.isna().to_numpy()
+    if policy == "zero":
+        assert not np.isnan(ds.x).any() and np.all(ds.x[missing] == 0)
+    else:
+        np.testing.assert_array_equal(np.isnan(ds.x), missing)
+    np.testing.assert_array_equal(ds.x[~missing], source.to_numpy(np.float32)[~missing])
+
+
+def test_log1p_and_normalize_total_in_spec_order(tmp_path: Path) -> None:
+    values = raw().to_numpy(np.float64)
+    columns = [4, 9, 33]
+    base = f"  expression: {PBMC_RAW}\n  target: {{obs: phase}}\n"
+    norm = "{kind: normalize_total, target_sum: 100}"
+    first = load(tmp_path, base + f"  transform: [log1p, {norm}]\n", columns)
+    logged = np.log1p(values)
+    expected = logged / logged.sum(axis=1, keepdims=True) * 100
+    np.testing.assert_allclose(first.x, expected[:, columns], rtol=1e-5)
+    second = load(tmp_path, base + f"  transform: [{norm}, log1p, standardize]\n", columns)
+    expected = np.log1p(values / values.sum(axis=1, keepdims=True) * 100)
+    np.testing.assert_allclose(second.x, expected[:, columns], rtol=1e-5)
+    assert first.features == second.features == tuple(raw().columns[columns])
+
+
+def test_log1p_of_scaled_values(tmp_path: Path) -> None:
+    text = failure(
+        tmp_path,
+        f"  expression: {{file: {H5AD}}}\n  target: {{obs: phase}}\n  transform: [log1p]\n",
+    )
+    assert "data.transform[0]: log1p needs non-negative values; the data reaches -" in text
+    assert "layer: raw" in text
