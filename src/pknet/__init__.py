@@ -1,7 +1,7 @@
 """pknet: declarative specs for knowledge-primed neural networks.
 
-`load_spec` and `render_spec` need only the spec layer; `compile_spec` is imported on first use
-so that validating a spec does not pay for loading the solver stack.
+`load_spec` and `render_spec` need only the spec layer; `compile_spec`, `run` and `predict` are
+imported on first use, so validating a spec does not pay for loading JAX and the solver stack.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -11,14 +11,14 @@ from pknet.errors import CompileError, PknetError, SpecError
 from pknet.specs import Spec, load_spec, render_spec
 
 if TYPE_CHECKING:
-    from pknet.api import compile_spec
+    from pknet.api import RunResult, compile_spec, predict, run
 
 try:
     __version__ = version("pknet")
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0+unknown"
 
-_LAZY = {"compile_spec": "pknet.api"}
+_LAZY = {name: "pknet.api" for name in ("RunResult", "compile_spec", "predict", "run")}
 
 
 def __getattr__(name: str) -> Any:
@@ -32,10 +32,13 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CompileError",
     "PknetError",
+    "RunResult",
     "Spec",
     "SpecError",
     "__version__",
     "compile_spec",
     "load_spec",
+    "predict",
     "render_spec",
+    "run",
 ]

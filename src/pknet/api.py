@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import jax
+import pandas as pd
 
 from pknet.compiler import CompiledNetwork, compile_network
 from pknet.compiler.network_files import write_network_files
+from pknet.errors import CompileError, Problem
 from pknet.io.atomic import atomic_directory
-from pknet.specs import Spec, load_spec
+from pknet.runtime.artifacts import default_run_dir, spec_hash, write_run
+from pknet.runtime.predict import predict_run
+from pknet.runtime.run import RunOutcome, run_folds
+from pknet.runtime.train import EpochCallback
+from pknet.specs import Spec, load_spec, render_spec
 from pknet.specs.load import Overrides
 
 
@@ -28,3 +40,65 @@ def compile_spec(
         with atomic_directory(Path(out) / "network") as staging:
             write_network_files(compiled, staging)
     return compiled
+
+
+@contextlib.contextmanager
+def on_device(name: str) -> Iterator[jax.Device]:
+    """Run JAX computations on `name` (`cpu`, `gpu`, `tpu`), or where JAX chooses (`auto`)."""
+    if name == "auto":
+        yield jax.devices()[0]
+        return
+    try:
+        device = jax.devices(name)[0]
+    except RuntimeError:
+        available = sorted({d.platform for d in jax.devices()})
+        raise CompileError(
+            Problem(
+                f"no {name} device is available to JAX",
+                path="train.device",
+                hint=f"available: {', '.join(available)}; use `--device auto`",
+            )
+        ) from None
+    with jax.default_device(device):
+        yield device
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run was written, and what it computed."""
+
+    run_dir: Path
+    outcome: RunOutcome
+
+    @property
+    def metrics(self) -> dict[str, object]:
+        return self.outcome.metrics_document()
+
+
+def run(
+    spec: Spec | str | Path,
+    overrides: Overrides = (),
+    *,
+    out: str | Path | None = None,
+    root: str | Path = "runs",
+    device: str | None = None,
+    on_epoch: EpochCallback | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Compile, cross-validate, evaluate and explain a spec; write its run directory.
+
+    The run directory is `out` if given, else `root/<name>/<UTC time>-<spec hash>`; it appears
+    only when complete.
+    """
+    loaded = _spec(spec, overrides)
+    with on_device(device or loaded.train.device) as chosen:
+        outcome = run_folds(loaded, on_epoch=on_epoch, log=log)
+    digest = spec_hash(render_spec(loaded))
+    run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
+    extra = {"device_used": str(chosen), "command": sys.argv}
+    return RunResult(write_run(outcome, run_dir, extra), outcome)
+
+
+def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
+    """Scores of a run's fold models on a new data file (mean and per fold)."""
+    return predict_run(Path(run_dir), Path(data))

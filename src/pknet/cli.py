@@ -6,14 +6,17 @@ exits with code 2, never with a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 import pknet
@@ -47,6 +50,21 @@ def _print_error(error: PknetError) -> None:
     count = len(error.problems)
     if count > 1:
         err.print(Text(f"{count} problems", style="red"), markup=False)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Print a `PknetError` with its locations and exit with code 2 (no traceback)."""
+    try:
+        yield
+    except PknetError as exc:
+        _print_error(exc)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def _warnings(caught: list[warnings.WarningMessage]) -> None:
+    for warning in caught:
+        err.print(Text(f"warning: {warning.message}", style="yellow"), markup=False)
 
 
 def _version(value: bool) -> None:
@@ -107,7 +125,8 @@ def render(
     set_: SetOption = None,
 ) -> None:
     """Print the fully resolved spec (defaults filled, extends and --set applied) as YAML."""
-    loaded = load_spec(spec, set_ or [])
+    with user_errors():
+        loaded = load_spec(spec, set_ or [])
     sys.stdout.write(render_spec(loaded, base_dir=spec.resolve().parent))
 
 
@@ -124,23 +143,96 @@ def compile_(
     from pknet.api import compile_spec  # the solver stack loads only for commands that use it
     from pknet.compiler.summary import compile_summary
 
-    loaded = load_spec(spec, set_ or [])
-    out_dir = out if out is not None else Path("runs") / loaded.name / "compile"
-    with warnings.catch_warnings(record=True) as caught:
+    with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
+        loaded = load_spec(spec, set_ or [])
+        out_dir = out if out is not None else Path("runs") / loaded.name / "compile"
         compiled = compile_spec(loaded, out=out_dir)
-    for warning in caught:
-        err.print(Text(f"warning: {warning.message}", style="yellow"), markup=False)
+    _warnings(caught)
     console.print(Text(f"compiled {loaded.name} in {compiled.seconds:.2f} s"), markup=False)
     for label, text in compile_summary(compiled):
         console.print(Text(f"  {label:<9} {text}"), markup=False)
     console.print(Text(f"  {'wrote':<9} {out_dir / 'network'}"), markup=False)
 
 
+@app.command("run")
+def run_(
+    spec: Annotated[Path, typer.Argument(help="Spec file.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Run directory (default runs/<name>/<time>-<hash>)."),
+    ] = None,
+    set_: SetOption = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="cpu, gpu, tpu or auto (default: the spec's train.device)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Compile, cross-validate, evaluate and explain a spec; write its run directory."""
+    from pknet.api import run
+
+    with user_errors(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        loaded = load_spec(spec, set_ or [])
+        with _epoch_progress(loaded.train.epochs, quiet) as on_epoch:
+            result = run(loaded, out=out, device=device, on_epoch=on_epoch, log=_log(quiet))
+    _warnings(caught)
+    summary = result.metrics["summary"]
+    console.print(Text(f"run {loaded.name}: {result.run_dir}", style="bold"), markup=False)
+    for name, value in summary.items():
+        console.print(Text(f"  {name:<10} {value['mean']:.4f} ± {value['sd']:.4f}"), markup=False)
+    timings = ", ".join(f"{k} {v:.1f}" for k, v in result.outcome.timings.items())
+    console.print(Text(f"  seconds    {timings}"), markup=False)
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `pknet run`.")],
+    data: Annotated[Path, typer.Argument(help="Data file with the model's input features.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="CSV to write (default <data>.predictions.csv).")
+    ] = None,
+) -> None:
+    """Score new data with every fold's model of a run; write mean and per-fold scores."""
+    from pknet.api import predict as predict_data
+
+    with user_errors():
+        table = predict_data(run_dir, data)
+    target = out if out is not None else Path(f"{data.stem}.predictions.csv")
+    table.to_csv(target, index=False)
+    console.print(Text(f"wrote {len(table)} predictions to {target}"), markup=False)
+
+
+def _log(quiet: bool):
+    return (lambda message: None) if quiet else (lambda message: err.print(message, markup=False))
+
+
+@contextlib.contextmanager
+def _epoch_progress(epochs: int, quiet: bool) -> Iterator[object]:
+    """A rich progress bar over epochs, fed by the trainer's per-epoch callback."""
+    if quiet:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("training", total=epochs)
+
+        def on_epoch(epoch, train_loss, val_loss, active) -> None:
+            active_train = train_loss[active] if active.any() else train_loss
+            description = (
+                f"training: loss {float(active_train.mean()):.4f}, {int(active.sum())} folds active"
+            )
+            progress.update(task, completed=epoch, description=description)
+
+        yield on_epoch
+
+
 def main() -> None:
     """Entry point of the `pknet` console script."""
-    try:
-        app()
-    except PknetError as exc:
-        _print_error(exc)
-        sys.exit(EXIT_USER_ERROR)
+    app()

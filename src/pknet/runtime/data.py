@@ -82,40 +82,60 @@ def load_dataset(spec: Spec, input_columns: np.ndarray | None) -> Dataset:
     """Read and prepare the samples of `spec.data`.
 
     `input_columns[i]` is the data column (file order) of model input `i`; None keeps every
-    feature. A `normalize_total` transform needs every feature of a sample, so it reads the
-    whole matrix and selects the inputs afterwards.
+    feature.
     """
-    expression = spec.data.expression
     columns = None if input_columns is None else _checked_columns(spec, input_columns)
-    whole = columns is None or any(isinstance(t, NormalizeTotalSpec) for t in spec.data.transform)
-    matrix = read_matrix(
-        Path(expression.file),
-        expression.format,
-        expression.layer,
-        expression.orientation,
-        columns=None if whole else columns,
-    )
+    matrix = read_inputs(spec, Path(spec.data.expression.file), columns)
     labels, join = _labels(spec, matrix)
     keep = np.flatnonzero(labels.notna().to_numpy())
-    x = matrix.values[keep]
-    samples = tuple(matrix.samples[i] for i in keep)
-    used = slice(None) if columns is None or not whole else columns
-    n_missing = _apply_missing_policy(spec, x, used, samples, matrix.features)
-    x = _per_sample_transforms(spec, x)
-    features = matrix.features
-    if whole and columns is not None:
-        x, features = x[:, columns], tuple(features[i] for i in columns)
+    x, features, n_missing = prepare_inputs(spec, matrix, keep, columns)
     y, task, classes = _encode(spec, labels.iloc[keep], _is_numeric(spec, labels))
     return Dataset(
-        x=np.ascontiguousarray(x, dtype=np.float32),
+        x=x,
         y=y,
         task=task,
         classes=classes,
-        samples=samples,
+        samples=tuple(matrix.samples[i] for i in keep),
         features=features,
         join=join,
         n_missing=n_missing,
     )
+
+
+def _needs_whole_matrix(spec: Spec) -> bool:
+    """`normalize_total` needs every feature of a sample, so inputs are selected after it."""
+    return any(isinstance(t, NormalizeTotalSpec) for t in spec.data.transform)
+
+
+def read_inputs(spec: Spec, path: Path, columns: np.ndarray | None) -> Matrix:
+    """Read a data file as `spec.data.expression` describes, only `columns` when that suffices."""
+    expression = spec.data.expression
+    return read_matrix(
+        path,
+        expression.format,
+        expression.layer,
+        expression.orientation,
+        columns=None if columns is None or _needs_whole_matrix(spec) else columns,
+    )
+
+
+def prepare_inputs(
+    spec: Spec, matrix: Matrix, rows: np.ndarray, columns: np.ndarray | None
+) -> tuple[np.ndarray, tuple[str, ...], int]:
+    """Model inputs of `rows`: missing-value policy, per-sample transforms, column selection.
+
+    Returns (x float32 in input order, feature names, number of missing cells).
+    """
+    x = matrix.values[rows]
+    whole = columns is not None and _needs_whole_matrix(spec)
+    used = columns if whole else slice(None)
+    samples = tuple(matrix.samples[i] for i in rows)
+    n_missing = apply_missing_policy(spec, x, used, samples, matrix.features)
+    x = per_sample_transforms(spec, x)
+    features = matrix.features
+    if whole:
+        x, features = x[:, columns], tuple(features[i] for i in columns)
+    return np.ascontiguousarray(x, dtype=np.float32), features, n_missing
 
 
 def _checked_columns(spec: Spec, input_columns: np.ndarray) -> np.ndarray:
@@ -361,7 +381,7 @@ def _class_count_problem(spec: Spec, task: str, classes: tuple[str, ...]) -> Pro
 # --- missing values and per-sample transforms ----------------------------------------------
 
 
-def _apply_missing_policy(
+def apply_missing_policy(
     spec: Spec,
     x: np.ndarray,
     used: slice | np.ndarray,
@@ -388,7 +408,7 @@ def _apply_missing_policy(
     return n_missing
 
 
-def _per_sample_transforms(spec: Spec, x: np.ndarray) -> np.ndarray:
+def per_sample_transforms(spec: Spec, x: np.ndarray) -> np.ndarray:
     """`log1p` and `normalize_total`, in spec order; fold-fitted transforms are skipped here."""
     for i, transform in enumerate(spec.data.transform):
         if isinstance(transform, Log1pSpec):

@@ -1,0 +1,80 @@
+"""A Program: everything the runtime needs to train a spec, built once by the compiler.
+
+The runtime gets a model factory (key -> `Model`), the compiled loss, the parameter groups and
+an optimiser factory; it never reads YAML or builds a MILP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from pknet.compiler.compile_network import CompiledNetwork
+from pknet.compiler.located import spec_problem
+from pknet.compiler.losses import CompiledLoss, compile_loss
+from pknet.compiler.model import Model, build_model, count_parameters
+from pknet.compiler.optimizers import build_optimizer
+from pknet.errors import CompileError
+from pknet.specs import Spec
+
+
+@dataclass(frozen=True)
+class Program:
+    """A compiled spec: model factory, loss and optimiser over a fixed network and data shape."""
+
+    spec: Spec
+    network: CompiledNetwork | None
+    loss: CompiledLoss
+    n_features: int
+    n_outputs: int
+    n_parameters: int
+
+    def init_model(self, key: jax.Array) -> Model:
+        """A freshly initialised model."""
+        net = self.network
+        return build_model(
+            self.spec.model.layers,
+            net.network if net else None,
+            net.inputs if net else None,
+            net.outputs if net else None,
+            self.n_features,
+            key=key,
+        )
+
+    def optimizer(self, steps_per_epoch: int) -> optax.GradientTransformation:
+        return build_optimizer(self.spec.train, steps_per_epoch)
+
+
+def _located(spec: Spec, error: CompileError) -> CompileError:
+    """Give model-building problems (which know only their field path) a spec location."""
+    problems = []
+    for problem in error.problems:
+        if problem.location is None and problem.path:
+            path = tuple(
+                int(p) if p.isdigit() else p
+                for p in problem.path.replace("[", ".").replace("]", "").split(".")
+            )
+            problem = dataclasses.replace(
+                spec_problem(spec, path, problem.message, problem.hint), path=problem.path
+            )
+        problems.append(problem)
+    return type(error)(problems)
+
+
+def build_program(
+    spec: Spec, network: CompiledNetwork | None, n_features: int, task: str, n_classes: int
+) -> Program:
+    """Build a probe model to learn the output width, then check the loss against it."""
+    draft = Program(spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0)
+    try:
+        probe = draft.init_model(jax.random.key(0))
+    except CompileError as exc:
+        raise _located(spec, exc) from None
+    out = jax.eval_shape(probe, jnp.zeros(n_features, jnp.float32))
+    n_outputs = int(out.shape[-1])
+    loss = compile_loss(spec, task, n_outputs, n_classes)
+    return Program(spec, network, loss, n_features, n_outputs, count_parameters(probe))

@@ -1,0 +1,146 @@
+"""The run directory, written atomically (a temporary folder renamed when complete).
+
+runs/<name>/<timestamp>-<spec hash>/
+  spec.resolved.yaml   manifest.json   model.json
+  network/             pruned edges, compile report, the MILP (MPS)
+  folds/<k>/           model.eqx (equinox serialisation), stats.npz, history.csv
+  metrics.json         predictions.csv   importances.csv
+  figures/*.png        report.md
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import equinox as eqx
+import numpy as np
+import pandas as pd
+
+from pknet.compiler.network_files import write_network_files
+from pknet.io.atomic import atomic_directory
+from pknet.runtime.figures import plot_importances, plot_roc, plot_training
+from pknet.runtime.manifest import build_manifest
+from pknet.runtime.metrics import roc_curve
+from pknet.runtime.report import write_report
+from pknet.runtime.run import RunOutcome
+from pknet.specs import render_spec
+
+MODEL_FILE = "model.eqx"
+STATS_FILE = "stats.npz"
+MODEL_INFO = "model.json"
+SPEC_FILE = "spec.resolved.yaml"
+
+
+def spec_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def default_run_dir(root: Path, name: str, digest: str) -> Path:
+    """`root/<name>/<UTC timestamp>-<first 8 hex of the spec hash>`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return root / name / f"{stamp}-{digest[:8]}"
+
+
+def write_run(outcome: RunOutcome, run_dir: Path, extra_manifest: dict[str, object]) -> Path:
+    """Write every artifact of `outcome` into `run_dir` (replaced atomically when complete)."""
+    spec_text = render_spec(outcome.spec)
+    digest = spec_hash(spec_text)
+    with atomic_directory(run_dir) as tmp:
+        (tmp / SPEC_FILE).write_text(spec_text, encoding="utf-8")
+        manifest = {**build_manifest(outcome.spec, digest), **extra_manifest}
+        manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
+        _json(tmp / "manifest.json", manifest)
+        _json(tmp / MODEL_INFO, model_info(outcome))
+        if outcome.network is not None:
+            write_network_files(outcome.network, tmp / "network")
+        _write_folds(outcome, tmp / "folds")
+        _json(tmp / "metrics.json", outcome.metrics_document())
+        predictions(outcome).to_csv(tmp / "predictions.csv", index=False)
+        if len(outcome.importances):
+            outcome.importances.to_csv(tmp / "importances.csv", index=False)
+        figures = _write_figures(outcome, tmp / "figures")
+        write_report(outcome, tmp / "report.md", figures)
+    return run_dir
+
+
+def _json(path: Path, content: object) -> None:
+    path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
+def model_info(outcome: RunOutcome) -> dict[str, object]:
+    """What `predict` needs to rebuild the models: network nodes, inputs, feature names."""
+    info: dict[str, object] = {
+        "task": outcome.dataset.task,
+        "classes": list(outcome.dataset.classes),
+        "features": list(outcome.dataset.features),
+        "n_folds": len(outcome.splits),
+    }
+    if outcome.network is not None:
+        net = outcome.network.network
+        info["nodes"] = list(net.nodes)
+        info["inputs"] = [net.nodes[i] for i in outcome.network.inputs]
+        info["outputs"] = [net.nodes[i] for i in outcome.network.outputs]
+    return info
+
+
+def _write_folds(outcome: RunOutcome, folder: Path) -> None:
+    for k in range(len(outcome.splits)):
+        fold_dir = folder / str(k)
+        fold_dir.mkdir(parents=True)
+        eqx.tree_serialise_leaves(fold_dir / MODEL_FILE, outcome.trained.model(k))
+        stats = outcome.stats
+        np.savez(
+            fold_dir / STATS_FILE,
+            fill=np.asarray(stats.fill)[k],
+            shift=np.asarray(stats.shift)[k],
+            scale=np.asarray(stats.scale)[k],
+        )
+        pd.DataFrame(outcome.trained.history[k]).to_csv(fold_dir / "history.csv", index=False)
+
+
+def predictions(outcome: RunOutcome) -> pd.DataFrame:
+    """Held-out predictions: one row per sample, from the fold that held it out."""
+    dataset = outcome.dataset
+    frames = []
+    for k, split in enumerate(outcome.splits):
+        scores = outcome.scores[k][split.test]
+        frame = pd.DataFrame(
+            {
+                "sample": np.asarray(dataset.samples, dtype=object)[split.test],
+                "fold": k,
+                "target": _target_names(dataset.y[split.test], dataset.classes, dataset.task),
+            }
+        )
+        if scores.ndim == 1:
+            frame["score"] = scores
+        else:
+            for c, name in enumerate(dataset.classes):
+                frame[f"score_{name}"] = scores[:, c]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _target_names(y: np.ndarray, classes: tuple[str, ...], task: str) -> np.ndarray:
+    return y if task == "regression" else np.asarray(classes, dtype=object)[y]
+
+
+def _write_figures(outcome: RunOutcome, folder: Path) -> list[Path]:
+    folder.mkdir()
+    written = []
+    dataset = outcome.dataset
+    if dataset.task == "binary":
+        curves = [
+            roc_curve(dataset.y[s.test], outcome.scores[k][s.test])
+            for k, s in enumerate(outcome.splits)
+        ]
+        written.append(folder / "roc.png")
+        plot_roc(curves, written[-1])
+    written.append(folder / "training.png")
+    plot_training(outcome.trained.history, written[-1])
+    for method in dict.fromkeys(outcome.importances.get("method", [])):
+        written.append(folder / f"importances_{method}.png")
+        plot_importances(outcome.importances, method, written[-1])
+    return written

@@ -1,0 +1,140 @@
+"""Node importances of trained KPNN models, per fold and aggregated over folds.
+
+- `bias`: each node's bias (mean over its units), as Fortelny & Bock read them.
+- `gradient_x_input`: mean over held-out samples of |d score / d h_v · h_v| for every node
+  (inputs included), where `score` is the model's predicted probability (binary), the
+  probability of the sample's class (multiclass) or the prediction (regression). With
+  several units per node, h_v is the mean of its units.
+- `node_weights`: KPNN's perturbation importance — the mean absolute change of the score over
+  held-out samples when a hidden node's output is switched off (gate 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from pknet.compiler.layers import KpnnLayer
+from pknet.compiler.model import Model
+
+NODE_CHUNK = 256  # hidden nodes knocked out per vmapped batch (bounds memory on big networks)
+
+
+def _forward(model: Model, x: jax.Array, gate=None, offset=None) -> jax.Array:
+    first, *rest = model.layers
+    h = first(x, gate=gate, offset=offset)
+    for layer in rest:
+        h = layer(h)
+    return h
+
+
+def _scores(
+    model: Model, predict: Callable[[jax.Array], jax.Array], x: jax.Array, y: jax.Array, gate=None
+) -> jax.Array:
+    """One score per sample (see module docstring)."""
+    logits = jax.vmap(lambda xi: _forward(model, xi, gate=gate))(x)
+    scores = predict(logits)
+    return scores if scores.ndim == 1 else jnp.take_along_axis(scores, y[:, None], 1)[:, 0]
+
+
+def _per_node(layer: KpnnLayer, slot_values: jax.Array) -> jax.Array:
+    """Mean over each node's slots (traceable)."""
+    total = jax.ops.segment_sum(slot_values, layer.unit_node, num_segments=layer.n_nodes)
+    count = jax.ops.segment_sum(jnp.ones_like(slot_values), layer.unit_node, layer.n_nodes)
+    return total / jnp.maximum(count, 1)
+
+
+def bias_importance(layer: KpnnLayer) -> np.ndarray:
+    """Per node bias, the mean over its units (NaN for inputs, which have none)."""
+    values = np.full(layer.n_nodes, np.nan)
+    if layer.bias is None:
+        return values
+    nodes = np.asarray(layer.unit_node[layer.n_inputs :])
+    sums = np.bincount(nodes, weights=np.asarray(layer.bias), minlength=layer.n_nodes)
+    counts = np.bincount(nodes, minlength=layer.n_nodes)
+    values[counts > 0] = sums[counts > 0] / counts[counts > 0]
+    return values
+
+
+def gradient_x_input(model: Model, predict, x: jax.Array, y: jax.Array) -> np.ndarray:
+    """Mean over samples of |d score / d h_v · h_v| per node."""
+    layer = model.layers[0]
+
+    def one(xi: jax.Array, yi: jax.Array) -> jax.Array:
+        def score(offset: jax.Array) -> jax.Array:
+            out = predict(_forward(model, xi, offset=offset)[None])
+            return out[0] if out.ndim == 1 else out[0, yi]
+
+        grad = jax.grad(score)(jnp.zeros(layer.n_nodes, x.dtype))
+        return jnp.abs(grad * _per_node(layer, layer.node_values(xi)))
+
+    return np.asarray(jnp.mean(jax.vmap(one)(x, y), axis=0))
+
+
+def node_weights(model: Model, predict, x: jax.Array, y: jax.Array) -> np.ndarray:
+    """Mean |score change| when each hidden node is switched off (NaN for inputs/outputs)."""
+    layer = model.layers[0]
+    base = _scores(model, predict, x, y)
+    output_nodes = np.unique(np.asarray(layer.unit_node[layer.output_slot]))
+    input_nodes = np.asarray(layer.unit_node[: layer.n_inputs])
+    hidden = np.setdiff1d(np.arange(layer.n_nodes), np.union1d(output_nodes, input_nodes))
+    values = np.full(layer.n_nodes, np.nan)
+
+    @eqx.filter_jit
+    def knock_out(nodes: jax.Array) -> jax.Array:
+        def one(node: jax.Array) -> jax.Array:
+            gate = jnp.ones(layer.n_nodes, x.dtype).at[node].set(0.0)
+            return jnp.mean(jnp.abs(_scores(model, predict, x, y, gate) - base))
+
+        return jax.vmap(one)(nodes)
+
+    for start in range(0, len(hidden), NODE_CHUNK):
+        chunk = hidden[start : start + NODE_CHUNK]
+        values[chunk] = np.asarray(knock_out(jnp.asarray(chunk)))
+    return values
+
+
+def explain_fold(
+    model: Model, predict, methods: list[str], x: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Importances of one fold's model on its held-out samples, per method."""
+    layer = model.layers[0]
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    results = {}
+    for method in methods:
+        if method == "bias":
+            results[method] = bias_importance(layer)
+        elif method == "gradient_x_input":
+            results[method] = gradient_x_input(model, predict, xj, yj)
+        else:
+            results[method] = node_weights(model, predict, xj, yj)
+    return results
+
+
+def importance_table(
+    per_fold: list[dict[str, np.ndarray]], nodes: tuple[str, ...], kind: np.ndarray
+) -> pd.DataFrame:
+    """Long table: node, kind, method, mean, sd (over folds), then one column per fold."""
+    frames = []
+    for method in per_fold[0] if per_fold else ():
+        values = np.stack([fold[method] for fold in per_fold])  # (folds, nodes)
+        known = ~np.all(np.isnan(values), axis=0)
+        with np.errstate(invalid="ignore"):
+            frame = pd.DataFrame(
+                {
+                    "node": np.asarray(nodes)[known],
+                    "kind": kind[known],
+                    "method": method,
+                    "mean": np.nanmean(values[:, known], axis=0),
+                    "sd": np.nanstd(values[:, known], axis=0, ddof=1) if len(values) > 1 else 0.0,
+                }
+            )
+        for k, row in enumerate(values):
+            frame[f"fold_{k}"] = row[known]
+        frames.append(frame.sort_values(["mean", "node"], ascending=[False, True]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

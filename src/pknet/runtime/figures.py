@@ -1,0 +1,64 @@
+"""PNG figures of a run: ROC curves per fold, training curves, top importances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # the object API draws to files without a GUI backend
+
+from pknet.runtime.metrics import roc_curve
+
+
+def plot_roc(curves: list[tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
+    """One ROC curve per fold: (false positive rates, true positive rates, AUC)."""
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
+    for k, (fpr, tpr, auc) in enumerate(curves):
+        ax.plot(fpr, tpr, lw=1.2, label=f"fold {k} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC per fold")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def roc_curves(
+    y: list[np.ndarray], scores: list[np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """ROC curves of binary folds."""
+    return [roc_curve(t, s) for t, s in zip(y, scores, strict=True)]
+
+
+def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
+    """Training and validation loss per epoch, one colour per fold."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for k, h in enumerate(history):
+        line = ax.plot(h["epoch"], h["train_loss"], lw=1.2, label=f"fold {k} train")[0]
+        if not np.all(np.isnan(h["val_loss"])):
+            ax.plot(
+                h["epoch"],
+                h["val_loss"],
+                lw=1.2,
+                ls="--",
+                c=line.get_color(),
+                label=f"fold {k} val",
+            )
+    ax.set(xlabel="epoch", ylabel="loss", title="training curves")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def plot_importances(table: pd.DataFrame, method: str, path: Path, top: int = 20) -> None:
+    """Horizontal bars of the `top` nodes by mean importance, with the sd across folds."""
+    rows = table[table["method"] == method].nlargest(top, "mean").iloc[::-1]
+    fig = Figure(figsize=(6, 0.25 * len(rows) + 1.2))
+    ax = fig.subplots()
+    ax.barh(rows["node"], rows["mean"], xerr=rows["sd"], color="#4c72b0")
+    ax.set(xlabel=f"{method} (mean over folds)", title=f"top {len(rows)} nodes by {method}")
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)

@@ -1,0 +1,115 @@
+"""`predict`: reload the fold models of a run directory and score new data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import yaml
+
+from pknet.compiler.losses import compile_loss
+from pknet.compiler.model import build_model
+from pknet.compiler.network import Network
+from pknet.errors import CompileError, Location, Problem
+from pknet.io.data import read_feature_names
+from pknet.runtime.artifacts import MODEL_FILE, MODEL_INFO, SPEC_FILE, STATS_FILE
+from pknet.runtime.data import prepare_inputs, read_inputs
+from pknet.runtime.transforms import InputStats, apply_input_stats
+from pknet.specs import Spec
+
+
+def _run_file(run_dir: Path, name: str) -> Path:
+    path = run_dir / name
+    if not path.is_file():
+        raise CompileError(
+            Problem(
+                f"{run_dir} is not a complete pknet run directory: {name} is missing",
+                Location(str(run_dir)),
+                hint="pass the folder `pknet run` printed (runs/<name>/<timestamp>-<hash>)",
+            )
+        )
+    return path
+
+
+def _network(run_dir: Path, info: dict) -> Network:
+    edges = pd.read_csv(
+        _run_file(run_dir, "network/edges.pruned.tsv"), sep="\t", dtype={"from": str, "to": str}
+    )
+    return Network.from_edges(
+        edges["from"].to_numpy(),
+        edges["to"].to_numpy(),
+        edges["sign"].to_numpy(),
+        edges["weight"].to_numpy(),
+        extra_nodes=tuple(info["nodes"]),
+    )
+
+
+def _columns(data: Path, spec: Spec, wanted: list[str]) -> np.ndarray:
+    expression = spec.data.expression
+    available = read_feature_names(data, "auto", expression.layer, expression.orientation)
+    position = {name: i for i, name in enumerate(available)}
+    missing = [name for name in wanted if name not in position]
+    if missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise CompileError(
+            Problem(
+                f"{len(missing)} of the model's {len(wanted)} input features are not in "
+                f"{data.name}: {shown}",
+                Location(str(data)),
+                hint="predict needs the same features (columns) the model was trained on",
+            )
+        )
+    return np.array([position[name] for name in wanted], dtype=np.int64)
+
+
+def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
+    """Scores of every fold's model on `data`, and their mean (one row per sample)."""
+    run_dir = Path(run_dir)
+    spec = Spec.model_validate(yaml.safe_load(_run_file(run_dir, SPEC_FILE).read_text()))
+    info = json.loads(_run_file(run_dir, MODEL_INFO).read_text())
+    if not Path(data).is_file():
+        raise CompileError(Problem(f"data file not found: {data}", Location(str(data))))
+    columns = _columns(Path(data), spec, info["features"])
+    matrix = read_inputs(spec, Path(data), columns)
+    x, _, _ = prepare_inputs(spec, matrix, np.arange(len(matrix.samples)), columns)
+
+    network = _network(run_dir, info) if "nodes" in info else None
+    inputs = network.index_of(info["inputs"]) if network else None
+    outputs = network.index_of(info["outputs"]) if network else None
+    skeleton = build_model(
+        spec.model.layers, network, inputs, outputs, x.shape[1], key=jax.random.key(0)
+    )
+    n_outputs = int(jax.eval_shape(skeleton, jnp.zeros(x.shape[1], jnp.float32)).shape[-1])
+    loss = compile_loss(spec, info["task"], n_outputs, len(info["classes"]))
+
+    fold_scores = []
+    for k in range(info["n_folds"]):
+        model = eqx.tree_deserialise_leaves(_run_file(run_dir, f"folds/{k}/{MODEL_FILE}"), skeleton)
+        stats = InputStats(**dict(np.load(_run_file(run_dir, f"folds/{k}/{STATS_FILE}"))))
+        inputs_k = apply_input_stats(jnp.asarray(x), stats)
+        fold_scores.append(np.asarray(loss.predict(jax.vmap(lambda xi, m=model: m(xi))(inputs_k))))
+    scores = np.stack(fold_scores)
+    return _table(matrix.samples, scores, info)
+
+
+def _table(samples: tuple[str, ...], scores: np.ndarray, info: dict) -> pd.DataFrame:
+    table = pd.DataFrame({"sample": samples})
+    mean = scores.mean(axis=0)
+    if mean.ndim == 1:
+        table["score"] = mean
+        for k, fold in enumerate(scores):
+            table[f"score_fold_{k}"] = fold
+        if info["task"] == "binary":
+            table["predicted"] = np.asarray(info["classes"], dtype=object)[
+                (mean >= 0.5).astype(int)
+            ]
+    else:
+        for c, name in enumerate(info["classes"]):
+            table[f"score_{name}"] = mean[:, c]
+        table["predicted"] = np.asarray(info["classes"], dtype=object)[mean.argmax(axis=1)]
+    return table

@@ -1,0 +1,64 @@
+"""report.md: a human summary of a run, with its figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pknet.compiler.summary import compile_summary
+from pknet.specs import summarize
+
+if TYPE_CHECKING:
+    from pknet.runtime.run import RunOutcome
+
+TOP = 10
+
+
+def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
+    """Write the markdown report of a run next to its figures."""
+    spec, dataset = outcome.spec, outcome.dataset
+    doc = outcome.metrics_document()
+    lines = [f"# {spec.name}", "", f"`{summarize(spec)}`", ""]
+    if spec.description:
+        lines += [spec.description, ""]
+    lines += [
+        "## Data",
+        "",
+        f"{len(dataset.samples)} samples x {outcome.program.n_features} inputs; task "
+        f"{dataset.task}; classes {', '.join(dataset.classes) or '-'}; "
+        f"{dataset.join.n_used} of {dataset.join.n_data} samples labelled and used.",
+        "",
+    ]
+    if outcome.network is not None:
+        lines += ["## Network", ""]
+        lines += [f"- **{label}**: {text}" for label, text in compile_summary(outcome.network)]
+        lines.append("")
+    lines += [
+        "## Model and training",
+        "",
+        f"{outcome.program.n_parameters} trainable parameters; loss `{spec.loss}`; "
+        f"{len(outcome.splits)} folds trained together.",
+        "",
+        "| fold | train | test | epochs run | best epoch |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['epochs_run']} | {f['best_epoch']} |"
+        for f in doc["folds"]
+    ]
+    lines += ["", "## Metrics (held-out folds)", "", "| metric | mean | sd |", "|---|---|---|"]
+    lines += [
+        f"| {name} | {value['mean']:.4f} | {value['sd']:.4f} |"
+        for name, value in doc["summary"].items()
+    ]
+    importances = outcome.importances
+    for method in dict.fromkeys(importances.get("method", [])):
+        top = importances[importances["method"] == method].head(TOP)
+        lines += ["", f"## Top {len(top)} nodes by {method}", "", "| node | kind | mean | sd |"]
+        lines.append("|---|---|---|---|")
+        lines += [f"| {r.node} | {r.kind} | {r.mean:.4g} | {r.sd:.2g} |" for r in top.itertuples()]
+    lines += ["", "## Figures", ""]
+    lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
+    timings = ", ".join(f"{k} {v:.2f}" for k, v in outcome.timings.items())
+    lines += ["", f"Timings (s): {timings}.", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")

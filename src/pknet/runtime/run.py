@@ -1,0 +1,265 @@
+"""`run`: a validated spec -> compiled network and program -> cross-validated training ->
+metrics, importances and a run directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import perf_counter
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from pknet.compiler.compile_network import CompiledNetwork, compile_network
+from pknet.compiler.located import spec_problem
+from pknet.compiler.model import group_arrays
+from pknet.compiler.program import Program, build_program
+from pknet.errors import PknetError
+from pknet.runtime.data import Dataset, load_dataset
+from pknet.runtime.explain import explain_fold, importance_table
+from pknet.runtime.metrics import METRICS, compute_metrics, summarize
+from pknet.runtime.splits import Split, make_splits, validation_split
+from pknet.runtime.train import (
+    EpochCallback,
+    FoldRows,
+    StoppingRule,
+    TrainedFolds,
+    TrainingDiverged,
+    train_folds,
+)
+from pknet.runtime.transforms import InputStats, apply_input_stats, fit_input_stats, stack_stats
+from pknet.specs import Spec
+from pknet.specs.schema import KpnnLayerSpec
+from pknet.specs.schema.data import StandardizeSpec
+
+LOWER_IS_BETTER = {"loss", "mse", "mae"}
+
+
+class RunError(PknetError):
+    """Training could not produce a model (e.g. the loss diverged)."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Everything a run computed, before it is written to disk."""
+
+    spec: Spec
+    network: CompiledNetwork | None
+    program: Program
+    dataset: Dataset
+    splits: list[Split]
+    trained: TrainedFolds
+    stats: InputStats
+    scores: np.ndarray  # (folds, samples, ...) predictions of every fold's model on every sample
+    fold_metrics: list[dict[str, float]]
+    importances: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def metrics_document(self) -> dict[str, object]:
+        """The content of metrics.json: per-fold metrics and mean ± sd (no timings)."""
+        folds = []
+        for k, split in enumerate(self.splits):
+            folds.append(
+                {
+                    "fold": k,
+                    "n_train": len(split.train),
+                    "n_test": len(split.test),
+                    "best_epoch": int(self.trained.best_epoch[k]),
+                    "epochs_run": int(self.trained.epochs_run[k]),
+                    "metrics": self.fold_metrics[k],
+                }
+            )
+        return {
+            "name": self.spec.name,
+            "task": self.dataset.task,
+            "classes": list(self.dataset.classes),
+            "n_samples": len(self.dataset.samples),
+            "n_features": self.program.n_features,
+            "n_parameters": self.program.n_parameters,
+            "seed": self.spec.seed,
+            "folds": folds,
+            "summary": summarize(self.fold_metrics),
+        }
+
+
+def stopping_rule(spec: Spec, task: str) -> StoppingRule | None:
+    """Resolve `train.early_stopping` into a concrete rule."""
+    early = spec.train.early_stopping
+    if early is None:
+        return None
+    quantity = early.monitor.partition("_")[2]
+    lower = early.mode == "min" or (early.mode == "auto" and quantity in LOWER_IS_BETTER)
+    metric = None
+    if quantity != "loss":
+        fn = METRICS[quantity]
+
+        def metric(y: np.ndarray, scores: np.ndarray) -> float:
+            return float(fn(y, scores, task))
+
+    return StoppingRule(
+        early.monitor, lower, early.patience, early.min_delta, early.restore_best, metric
+    )
+
+
+def fold_rows(spec: Spec, splits: list[Split], y: np.ndarray, stopping: StoppingRule | None):
+    """Training rows per fold, with a validation part held out when early stopping needs one."""
+    needs_val = stopping is not None and stopping.monitor.startswith("val_")
+    fit, val = [], []
+    for k, split in enumerate(splits):
+        if needs_val:
+            f, v = validation_split(split.train, y, spec.train.validation_fraction, spec.seed, k)
+        else:
+            f, v = split.train, np.zeros(0, dtype=np.int64)
+        fit.append(f)
+        val.append(v)
+    return FoldRows(fit, val)
+
+
+def fold_stats(spec: Spec, x: np.ndarray, rows: FoldRows) -> InputStats:
+    """Per-fold input statistics, fitted on each fold's training rows only."""
+    standardize = [t for t in spec.data.transform if isinstance(t, StandardizeSpec)]
+    batchnorm = any(
+        isinstance(layer, KpnnLayerSpec) and layer.input_batchnorm for layer in spec.model.layers
+    )
+    with_mean = standardize[0].with_mean if standardize else True
+    with_std = standardize[0].with_std if standardize else True
+    return stack_stats(
+        [
+            fit_input_stats(
+                x,
+                fit,
+                standardize=bool(standardize) or batchnorm,
+                with_mean=with_mean,
+                with_std=with_std,
+                impute_mean=spec.data.missing == "mean",
+            )
+            for fit in rows.fit
+        ]
+    )
+
+
+def predict_all(trained: TrainedFolds, program: Program, x: np.ndarray, stats: InputStats):
+    """Scores of every fold's model on every sample: (folds, samples, ...)."""
+
+    def fold_scores(params: eqx.Module, fold_stats: InputStats) -> jax.Array:
+        model = eqx.combine(params, trained.static)
+        inputs = apply_input_stats(jnp.asarray(x), fold_stats)
+        return program.loss.predict(jax.vmap(lambda xi: model(xi))(inputs))
+
+    return np.asarray(jax.jit(jax.vmap(fold_scores))(trained.params, stats))
+
+
+def run_folds(
+    spec: Spec, *, on_epoch: EpochCallback | None = None, log: Callable[[str], None] | None = None
+) -> RunOutcome:
+    """Compile, train every fold, evaluate and explain; nothing is written."""
+    say = log or (lambda _: None)
+    timings: dict[str, float] = {}
+    start = perf_counter()
+    network = compile_network(spec) if spec.network is not None else None
+    dataset = load_dataset(spec, network.input_columns if network else None)
+    program = build_program(spec, network, dataset.x.shape[1], dataset.task, len(dataset.classes))
+    splits = make_splits(spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec)
+    stopping = stopping_rule(spec, dataset.task)
+    rows = fold_rows(spec, splits, dataset.y, stopping)
+    stats = fold_stats(spec, dataset.x, rows)
+    timings["compile_s"] = perf_counter() - start
+    say(
+        f"compiled: {len(dataset.samples)} samples x {program.n_features} inputs, "
+        f"{program.n_parameters} parameters, {len(splits)} folds"
+    )
+
+    try:
+        trained = _train(spec, program, dataset, rows, stats, stopping, on_epoch)
+    except TrainingDiverged as exc:
+        raise RunError(
+            spec_problem(
+                spec,
+                ("train", "optimizer", "lr"),
+                f"{exc}: the loss became NaN or infinite",
+                "lower the learning rate, set `train.optimizer.clip_norm`, or check the data "
+                "for extreme values",
+            )
+        ) from None
+    timings["train_s"] = trained.seconds
+
+    start = perf_counter()
+    scores = predict_all(trained, program, dataset.x, stats)
+    fold_metrics = [
+        compute_metrics(spec.evaluate.metrics, dataset.y[s.test], scores[k][s.test], dataset.task)
+        for k, s in enumerate(splits)
+    ]
+    importances = _explain(spec, program, trained, dataset, splits, stats, network)
+    timings["evaluate_s"] = perf_counter() - start
+    return RunOutcome(
+        spec,
+        network,
+        program,
+        dataset,
+        splits,
+        trained,
+        stats,
+        scores,
+        fold_metrics,
+        importances,
+        timings,
+    )
+
+
+def _train(
+    spec: Spec,
+    program: Program,
+    dataset: Dataset,
+    rows: FoldRows,
+    stats: InputStats,
+    stopping: StoppingRule | None,
+    on_epoch: EpochCallback | None,
+) -> TrainedFolds:
+    longest = max(len(r) for r in rows.fit)
+    batch = min(spec.train.batch_size, longest)
+    return train_folds(
+        program.init_model,
+        program.loss,
+        group_arrays,
+        program.optimizer(steps_per_epoch=-(-longest // batch)),
+        dataset.x,
+        dataset.y,
+        rows,
+        stats,
+        epochs=spec.train.epochs,
+        batch_size=batch,
+        seed=spec.seed,
+        stopping=stopping,
+        on_epoch=on_epoch,
+    )
+
+
+def _explain(
+    spec: Spec,
+    program: Program,
+    trained: TrainedFolds,
+    dataset: Dataset,
+    splits: list[Split],
+    stats: InputStats,
+    network: CompiledNetwork | None,
+) -> pd.DataFrame:
+    if not spec.explain or network is None:
+        return pd.DataFrame()
+    per_fold = []
+    for k, split in enumerate(splits):
+        fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
+        x = apply_input_stats(dataset.x[split.test], fold_stats_k)
+        per_fold.append(
+            explain_fold(
+                trained.model(k), program.loss.predict, list(spec.explain), x, dataset.y[split.test]
+            )
+        )
+    net = network.network
+    kind = np.full(net.n_nodes, "hidden", dtype=object)
+    kind[network.inputs] = "input"
+    kind[network.outputs] = "output"
+    return importance_table(per_fold, net.nodes, kind)

@@ -1,0 +1,253 @@
+"""Train the K folds of a cross-validation together.
+
+The trainable arrays of K models are stacked on a leading fold axis; one jitted epoch (a
+`lax.scan` over minibatches) is `vmap`ped over that axis, with per-fold row indices, sample
+weights and input statistics. Folds have different numbers of training rows: the shorter ones are
+padded with weight-0 rows, so every fold sees exactly its own shuffled minibatches. Early
+stopping is per fold: a stopped fold's parameters freeze while the others go on.
+
+Every random stream is `fold_in` of the spec seed by (purpose, fold, epoch, step), so the same
+spec, data and seed give the same numbers on CPU, run after run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from pknet.compiler.losses import CompiledLoss, GroupArrays
+from pknet.runtime.transforms import InputStats, apply_input_stats
+
+PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_DROPOUT = 0, 1, 2
+EpochCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def stream_key(seed: int, purpose: int, *path: int) -> jax.Array:
+    """The key of one random stream: `fold_in` of the seed by purpose, then by each index."""
+    key = jax.random.fold_in(jax.random.key(seed), purpose)
+    for index in path:
+        key = jax.random.fold_in(key, index)
+    return key
+
+
+@dataclass(frozen=True)
+class FoldRows:
+    """Per-fold row sets: `fit` rows give gradients, `val` rows drive early stopping."""
+
+    fit: list[np.ndarray]
+    val: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """Early stopping, resolved: which quantity, which direction, how patient."""
+
+    monitor: str  # train_loss | val_loss | val_<metric>
+    lower_is_better: bool
+    patience: int
+    min_delta: float
+    restore_best: bool
+    metric: Callable[[np.ndarray, np.ndarray], float] | None = None
+
+
+@dataclass(frozen=True)
+class TrainedFolds:
+    """Stacked trained parameters (leading fold axis), the shared static part, histories."""
+
+    params: eqx.Module
+    static: eqx.Module
+    history: list[dict[str, list[float]]]
+    best_epoch: np.ndarray
+    epochs_run: np.ndarray
+    seconds: float
+
+    def model(self, fold: int) -> eqx.Module:
+        """The trained model of one fold."""
+        return eqx.combine(jax.tree.map(lambda a: a[fold], self.params), self.static)
+
+
+def _pad(rows: list[np.ndarray], multiple: int = 1) -> tuple[jax.Array, jax.Array]:
+    """Stack ragged row lists into (K, N) indices and 0/1 weights, N a multiple of `multiple`."""
+    longest = max((len(r) for r in rows), default=0)
+    width = max(math.ceil(longest / multiple) * multiple, multiple)
+    index = np.zeros((len(rows), width), dtype=np.int32)
+    weight = np.zeros((len(rows), width), dtype=np.float32)
+    for k, r in enumerate(rows):
+        index[k, : len(r)] = r
+        weight[k, : len(r)] = 1.0
+    return jnp.asarray(index), jnp.asarray(weight)
+
+
+def _where(mask: jax.Array, new: eqx.Module, old: eqx.Module) -> eqx.Module:
+    """Per-fold select between two stacked pytrees (`mask` has one entry per fold)."""
+
+    def pick(a: jax.Array, b: jax.Array) -> jax.Array:
+        return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b)
+
+    return jax.tree.map(pick, new, old)
+
+
+def stack_models(factory: Callable[[jax.Array], eqx.Module], keys: list[jax.Array]):
+    """Build one model per key; return (stacked trainable arrays, shared static part)."""
+    models = [factory(key) for key in keys]
+    parts = [eqx.partition(m, eqx.is_inexact_array) for m in models]
+    stacked = jax.tree.map(lambda *arrays: jnp.stack(arrays), *(p for p, _ in parts))
+    return stacked, parts[0][1]
+
+
+def train_folds(
+    factory: Callable[[jax.Array], eqx.Module],
+    loss: CompiledLoss,
+    group_arrays: GroupArrays,
+    optimizer: optax.GradientTransformation,
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: FoldRows,
+    stats: InputStats,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    stopping: StoppingRule | None,
+    on_epoch: EpochCallback | None = None,
+) -> TrainedFolds:
+    """Train one model per fold, all folds in one vmapped, jitted epoch function.
+
+    `stats` holds per-fold input statistics (leading fold axis), applied on the fly to rows of
+    the shared `x`. `on_epoch(epoch, train_loss, val_loss, active)` reports progress.
+    """
+    start = perf_counter()
+    n_folds = len(rows.fit)
+    params, static = stack_models(
+        factory, [stream_key(seed, PURPOSE_INIT, k) for k in range(n_folds)]
+    )
+    opt_state = jax.vmap(optimizer.init)(params)
+    fit_index, fit_weight = _pad(rows.fit, batch_size)
+    val_index, val_weight = _pad(rows.val)
+    steps = fit_index.shape[1] // batch_size
+    x_all, y_all = jnp.asarray(x), jnp.asarray(y)
+
+    def forward(p: eqx.Module, xb: jax.Array, keys: jax.Array | None) -> jax.Array:
+        model = eqx.combine(p, static)
+        if keys is None:
+            return jax.vmap(lambda xi: model(xi))(xb)
+        return jax.vmap(lambda xi, ki: model(xi, key=ki))(xb, keys)
+
+    def batch_loss(p, xb, yb, wb, keys):
+        logits = forward(p, xb, keys)
+        return loss.total(eqx.combine(p, static), logits, yb, wb, group_arrays)
+
+    def fold_epoch(p, state, active, index, weight, val_idx, val_w, fold_stats, epoch_key):
+        shuffle_key, dropout_key = jax.random.split(epoch_key)
+        noise = jax.random.uniform(shuffle_key, weight.shape)
+        order = jnp.argsort(jnp.where(weight > 0, noise, 2.0))  # real rows first, shuffled
+        batches = (index[order].reshape(steps, batch_size), weight[order].reshape(steps, -1))
+
+        def step(carry, batch):
+            p, state, total, count = carry
+            (rows_b, w_b), i = batch
+            xb = apply_input_stats(x_all[rows_b], fold_stats)
+            keys = jax.random.split(jax.random.fold_in(dropout_key, i), batch_size)
+            value, grads = jax.value_and_grad(batch_loss)(p, xb, y_all[rows_b], w_b, keys)
+            updates, new_state = optimizer.update(grads, state, p)
+            keep = active & (w_b.sum() > 0)
+            p = jax.tree.map(lambda a, b: jnp.where(keep, a, b), optax.apply_updates(p, updates), p)
+            state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_state, state)
+            return (p, state, total + value * w_b.sum(), count + w_b.sum()), None
+
+        init = (p, state, jnp.zeros(()), jnp.zeros(()))
+        (p, state, total, count), _ = jax.lax.scan(step, init, (batches, jnp.arange(steps)))
+        xv = apply_input_stats(x_all[val_idx], fold_stats)
+        val_logits = forward(p, xv, None)
+        val_loss = loss.total(
+            eqx.combine(p, static), val_logits, y_all[val_idx], val_w, group_arrays
+        )
+        return p, state, total / jnp.maximum(count, 1.0), val_loss, loss.predict(val_logits)
+
+    epoch_fn = jax.jit(jax.vmap(fold_epoch))
+    best = params
+    best_value = np.full(n_folds, np.inf)
+    best_epoch = np.zeros(n_folds, dtype=np.int64)
+    epochs_run = np.zeros(n_folds, dtype=np.int64)
+    waited = np.zeros(n_folds, dtype=np.int64)
+    active = np.ones(n_folds, dtype=bool)
+    history: list[dict[str, list[float]]] = [
+        {"epoch": [], "train_loss": [], "val_loss": []} for _ in range(n_folds)
+    ]
+    val_y = [np.asarray(y)[r] for r in rows.val]
+    for epoch in range(epochs):
+        keys = jnp.stack([stream_key(seed, PURPOSE_SHUFFLE, k, epoch) for k in range(n_folds)])
+        params, opt_state, train_loss, val_loss, val_scores = epoch_fn(
+            params,
+            opt_state,
+            jnp.asarray(active),
+            fit_index,
+            fit_weight,
+            val_index,
+            val_weight,
+            stats,
+            keys,
+        )
+        train_loss, val_loss = np.asarray(train_loss), np.asarray(val_loss)
+        for k in np.flatnonzero(active):
+            history[k]["epoch"].append(epoch + 1)
+            history[k]["train_loss"].append(float(train_loss[k]))
+            history[k]["val_loss"].append(float(val_loss[k]) if len(rows.val[k]) else math.nan)
+        epochs_run[active] = epoch + 1
+        if on_epoch is not None:
+            on_epoch(epoch + 1, train_loss, val_loss, active.copy())
+        if not np.all(np.isfinite(train_loss[active])):
+            raise TrainingDiverged(epoch + 1, np.flatnonzero(active & ~np.isfinite(train_loss)))
+        if stopping is None:
+            continue
+        value = _monitored(stopping, train_loss, val_loss, val_scores, val_y, rows.val)
+        signed = value if stopping.lower_is_better else -value
+        improved = active & (signed < best_value - stopping.min_delta)
+        best_value = np.where(improved, signed, best_value)
+        best_epoch[improved] = epoch + 1
+        best = _where(jnp.asarray(improved), params, best)
+        waited = np.where(improved, 0, waited + active)
+        active &= waited < stopping.patience
+        if not active.any():
+            break
+    if stopping is not None and stopping.restore_best:
+        params = best
+    else:
+        best_epoch = epochs_run.copy()
+    return TrainedFolds(params, static, history, best_epoch, epochs_run, perf_counter() - start)
+
+
+def _monitored(
+    stopping: StoppingRule,
+    train_loss: np.ndarray,
+    val_loss: np.ndarray,
+    val_scores: jax.Array,
+    val_y: list[np.ndarray],
+    val_rows: list[np.ndarray],
+) -> np.ndarray:
+    if stopping.monitor == "train_loss":
+        return train_loss
+    if stopping.monitor == "val_loss":
+        return val_loss
+    scores = np.asarray(val_scores)
+    assert stopping.metric is not None
+    return np.array(
+        [stopping.metric(val_y[k], scores[k, : len(val_rows[k])]) for k in range(len(val_rows))]
+    )
+
+
+class TrainingDiverged(ArithmeticError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, folds: np.ndarray):
+        super().__init__(f"training diverged at epoch {epoch} in fold(s) {folds.tolist()}")
+        self.epoch = epoch
+        self.folds = folds
