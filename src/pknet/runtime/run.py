@@ -29,6 +29,7 @@ from pknet.runtime.train import (
     StoppingRule,
     TrainedFolds,
     TrainingDiverged,
+    concatenate_folds,
     train_folds,
 )
 from pknet.runtime.transforms import InputStats, apply_input_stats, fit_input_stats, stack_stats
@@ -219,22 +220,40 @@ def _train(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
 ) -> TrainedFolds:
+    """All folds in one vmapped step, or (`train.vmap_folds: false`) one fold at a time."""
     longest = max(len(r) for r in rows.fit)
     batch = min(spec.train.batch_size, longest)
-    return train_folds(
-        program.init_model,
-        program.loss,
-        group_arrays,
-        program.optimizer(steps_per_epoch=-(-longest // batch)),
-        dataset.x,
-        dataset.y,
-        rows,
-        stats,
-        epochs=spec.train.epochs,
-        batch_size=batch,
-        seed=spec.seed,
-        stopping=stopping,
-        on_epoch=on_epoch,
+    optimizer = program.optimizer(steps_per_epoch=-(-longest // batch))
+
+    def train(fold_rows: FoldRows, fold_stats: InputStats, ids: list[int]) -> TrainedFolds:
+        return train_folds(
+            program.init_model,
+            program.loss,
+            group_arrays,
+            optimizer,
+            dataset.x,
+            dataset.y,
+            fold_rows,
+            fold_stats,
+            epochs=spec.train.epochs,
+            batch_size=batch,
+            seed=spec.seed,
+            stopping=stopping,
+            on_epoch=on_epoch,
+            fold_ids=ids,
+        )
+
+    if spec.train.vmap_folds:
+        return train(rows, stats, list(range(len(rows.fit))))
+    return concatenate_folds(
+        [
+            train(
+                FoldRows([rows.fit[k]], [rows.val[k]]),
+                jax.tree.map(lambda a, k=k: a[k : k + 1], stats),
+                [k],
+            )
+            for k in range(len(rows.fit))
+        ]
     )
 
 

@@ -118,22 +118,25 @@ def train_folds(
     seed: int,
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None = None,
+    fold_ids: list[int] | None = None,
 ) -> TrainedFolds:
     """Train one model per fold, all folds in one vmapped, jitted epoch function.
 
     `stats` holds per-fold input statistics (leading fold axis), applied on the fly to rows of
     the shared `x`. `on_epoch(epoch, train_loss, val_loss, active)` reports progress.
+    `fold_ids` name the folds' random streams (default 0..K-1), so training a subset of folds
+    reproduces what those folds do when trained with the others.
     """
     start = perf_counter()
     n_folds = len(rows.fit)
-    params, static = stack_models(
-        factory, [stream_key(seed, PURPOSE_INIT, k) for k in range(n_folds)]
-    )
+    ids = list(range(n_folds)) if fold_ids is None else fold_ids
+    params, static = stack_models(factory, [stream_key(seed, PURPOSE_INIT, k) for k in ids])
     opt_state = jax.vmap(optimizer.init)(params)
     fit_index, fit_weight = _pad(rows.fit, batch_size)
     val_index, val_weight = _pad(rows.val)
     steps = fit_index.shape[1] // batch_size
     x_all, y_all = jnp.asarray(x), jnp.asarray(y)
+    n_rows = len(x)
 
     def forward(p: eqx.Module, xb: jax.Array, keys: jax.Array | None) -> jax.Array:
         model = eqx.combine(p, static)
@@ -147,7 +150,9 @@ def train_folds(
 
     def fold_epoch(p, state, active, index, weight, val_idx, val_w, fold_stats, epoch_key):
         shuffle_key, dropout_key = jax.random.split(epoch_key)
-        noise = jax.random.uniform(shuffle_key, weight.shape)
+        # noise per data row (not per padded position), so a fold's batches do not depend on
+        # how much it was padded to match the other folds
+        noise = jax.random.uniform(shuffle_key, (n_rows,))[index]
         order = jnp.argsort(jnp.where(weight > 0, noise, 2.0))  # real rows first, shuffled
         batches = (index[order].reshape(steps, batch_size), weight[order].reshape(steps, -1))
 
@@ -184,7 +189,7 @@ def train_folds(
     ]
     val_y = [np.asarray(y)[r] for r in rows.val]
     for epoch in range(epochs):
-        keys = jnp.stack([stream_key(seed, PURPOSE_SHUFFLE, k, epoch) for k in range(n_folds)])
+        keys = jnp.stack([stream_key(seed, PURPOSE_SHUFFLE, k, epoch) for k in ids])
         params, opt_state, train_loss, val_loss, val_scores = epoch_fn(
             params,
             opt_state,
@@ -223,6 +228,19 @@ def train_folds(
     else:
         best_epoch = epochs_run.copy()
     return TrainedFolds(params, static, history, best_epoch, epochs_run, perf_counter() - start)
+
+
+def concatenate_folds(parts: list[TrainedFolds]) -> TrainedFolds:
+    """Join folds trained separately (the loop fallback) into one stacked result."""
+    params = jax.tree.map(lambda *a: jnp.concatenate(a), *(p.params for p in parts))
+    return TrainedFolds(
+        params,
+        parts[0].static,
+        [h for p in parts for h in p.history],
+        np.concatenate([p.best_epoch for p in parts]),
+        np.concatenate([p.epochs_run for p in parts]),
+        sum(p.seconds for p in parts),
+    )
 
 
 def _monitored(
