@@ -1,0 +1,7 @@
+"""Layers: a resolved network (or a width) -> index arrays -> an Equinox module."""
+
+from pknet.compiler.layers.activations import ACTIVATIONS
+from pknet.compiler.layers.dense import DenseLayer
+from pknet.compiler.layers.kpnn import KpnnLayer, KpnnPlan, plan_kpnn
+
+__all__ = ["ACTIVATIONS", "DenseLayer", "KpnnLayer", "KpnnPlan", "plan_kpnn"]

@@ -1,0 +1,447 @@
+# ruff: noqa: F722
+"""The `kpnn` layer (Fortelny & Bock 2020): one neuron (or `units_per_node`) per network node.
+
+The network is compiled in two stages:
+
+1. `plan_kpnn` (NumPy only) groups the non-input nodes into levels by their longest path from the
+   inputs and lays every unit out in one flat activation buffer: the input values first (slot
+   `i` holds `inputs[i]`), then level 1, level 2, ...; within a level nodes go in index order and
+   a node's units are contiguous. Every edge `u -> v` becomes `units(u) x units(v)` scalar
+   *connections* (parent slot, child slot), ordered by level and then by child slot.
+2. `KpnnLayer` evaluates the levels in order: gather the parents' activations of a level's
+   connections, multiply by their weights, `segment_sum` them into the level's units, add the
+   bias, apply the activation and write the level into the buffer. No node x node matrix exists.
+
+Edges into input nodes are ignored: an input's value always comes from the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+from pknet.compiler.layers.activations import ACTIVATIONS
+from pknet.compiler.network import Network
+from pknet.errors import CompileError, Problem
+from pknet.specs.schema.model import KpnnLayerSpec
+
+MAX_NAMED = 5
+
+
+@dataclass(frozen=True, eq=False)
+class KpnnPlan:
+    """Where every unit and connection of a `kpnn` layer lives; plain NumPy arrays.
+
+    Slots index the activation buffer (see the module docstring); `level_bounds[l]` is the slot
+    range of level `l + 1` and `level_connections[l]` the range of its incoming connections.
+    """
+
+    n_inputs: int
+    n_edges: int
+    level_bounds: tuple[tuple[int, int], ...]
+    level_connections: tuple[tuple[int, int], ...]
+    node_level: np.ndarray  # (n_nodes,) 0 for inputs, else 1 + the deepest parent's level
+    node_slot: np.ndarray  # (n_nodes,) the first slot of each node
+    unit_node: np.ndarray  # (n_slots,) the node each slot belongs to
+    connection_parent: np.ndarray  # (n_connections,) parent slot
+    connection_child: np.ndarray  # (n_connections,) child slot, sorted within each level
+    connection_edge: np.ndarray  # (n_connections,) the network edge it belongs to
+    output_slot: np.ndarray  # (n_output_units,) slots read as the layer's output, in order
+    droppable: np.ndarray  # (n_slots,) bool: dropout may zero this slot
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.unit_node)
+
+    @property
+    def n_connections(self) -> int:
+        return len(self.connection_parent)
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of `arange(s, s + c)` for each pair."""
+    counts = np.asarray(counts, dtype=np.int64)
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, dtype=np.int64) - offsets, counts) + np.arange(counts.sum())
+
+
+def _names(network: Network, nodes: np.ndarray) -> str:
+    shown = ", ".join(f"`{network.nodes[i]}`" for i in nodes[:MAX_NAMED])
+    more = len(nodes) - MAX_NAMED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _check_selection(network: Network, inputs: np.ndarray, outputs: np.ndarray) -> None:
+    for label, nodes in (("input", inputs), ("output", outputs)):
+        if np.any((nodes < 0) | (nodes >= network.n_nodes)):
+            raise ValueError(f"{label} node indices must lie in [0, {network.n_nodes})")
+        values, counts = np.unique(nodes, return_counts=True)
+        if np.any(counts > 1):
+            raise CompileError(
+                Problem(
+                    f"{label} nodes are listed twice: {_names(network, values[counts > 1])}",
+                    hint=f"give each {label} node once",
+                )
+            )
+    if len(outputs) == 0:
+        raise CompileError(
+            Problem("the kpnn layer has no output node", hint="select at least one output")
+        )
+    both = np.intersect1d(inputs, outputs)
+    if len(both):
+        raise CompileError(
+            Problem(
+                f"nodes selected both as inputs and as outputs: {_names(network, both)}",
+                hint="an output must be computed from the inputs; remove it from `inputs`",
+            )
+        )
+
+
+def _levels(network: Network, is_input: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Longest-path depth from the inputs (inputs 0, a non-input without parents 1)."""
+    n = network.n_nodes
+    order = np.argsort(src, kind="stable")
+    src, dst = src[order], dst[order]
+    first_edge = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))])
+    remaining = np.bincount(dst, minlength=n)
+    level = np.where(is_input, 0, 1)
+    frontier = np.flatnonzero(remaining == 0)
+    done = 0
+    while len(frontier):
+        done += len(frontier)
+        edges = _ranges(first_edge[frontier], first_edge[frontier + 1] - first_edge[frontier])
+        children = dst[edges]
+        np.maximum.at(level, children, level[src[edges]] + 1)
+        remaining -= np.bincount(children, minlength=n)
+        frontier = np.unique(children[remaining[children] == 0])
+    if done < n:
+        stuck = np.flatnonzero(remaining > 0)
+        raise CompileError(
+            Problem(
+                f"the kpnn network has a cycle through or above {_names(network, stuck)}",
+                hint="prune the network (a `prune:` section) so that it becomes a DAG",
+            )
+        )
+    return level
+
+
+def plan_kpnn(
+    network: Network,
+    inputs: Sequence[int] | np.ndarray,
+    outputs: Sequence[int] | np.ndarray,
+    *,
+    units_per_node: int = 1,
+    last: bool = True,
+    dropout_rule: Literal["kpnn", "uniform"] = "kpnn",
+) -> KpnnPlan:
+    """Lay out the buffer slots, levels and connections of a `kpnn` layer.
+
+    Inputs have one unit, other nodes `units_per_node`, and outputs one unit when `last`.
+    Dropout may zero any non-output slot; with the `kpnn` rule not the slots of a node that is
+    the only parent of some child (counting the edges the layer uses).
+    """
+    inputs = np.asarray(inputs, dtype=np.int64).reshape(-1)
+    outputs = np.asarray(outputs, dtype=np.int64).reshape(-1)
+    _check_selection(network, inputs, outputs)
+    n = network.n_nodes
+    is_input = np.zeros(n, dtype=bool)
+    is_input[inputs] = True
+    used = ~is_input[network.dst]
+    edge_id = np.flatnonzero(used)
+    src, dst = network.src[used], network.dst[used]
+    level = _levels(network, is_input, src, dst)
+
+    units = np.where(is_input, 1, units_per_node)
+    if last:
+        units[outputs] = 1
+    hidden = np.flatnonzero(~is_input)
+    hidden = hidden[np.argsort(level[hidden], kind="stable")]
+    slot_order = np.concatenate([inputs, hidden])
+    slot_units = units[slot_order]
+    node_slot = np.zeros(n, dtype=np.int64)
+    node_slot[slot_order] = np.cumsum(slot_units) - slot_units
+    unit_node = np.repeat(slot_order, slot_units)
+
+    per_edge = units[src] * units[dst]
+    connection_edge_pos = np.repeat(np.arange(len(src)), per_edge)
+    k = np.arange(per_edge.sum()) - np.repeat(np.cumsum(per_edge) - per_edge, per_edge)
+    child_units = units[dst][connection_edge_pos]
+    parent = node_slot[src][connection_edge_pos] + k // child_units
+    child = node_slot[dst][connection_edge_pos] + k % child_units
+    order = np.lexsort((parent, child))
+    parent, child, connection_edge_pos = parent[order], child[order], connection_edge_pos[order]
+
+    slot_level = level[unit_node]
+    connection_level = slot_level[child]
+    depths = range(1, int(level.max(initial=0)) + 1)
+    level_bounds = tuple(
+        (int(np.searchsorted(slot_level, d)), int(np.searchsorted(slot_level, d, side="right")))
+        for d in depths
+    )
+    level_connections = tuple(
+        (
+            int(np.searchsorted(connection_level, d)),
+            int(np.searchsorted(connection_level, d, side="right")),
+        )
+        for d in depths
+    )
+
+    may_drop = np.ones(n, dtype=bool)
+    may_drop[outputs] = False
+    if dropout_rule == "kpnn":
+        only_parent = np.bincount(dst, minlength=n)[dst] == 1
+        may_drop[src[only_parent]] = False
+    return KpnnPlan(
+        n_inputs=len(inputs),
+        n_edges=network.n_edges,
+        level_bounds=level_bounds,
+        level_connections=level_connections,
+        node_level=level,
+        node_slot=node_slot,
+        unit_node=unit_node,
+        connection_parent=parent,
+        connection_child=child,
+        connection_edge=edge_id[connection_edge_pos],
+        output_slot=_ranges(node_slot[outputs], units[outputs]),
+        droppable=may_drop[unit_node],
+    )
+
+
+@jax.jit
+def _initial_weight(
+    key: PRNGKeyArray, limit: Float[Array, " n"], sign: Int[Array, " n"] | None
+) -> Float[Array, " n"]:
+    """`U(-limit, limit)`; where `sign` is +-1, the inverse softplus of `U(0.1, 1) * limit`."""
+    u = jax.random.uniform(key, limit.shape, minval=-1.0, maxval=1.0)
+    weight = u * limit.astype(u.dtype)
+    if sign is None:
+        return weight
+    magnitude = (0.1 + 0.9 * jnp.abs(u)) * limit.astype(u.dtype)
+    return jnp.where(sign == 0, weight, magnitude + jnp.log(-jnp.expm1(-magnitude)))
+
+
+def _int32(a: np.ndarray) -> Int[Array, " n"]:
+    return jnp.asarray(a, dtype=jnp.int32)
+
+
+class KpnnLayer(eqx.Module):
+    """A network-wired layer: node `v` computes `h_v = act(sum_{u->v} W_uv h_u + b_v)`.
+
+    Trainable arrays: `weight` (one parameter per connection), `bias` (per non-input unit, or
+    None), `gamma`/`beta` (the learnable input affine of `input_batchnorm`, or None). The inputs
+    must arrive standardised with training-fold statistics; the layer applies `gamma * x + beta`.
+    With `signed`, a connection of an edge with sign +-1 uses `sign * softplus(weight)`; unsigned
+    edges use `weight` as is.
+
+    Init: `weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))` with `fan_in` the number of connections
+    into the child unit (signed edges: `softplus(weight)` ~ `U(0.1, 1) / sqrt(fan_in)`);
+    bias and beta 0, gamma 1.
+
+    In the last layer output nodes have one unit and the layer returns their pre-activation
+    (logits; the loss applies the link); otherwise it returns their activations. An output that
+    feeds other nodes passes its activation on.
+    """
+
+    weight: Float[Array, " n_connections"]
+    bias: Float[Array, " n_hidden_units"] | None
+    gamma: Float[Array, " n_inputs"] | None
+    beta: Float[Array, " n_inputs"] | None
+    unit_node: Int[Array, " n_slots"]
+    node_slot: Int[Array, " n_nodes"]
+    connection_parent: Int[Array, " n_connections"]
+    connection_child: Int[Array, " n_connections"]
+    connection_edge: Int[Array, " n_connections"]
+    connection_sign: Int[Array, " n_connections"] | None
+    output_slot: Int[Array, " n_out"]
+    droppable: Bool[Array, " n_slots"]
+    name: str = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+    units_per_node: int = eqx.field(static=True)
+    dropout: float = eqx.field(static=True)
+    last: bool = eqx.field(static=True)
+    n_inputs: int = eqx.field(static=True)
+    n_edges: int = eqx.field(static=True)
+    level_bounds: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    level_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        network: Network,
+        inputs: Sequence[int] | np.ndarray,
+        outputs: Sequence[int] | np.ndarray,
+        spec: KpnnLayerSpec,
+        *,
+        last: bool,
+        key: PRNGKeyArray,
+    ):
+        plan = plan_kpnn(
+            network,
+            inputs,
+            outputs,
+            units_per_node=spec.units_per_node,
+            last=last,
+            dropout_rule=spec.dropout_rule,
+        )
+        fan_in = np.bincount(plan.connection_child, minlength=plan.n_slots)[plan.connection_child]
+        limit = 1.0 / np.sqrt(np.maximum(fan_in, 1))
+        sign = network.sign[plan.connection_edge]
+        weight = _initial_weight(key, limit, sign if spec.signed else None)
+        dtype = weight.dtype
+        n_hidden = plan.n_slots - plan.n_inputs
+
+        self.weight = weight
+        self.bias = jnp.asarray(np.zeros(n_hidden, dtype)) if spec.bias else None
+        self.gamma = jnp.asarray(np.ones(plan.n_inputs, dtype)) if spec.input_batchnorm else None
+        self.beta = jnp.asarray(np.zeros(plan.n_inputs, dtype)) if spec.input_batchnorm else None
+        self.unit_node = _int32(plan.unit_node)
+        self.node_slot = _int32(plan.node_slot)
+        self.connection_parent = _int32(plan.connection_parent)
+        self.connection_child = _int32(plan.connection_child)
+        self.connection_edge = _int32(plan.connection_edge)
+        self.connection_sign = jnp.asarray(sign, jnp.int8) if spec.signed else None
+        self.output_slot = _int32(plan.output_slot)
+        self.droppable = jnp.asarray(plan.droppable)
+        self.name = spec.name
+        self.activation = spec.activation
+        self.units_per_node = spec.units_per_node
+        self.dropout = spec.dropout
+        self.last = last
+        self.n_inputs = plan.n_inputs
+        self.n_edges = plan.n_edges
+        self.level_bounds = plan.level_bounds
+        self.level_connections = plan.level_connections
+
+    def __check_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation `{self.activation}`; use one of {list(ACTIVATIONS)}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        n_connections = self.level_connections[-1][1] if self.level_connections else 0
+        if self.weight.shape[-1] != n_connections:
+            raise ValueError(
+                f"weight has {self.weight.shape[-1]} entries for {n_connections} connections"
+            )
+        n_hidden = self.unit_node.shape[-1] - self.n_inputs
+        if self.bias is not None and self.bias.shape[-1] != n_hidden:
+            raise ValueError(f"bias has {self.bias.shape[-1]} entries for {n_hidden} hidden units")
+        if (self.gamma is None) != (self.beta is None):
+            raise ValueError("gamma and beta come together (input_batchnorm) or not at all")
+
+    @property
+    def n_slots(self) -> int:
+        """Length of the activation buffer: input values plus every node's units."""
+        return self.unit_node.shape[-1]
+
+    @property
+    def n_nodes(self) -> int:
+        return self.node_slot.shape[-1]
+
+    @property
+    def n_parameters(self) -> int:
+        """Trainable scalars: connection weights, biases and the input affine."""
+        n = self.weight.shape[-1]
+        n += 0 if self.bias is None else self.bias.shape[-1]
+        n += 0 if self.gamma is None else 2 * self.gamma.shape[-1]
+        return n
+
+    def effective_weight(self) -> Float[Array, " n_connections"]:
+        """Connection weights after the sign constraint (`weight` itself when unsigned)."""
+        if self.connection_sign is None:
+            return self.weight
+        sign = self.connection_sign.astype(self.weight.dtype)
+        return jnp.where(sign == 0, self.weight, sign * jax.nn.softplus(self.weight))
+
+    def edge_weights(self) -> Float[Array, "n_edges units_per_node units_per_node"]:
+        """Effective weight block of every network edge, zero-padded to U x U.
+
+        `[e, a, b]` connects unit `a` of the edge's source to unit `b` of its target; edges into
+        input nodes are all zero.
+        """
+        unit = jnp.arange(self.n_slots) - self.node_slot[self.unit_node]
+        u = self.units_per_node
+        blocks = jnp.zeros((self.n_edges, u, u), self.weight.dtype)
+        return blocks.at[
+            self.connection_edge, unit[self.connection_parent], unit[self.connection_child]
+        ].set(self.effective_weight())
+
+    def _evaluate(
+        self,
+        x: Float[Array, " n_inputs"],
+        key: PRNGKeyArray | None,
+        gate: Float[Array, " n_nodes"] | None,
+        offset: Float[Array, " n_nodes"] | None,
+    ) -> tuple[Float[Array, " n_slots"], Float[Array, " n_slots"]]:
+        """The activation buffer and the pre-activation buffer (inputs: their affine value)."""
+        x = jnp.asarray(x, self.weight.dtype)
+        if self.gamma is not None:
+            x = self.gamma * x + self.beta
+        scale = None
+        if key is not None and self.dropout > 0:
+            keep = jax.random.bernoulli(key, 1.0 - self.dropout, (self.n_slots,))
+            kept = jnp.where(keep, 1.0 / (1.0 - self.dropout), 0.0).astype(x.dtype)
+            scale = jnp.where(self.droppable, kept, 1.0)
+        if gate is not None:
+            node_gate = jnp.asarray(gate, x.dtype)[self.unit_node]
+            scale = node_gate if scale is None else scale * node_gate
+        shift = None if offset is None else jnp.asarray(offset, x.dtype)[self.unit_node]
+
+        def emit(h: Array, lo: int, hi: int) -> Array:
+            if scale is not None:
+                h = h * scale[lo:hi]
+            return h if shift is None else h + shift[lo:hi]
+
+        act = ACTIVATIONS[self.activation]
+        weight = self.effective_weight()
+        buffer = jnp.zeros(self.n_slots, x.dtype)
+        buffer = jax.lax.dynamic_update_slice(buffer, emit(x, 0, self.n_inputs), (0,))
+        pre = [x]
+        for (lo, hi), (c0, c1) in zip(self.level_bounds, self.level_connections, strict=True):
+            messages = weight[c0:c1] * buffer[self.connection_parent[c0:c1]]
+            z = jax.ops.segment_sum(
+                messages,
+                self.connection_child[c0:c1] - lo,
+                num_segments=hi - lo,
+                indices_are_sorted=True,
+            )
+            if self.bias is not None:
+                z = z + self.bias[lo - self.n_inputs : hi - self.n_inputs]
+            pre.append(z)
+            buffer = jax.lax.dynamic_update_slice(buffer, emit(act(z), lo, hi), (lo,))
+        return buffer, jnp.concatenate(pre)
+
+    def node_values(
+        self,
+        x: Float[Array, " n_inputs"],
+        *,
+        key: PRNGKeyArray | None = None,
+        gate: Float[Array, " n_nodes"] | None = None,
+        offset: Float[Array, " n_nodes"] | None = None,
+    ) -> Float[Array, " n_slots"]:
+        """Every unit's activation for one example; `unit_node` says which node a slot is.
+
+        Input slots hold the (affine-transformed) input values. `gate` multiplies and `offset`
+        is added to each node's activation after dropout, so a zero gate removes what the node
+        passes to its children, and the gradient with respect to `offset` at 0 is the gradient
+        with respect to the node's activation. In the last layer an output's logit is its
+        pre-activation and does not see its own gate or offset.
+        """
+        return self._evaluate(x, key, gate, offset)[0]
+
+    def __call__(
+        self, x: Float[Array, " n_inputs"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, " n_out"]:
+        """Output nodes' logits (last layer) or activations for one example.
+
+        Dropout (inverted, scaled by `1 / (1 - dropout)`) applies only when `key` is given.
+        """
+        activations, pre_activations = self._evaluate(x, key, None, None)
+        return (pre_activations if self.last else activations)[self.output_slot]

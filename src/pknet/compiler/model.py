@@ -1,0 +1,126 @@
+# ruff: noqa: F722
+"""The model: the spec's layers stacked in order, and the parameter groups the loss names.
+
+Groups: `weights` (every layer's `weight`), `bias` (every layer's bias) and each layer's `name`
+(all trainable arrays of that layer). `group_arrays` works unchanged on models whose arrays carry
+a leading fold axis (the runtime vmaps over stacked models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from pknet.compiler.layers import DenseLayer, KpnnLayer
+from pknet.compiler.network import Network
+from pknet.errors import CompileError, Problem
+from pknet.specs.schema.model import DenseLayerSpec, KpnnLayerSpec
+
+Layer = KpnnLayer | DenseLayer
+WEIGHTS = "weights"
+BIAS = "bias"
+
+
+class Model(eqx.Module):
+    """Layers applied in order to one example."""
+
+    layers: tuple[Layer, ...]
+
+    def __check_init__(self) -> None:
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"layer names must be unique, got {names}")
+
+    def __call__(
+        self, x: Float[Array, " n_features"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, " n_out"]:
+        """Dropout is on when `key` is given (one subkey per layer)."""
+        keys = [None] * len(self.layers) if key is None else jax.random.split(key, len(self.layers))
+        for layer, layer_key in zip(self.layers, keys, strict=True):
+            x = layer(x, key=layer_key)
+        return x
+
+
+def _layer_problem(index: int, field: str, message: str, hint: str) -> CompileError:
+    return CompileError(Problem(message, path=f"model.layers[{index}].{field}", hint=hint))
+
+
+def build_model(
+    layer_specs: Sequence[KpnnLayerSpec | DenseLayerSpec],
+    network: Network | None,
+    inputs: Sequence[int] | np.ndarray | None,
+    outputs: Sequence[int] | np.ndarray | None,
+    n_features: int,
+    *,
+    key: PRNGKeyArray,
+) -> Model:
+    """Build the layers of `model.layers`; a `kpnn` layer may only come first.
+
+    The kpnn layer reads `n_features == len(inputs)` columns (in `inputs` order); a model
+    without one reads `n_features` columns. `network`, `inputs`, `outputs` may be None then.
+    """
+    keys = jax.random.split(key, len(layer_specs))
+    layers: list[Layer] = []
+    width = n_features
+    for i, (spec, layer_key) in enumerate(zip(layer_specs, keys, strict=True)):
+        last = i == len(layer_specs) - 1
+        if spec.name in (WEIGHTS, BIAS):
+            raise _layer_problem(
+                i,
+                "name",
+                f"the layer name `{spec.name}` is reserved for a parameter group",
+                f"rename the layer, e.g. `{spec.kind}_{i + 1}`",
+            )
+        if isinstance(spec, KpnnLayerSpec):
+            if i > 0:
+                raise _layer_problem(
+                    i,
+                    "kind",
+                    "a `kpnn` layer reads the network's input nodes, so it must be the first layer",
+                    "move the kpnn layer to `model.layers[0]`",
+                )
+            if network is None or inputs is None or outputs is None:
+                raise ValueError("a kpnn layer needs `network`, `inputs` and `outputs`")
+            if n_features != len(inputs):
+                raise CompileError(
+                    Problem(
+                        f"the data give {n_features} feature columns for {len(inputs)} input nodes",
+                        path="network.inputs",
+                        hint="map exactly one data column to each input node, in `inputs` order",
+                    )
+                )
+            layer: Layer = KpnnLayer(network, inputs, outputs, spec, last=last, key=layer_key)
+            width = layer.output_slot.shape[-1]
+        elif isinstance(spec, DenseLayerSpec):
+            layer = DenseLayer(width, spec, last=last, key=layer_key)
+            width = spec.units
+        else:
+            raise TypeError(f"no layer is built for specs of type {type(spec).__name__}")
+        layers.append(layer)
+    return Model(tuple(layers))
+
+
+def group_names(model: Model) -> tuple[str, ...]:
+    """Every name `group_arrays` accepts."""
+    return (WEIGHTS, BIAS, *(layer.name for layer in model.layers))
+
+
+def group_arrays(model: Model, name: str) -> list[Array]:
+    """The trainable arrays of parameter group `name` (see the module docstring)."""
+    if name == WEIGHTS:
+        return [layer.weight for layer in model.layers]
+    if name == BIAS:
+        return [layer.bias for layer in model.layers if layer.bias is not None]
+    for layer in model.layers:
+        if layer.name == name:
+            return jax.tree.leaves(eqx.filter(layer, eqx.is_inexact_array))
+    raise ValueError(f"no parameter group `{name}`; the model has {list(group_names(model))}")
+
+
+def count_parameters(model: Model) -> int:
+    """Trainable scalars of one model (a leading fold axis is not counted)."""
+    return sum(layer.n_parameters for layer in model.layers)
