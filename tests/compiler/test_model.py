@@ -103,7 +103,6 @@ def test_groups_and_forward_of_models_stacked_over_folds():
     [
         ([DENSE, KPNN], 3, "must be the first layer", "model.layers[1].kind"),
         ([KPNN, HEAD], 4, "4 feature columns for 3 input nodes", "network.inputs"),
-        ([DENSE.model_copy(update={"name": "bias"}), HEAD], 3, "reserved", "model.layers[0].name"),
     ],
 )
 def test_build_errors_name_the_layer(specs, n_features, message, path):

@@ -1,4 +1,3 @@
-# ruff: noqa: F722
 """The model: the spec's layers stacked in order, and the parameter groups the loss names.
 
 Groups: `weights` (every layer's `weight`), `bias` (every layer's bias) and each layer's `name`
@@ -68,13 +67,6 @@ def build_model(
     width = n_features
     for i, (spec, layer_key) in enumerate(zip(layer_specs, keys, strict=True)):
         last = i == len(layer_specs) - 1
-        if spec.name in (WEIGHTS, BIAS):
-            raise _layer_problem(
-                i,
-                "name",
-                f"the layer name `{spec.name}` is reserved for a parameter group",
-                f"rename the layer, e.g. `{spec.kind}_{i + 1}`",
-            )
         if isinstance(spec, KpnnLayerSpec):
             if i > 0:
                 raise _layer_problem(

@@ -1,4 +1,3 @@
-# ruff: noqa: F722
 """Activation functions by the names the spec uses (`activation` of the layer specs)."""
 
 from __future__ import annotations

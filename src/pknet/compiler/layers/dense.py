@@ -1,4 +1,3 @@
-# ruff: noqa: F722
 """The `dense` layer: a fully connected layer, `act(x @ weight + bias)`."""
 
 from __future__ import annotations

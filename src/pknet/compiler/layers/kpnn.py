@@ -1,4 +1,3 @@
-# ruff: noqa: F722
 """The `kpnn` layer (Fortelny & Bock 2020): one neuron (or `units_per_node`) per network node.
 
 The network is compiled in two stages:
@@ -437,11 +436,17 @@ class KpnnLayer(eqx.Module):
         return self._evaluate(x, key, gate, offset)[0]
 
     def __call__(
-        self, x: Float[Array, " n_inputs"], *, key: PRNGKeyArray | None = None
+        self,
+        x: Float[Array, " n_inputs"],
+        *,
+        key: PRNGKeyArray | None = None,
+        gate: Float[Array, " n_nodes"] | None = None,
+        offset: Float[Array, " n_nodes"] | None = None,
     ) -> Float[Array, " n_out"]:
         """Output nodes' logits (last layer) or activations for one example.
 
-        Dropout (inverted, scaled by `1 / (1 - dropout)`) applies only when `key` is given.
+        Dropout (inverted, scaled by `1 / (1 - dropout)`) applies only when `key` is given;
+        `gate` and `offset` act on node activations as in `node_values`.
         """
-        activations, pre_activations = self._evaluate(x, key, None, None)
+        activations, pre_activations = self._evaluate(x, key, gate, offset)
         return (pre_activations if self.last else activations)[self.output_slot]

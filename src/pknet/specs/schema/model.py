@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.types import Name
 
+RESERVED_GROUPS = ("weights", "bias")  # loss groups over every layer
 Activation = Literal["sigmoid", "tanh", "relu", "gelu", "softplus", "linear"]
 
 
@@ -81,6 +82,12 @@ class ModelSpec(SpecModel):
     def check_names_unique(self) -> ModelSpec:
         first: dict[str, int] = {}
         for i, layer in enumerate(self.layers):
+            if layer.name in RESERVED_GROUPS:
+                raise rule_error(
+                    ("layers", i, "name"),
+                    f"the layer name `{layer.name}` is reserved for a parameter group",
+                    f"rename the layer, e.g. `{layer.kind}_{i + 1}`",
+                )
             if layer.name in first:
                 raise rule_error(
                     ("layers", i, "name"),

@@ -10,7 +10,7 @@ from pknet.specs.dsl import loss_groups
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.data import DataSpec
 from pknet.specs.schema.evaluate import EvaluateSpec, ExplainMethod
-from pknet.specs.schema.model import KpnnLayerSpec, ModelSpec
+from pknet.specs.schema.model import RESERVED_GROUPS, KpnnLayerSpec, ModelSpec
 from pknet.specs.schema.network import NetworkSpec
 from pknet.specs.schema.prune import PruneSpec
 from pknet.specs.schema.train import TrainSpec
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pknet.specs.sources import SourceMap
 
 SUPPORTED_VERSIONS = (1,)
-BUILTIN_GROUPS = ("weights", "bias")
+
 
 
 class Spec(SpecModel):
@@ -88,7 +88,7 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_loss_groups(self) -> Spec:
-        known = (*BUILTIN_GROUPS, *self.model.layer_names())
+        known = (*RESERVED_GROUPS, *self.model.layer_names())
         for group in loss_groups(self.loss):
             if group not in known:
                 raise rule_error(
