@@ -61,7 +61,8 @@ def bias_importance(layer: KpnnLayer) -> np.ndarray:
     return values
 
 
-def gradient_x_input(model: Model, predict, x: jax.Array, y: jax.Array) -> np.ndarray:
+@eqx.filter_jit
+def gradient_x_input(model: Model, predict, x: jax.Array, y: jax.Array) -> jax.Array:
     """Mean over samples of |d score / d h_v · h_v| per node."""
     layer = model.layers[0]
 
@@ -73,29 +74,35 @@ def gradient_x_input(model: Model, predict, x: jax.Array, y: jax.Array) -> np.nd
         grad = jax.grad(score)(jnp.zeros(layer.n_nodes, x.dtype))
         return jnp.abs(grad * _per_node(layer, layer.node_values(xi)))
 
-    return np.asarray(jnp.mean(jax.vmap(one)(x, y), axis=0))
+    return jnp.mean(jax.vmap(one)(x, y), axis=0)
+
+
+@eqx.filter_jit
+def _knock_out(model: Model, predict, x: jax.Array, y: jax.Array, nodes: jax.Array) -> jax.Array:
+    """Mean |score change| over samples when each of `nodes` is switched off."""
+    n_nodes = model.layers[0].n_nodes
+    base = _scores(model, predict, x, y)
+
+    def one(node: jax.Array) -> jax.Array:
+        gate = jnp.ones(n_nodes, x.dtype).at[node].set(0.0)
+        return jnp.mean(jnp.abs(_scores(model, predict, x, y, gate) - base))
+
+    return jax.vmap(one)(nodes)
 
 
 def node_weights(model: Model, predict, x: jax.Array, y: jax.Array) -> np.ndarray:
     """Mean |score change| when each hidden node is switched off (NaN for inputs/outputs)."""
     layer = model.layers[0]
-    base = _scores(model, predict, x, y)
     output_nodes = np.unique(np.asarray(layer.unit_node[layer.output_slot]))
     input_nodes = np.asarray(layer.unit_node[: layer.n_inputs])
     hidden = np.setdiff1d(np.arange(layer.n_nodes), np.union1d(output_nodes, input_nodes))
     values = np.full(layer.n_nodes, np.nan)
-
-    @eqx.filter_jit
-    def knock_out(nodes: jax.Array) -> jax.Array:
-        def one(node: jax.Array) -> jax.Array:
-            gate = jnp.ones(layer.n_nodes, x.dtype).at[node].set(0.0)
-            return jnp.mean(jnp.abs(_scores(model, predict, x, y, gate) - base))
-
-        return jax.vmap(one)(nodes)
-
     for start in range(0, len(hidden), NODE_CHUNK):
         chunk = hidden[start : start + NODE_CHUNK]
-        values[chunk] = np.asarray(knock_out(jnp.asarray(chunk)))
+        padded = np.resize(chunk, NODE_CHUNK)  # one compiled shape for every chunk
+        values[chunk] = np.asarray(_knock_out(model, predict, x, y, jnp.asarray(padded)))[
+            : len(chunk)
+        ]
     return values
 
 
@@ -110,7 +117,7 @@ def explain_fold(
         if method == "bias":
             results[method] = bias_importance(layer)
         elif method == "gradient_x_input":
-            results[method] = gradient_x_input(model, predict, xj, yj)
+            results[method] = np.asarray(gradient_x_input(model, predict, xj, yj))
         else:
             results[method] = node_weights(model, predict, xj, yj)
     return results
