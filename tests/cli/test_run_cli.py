@@ -1,0 +1,182 @@
+"""`pknet run` and `pknet predict`: the run directory, reproducibility, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import pknet
+from pknet.cli import app
+from pknet.compiler.program import build_program
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "kpnn_tcr" / "spec.yaml"
+MATRICES = ROOT / "tests" / "data" / "matrices"
+PKNET = Path(sys.executable).with_name("pknet")
+QUICK = ["--set", "train.epochs=6", "--set", "evaluate.cv.folds=2"]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "kpnn"
+    result = runner.invoke(app, ["run", str(EXAMPLE), *QUICK, "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_directory_holds_every_artifact(run_dir: Path) -> None:
+    expected = [
+        "spec.resolved.yaml",
+        "manifest.json",
+        "model.json",
+        "metrics.json",
+        "predictions.csv",
+        "importances.csv",
+        "report.md",
+        "network/edges.pruned.tsv",
+        "network/report.json",
+        "network/prune.mps",
+        "figures/roc.png",
+        "figures/training.png",
+        "figures/importances_node_weights.png",
+    ]
+    for fold in ("0", "1"):
+        expected += [
+            f"folds/{fold}/model.eqx",
+            f"folds/{fold}/stats.npz",
+            f"folds/{fold}/history.csv",
+        ]
+    missing = [name for name in expected if not (run_dir / name).is_file()]
+    assert not missing
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["device"]["platform"] == "cpu" and manifest["seed"] == 0
+    assert all(len(digest) == 64 for digest in manifest["inputs"].values())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["summary"]) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    assert len(metrics["folds"]) == 2
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    assert len(predictions) == 700 and set(predictions["fold"]) == {0, 1}
+    importances = pd.read_csv(run_dir / "importances.csv")
+    assert set(importances["method"]) == {"bias", "gradient_x_input", "node_weights"}
+    assert not list(run_dir.parent.glob(".*tmp*"))  # no staging folder left behind
+
+
+def test_rendered_spec_in_the_run_validates(run_dir: Path) -> None:
+    spec = pknet.Spec.model_validate(yaml.safe_load((run_dir / "spec.resolved.yaml").read_text()))
+    assert spec.train.epochs == 6
+
+
+def test_predict_reproduces_the_fold_models_scores(run_dir: Path, tmp_path: Path) -> None:
+    data = EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"
+    out = tmp_path / "pred.csv"
+    result = runner.invoke(app, ["predict", str(run_dir), str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    held_out = pd.read_csv(run_dir / "predictions.csv")
+    merged = held_out.merge(table, on="sample")
+    for fold in (0, 1):
+        rows = merged[merged["fold"] == fold]
+        np.testing.assert_allclose(rows["score_x"], rows[f"score_fold_{fold}"], rtol=1e-5)
+    np.testing.assert_allclose(table["score"], table[["score_fold_0", "score_fold_1"]].mean(1))
+
+
+def test_checkpoints_load_into_the_model(run_dir: Path) -> None:
+    spec = pknet.load_spec(EXAMPLE, {"train.epochs": 6, "evaluate.cv.folds": 2})
+    program = build_program(spec, pknet.compile_spec(spec), 612, "binary", 2)
+    skeleton = program.init_model(jax.random.key(1))
+    model = eqx.tree_deserialise_leaves(run_dir / "folds" / "0" / "model.eqx", skeleton)
+    assert model.layers[0].weight.shape == (681,)
+    assert not np.array_equal(model.layers[0].weight, skeleton.layers[0].weight)
+
+
+def test_metrics_do_not_depend_on_the_hash_seed(run_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "4242"}
+    out = tmp_path / "again"
+    command = [str(PKNET), "run", str(EXAMPLE), *QUICK, "--out", str(out), "--quiet"]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    assert (out / "metrics.json").read_bytes() == (run_dir / "metrics.json").read_bytes()
+    for fold in ("0", "1"):
+        model = Path("folds") / fold / "model.eqx"
+        assert (out / model).read_bytes() == (run_dir / model).read_bytes()
+
+
+def failing_run(tmp_path: Path, body: str, *extra: str) -> str:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(body)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(spec), *QUICK, *extra, "--out", str(out), "-q"])
+    assert result.exit_code == 2, result.output
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def extending(body: str) -> str:
+    return f"extends: {EXAMPLE}\n{body}"
+
+
+def test_labels_that_do_not_join_are_an_error(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("barcode,TCR\nAAACCTGCACACATGT-1,0\nAAACCTGCACGTCTCT-1,1\n")
+    body = extending(
+        f"data:\n  target: {{file: {labels}, index: barcode, column: TCR, obs: null, "
+        "positive: null}\n"
+    )
+    output = failing_run(tmp_path, body)
+    assert "data.target" in output and "join" in output
+
+
+def test_missing_target_column_suggests_one(tmp_path: Path) -> None:
+    output = failing_run(tmp_path, extending("data:\n  target: {obs: bulk_label}\n"))
+    assert "spec.yaml:3:17: data.target.obs" in output and "bulk_labels" in output
+
+
+def test_inputs_without_data_columns_are_an_error(tmp_path: Path) -> None:
+    output = failing_run(tmp_path, extending("network:\n  inputs: leaves\n"))
+    assert "network.inputs" in output and "have no column in the data" in output
+
+
+DENSE_PLASMA = f"""version: 1
+name: plasma
+data:
+  expression: {{file: {MATRICES / "plasma_proteomics_20x30.csv"}, orientation: samples_as_columns}}
+  target: {{file: {MATRICES / "plasma_proteomics_design_30.tsv"}, index: sample, column: group}}
+  missing: error
+model:
+  layers: [{{kind: dense, units: 1}}]
+loss: bce
+evaluate: {{cv: {{kind: kfold, folds: 2}}}}
+"""
+
+
+def test_missing_values_with_policy_error_stop_the_run(tmp_path: Path) -> None:
+    output = failing_run(tmp_path, DENSE_PLASMA)
+    assert "missing value" in output and "data.missing" in output
+
+
+def test_diverging_training_is_a_clear_error(tmp_path: Path) -> None:
+    body = f"""version: 1
+name: diverge
+data:
+  expression: {{file: {EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"}, layer: raw}}
+  target: {{obs: n_counts, task: regression}}
+model:
+  layers: [{{kind: dense, units: 1, activation: linear}}]
+loss: mse
+train: {{optimizer: {{name: sgd, lr: 10}}, epochs: 50}}
+evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2]}}
+"""
+    output = failing_run(tmp_path, body)
+    assert "diverged" in output and "train.optimizer.lr" in output
