@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pknet.errors import Location, Problem
-from pknet.specs.introspect import SpecSchemaGuide, description_at, tags_at
+from pknet.specs.introspect import SpecSchemaGuide, description_at, tags_at, value_at
 from pknet.specs.schema.base import CROSS_FIELD_ERROR
 from pknet.specs.schema.types import DSL_ERROR
 from pknet.specs.sources import SourceMap
@@ -50,17 +50,6 @@ def _data_path(loc: tuple[Any, ...], data: Any, missing: bool = False) -> PathKe
             continue
         path.append(key)
     return tuple(path)
-
-
-def _value_at(data: Any, path: PathKey) -> Any:
-    for key in path:
-        if (isinstance(data, dict) and key in data) or (
-            isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data)
-        ):
-            data = data[key]
-        else:
-            return None
-    return data
 
 
 def _did_you_mean(word: Any, options: list[str]) -> str | None:
@@ -109,7 +98,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
     if kind == CROSS_FIELD_ERROR:
         path = path + tuple(ctx.get("field", ()))
         # a rule about a whole section points at its key, not at the section's first line
-        whole = isinstance(_value_at(data, path), dict | list)
+        whole = isinstance(value_at(data, path), dict | list)
         location = sources.key_location(path) if whole else sources.value_location(path)
         hint = ctx.get("hint") or None
     elif kind == DSL_ERROR:
@@ -138,7 +127,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
             message = (
                 f"unknown {tag_key} {_shown(ctx.get('tag'))}; expected one of: {', '.join(tags)}"
             )
-            if isinstance(_value_at(data, path), dict):
+            if isinstance(value_at(data, path), dict):
                 path = (*path, tag_key)  # the field at fault is the tag itself
             location = sources.value_location(path)
             hint = _did_you_mean(ctx.get("tag"), tags)

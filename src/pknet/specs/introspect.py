@@ -61,7 +61,8 @@ def _narrow(candidates: list[Any], data: Any) -> list[Any]:
     return kept or candidates
 
 
-def _data_at(data: Any, path: PathKey) -> Any:
+def value_at(data: Any, path: PathKey) -> Any:
+    """The value at `path` in plain data, or None where the path leads nowhere."""
     for key in path:
         if (isinstance(data, dict) and key in data) or (
             isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data)
@@ -87,7 +88,7 @@ def types_at(path: PathKey, data: Any, root: type[BaseModel] = Spec) -> list[Any
     """The schema types that may stand at `path` (empty when the path leaves the schema)."""
     candidates: list[Any] = [root]
     for depth, key in enumerate(path):
-        candidates = _narrow(candidates, _data_at(data, path[:depth]))
+        candidates = _narrow(candidates, value_at(data, path[:depth]))
         following: list[Any] = []
         for tp in _single_items(candidates, key):
             if isinstance(key, int) and get_origin(tp) in (list, tuple):
@@ -97,7 +98,7 @@ def types_at(path: PathKey, data: Any, root: type[BaseModel] = Spec) -> list[Any
                 if info is not None:
                     following += _leaves(info.annotation)
         candidates = following
-    return _narrow(candidates, _data_at(data, path))
+    return _narrow(candidates, value_at(data, path))
 
 
 def tags_at(path: PathKey, data: Any, tag_key: str) -> list[str]:
@@ -122,7 +123,7 @@ def description_at(path: PathKey, data: Any) -> str | None:
     """The description of the field at `path`, if the schema has one."""
     if not path or not isinstance(path[-1], str):
         return None
-    parent = _narrow(_single_items(types_at(path[:-1], data), path[-1]), _data_at(data, path[:-1]))
+    parent = _narrow(_single_items(types_at(path[:-1], data), path[-1]), value_at(data, path[:-1]))
     for tp in parent:
         if _is_model(tp):
             info = fields_by_key(tp).get(path[-1])

@@ -264,3 +264,36 @@ def require_edges(edges: pd.DataFrame, path: Path, why: str | None = None) -> pd
         message = f"no edges in {path.name}" + (f" after filters: {why}" if why else "")
         fail(path, message, hint="check the filters and the column names against the file")
     return edges
+
+
+def labelled_pairs(
+    path: Path,
+    *,
+    source_col: str,
+    target_col: str,
+    label_col: str | None,
+    label: str,
+    keep: Sequence[str] | None,
+    sep: str | None,
+    must_occur: bool,
+) -> pd.DataFrame:
+    """Edges `source_col` → `target_col` of a table with a header, in file order.
+
+    `label_col` (evidence codes, relation types) is kept as column `label`; `keep` keeps only
+    rows with those labels, and with `must_occur` each of them must appear in the file.
+    """
+    if keep is not None and label_col is None:
+        fail(path, f"a {label} filter needs the {label} column ({label}_col)")
+    table = read_table(path, sep=sep)
+    require_columns(table, path, [source_col, target_col, label_col])
+    extra = {} if label_col is None else {label: table[label_col].to_numpy()}
+    edges = edge_table(
+        node_names(table, source_col, path), node_names(table, target_col, path), **extra
+    )
+    if keep is None:
+        return require_edges(edges, path)
+    if must_occur:
+        check_filter_values(keep, edges[label], path, label)
+    kept = edges[edges[label].isin(list(keep))].reset_index(drop=True)
+    present = ", ".join(sorted(set(edges[label])))
+    return require_edges(kept, path, f"{label} in {list(keep)} (codes present: {present})")

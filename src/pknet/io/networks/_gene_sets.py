@@ -11,10 +11,8 @@ from ._common import (
     EVIDENCE,
     edge_table,
     fail,
-    node_names,
+    labelled_pairs,
     read_lines,
-    read_table,
-    require_columns,
     require_edges,
 )
 
@@ -112,16 +110,13 @@ def load_annotation_table(
     `uniprot`, `pathway`). `evidence_col` is kept as `evidence`; `evidence` keeps only those
     codes.
     """
-    if evidence is not None and evidence_col is None:
-        fail(path, "an evidence filter needs the evidence column (evidence_col)")
-    table = read_table(path, sep=sep)
-    require_columns(table, path, [member_col, term_col, evidence_col])
-    extra = {} if evidence_col is None else {EVIDENCE: table[evidence_col].to_numpy()}
-    edges = edge_table(
-        node_names(table, member_col, path), node_names(table, term_col, path), **extra
+    return labelled_pairs(
+        path,
+        source_col=member_col,
+        target_col=term_col,
+        label_col=evidence_col,
+        label=EVIDENCE,
+        keep=evidence,
+        sep=sep,
+        must_occur=False,
     )
-    if evidence is None:
-        return require_edges(edges, path)
-    kept = edges[edges[EVIDENCE].isin(list(evidence))].reset_index(drop=True)
-    present = ", ".join(sorted(set(edges[EVIDENCE])))
-    return require_edges(kept, path, f"evidence in {list(evidence)} (codes present: {present})")

@@ -15,10 +15,10 @@ from ._common import (
     check_filter_values,
     edge_table,
     fail,
+    labelled_pairs,
     node_names,
     read_lines,
     read_table,
-    require_columns,
     require_edges,
 )
 
@@ -162,19 +162,16 @@ def load_hierarchy(
     `relation_col` is kept as `relation`; `relations` keeps only those values (e.g. GO's
     `("isa", "part of")`), each of which must occur in the file.
     """
-    if relations is not None and relation_col is None:
-        fail(path, "a relation filter needs the relation column (relation_col)")
-    table = read_table(path, sep=sep)
-    require_columns(table, path, [parent_col, child_col, relation_col])
-    extra = {} if relation_col is None else {RELATION: table[relation_col].to_numpy()}
-    edges = edge_table(
-        node_names(table, child_col, path), node_names(table, parent_col, path), **extra
+    return labelled_pairs(
+        path,
+        source_col=child_col,
+        target_col=parent_col,
+        label_col=relation_col,
+        label=RELATION,
+        keep=relations,
+        sep=sep,
+        must_occur=True,
     )
-    if relations is None:
-        return require_edges(edges, path)
-    check_filter_values(relations, edges[RELATION], path, RELATION)
-    kept = edges[edges[RELATION].isin(list(relations))].reset_index(drop=True)
-    return require_edges(kept, path, f"relations {list(relations)}")
 
 
 def load_drugcell_ontology(path: Path) -> pd.DataFrame:
