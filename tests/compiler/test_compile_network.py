@@ -127,3 +127,35 @@ def test_empty_network_file_is_an_error(tmp_path: Path) -> None:
 def test_required_node_off_every_path_is_infeasible(tmp_path: Path) -> None:
     text = located_error(tmp_path, "prune:\n  required: name(A1BG_gene)\n", InfeasiblePruningError)
     assert "prune.required" in text and "A1BG_gene" in text
+
+
+def test_edge_weights_steer_the_pruned_tree(tmp_path: Path) -> None:
+    """Two equally short routes from A to T; weighting one route's edge makes the other win."""
+    table = tmp_path / "edges.csv"
+    table.write_text("from,to\nA_gene,K1\nA_gene,K2\nK1,TCR\nK2,TCR\n")
+    weights = tmp_path / "weights.csv"
+    body = (
+        f"network:\n  edges: {{file: {table}, from: from, to: to}}\n"
+        "  inputs: name(A_gene)\n  outputs: name(TCR)\ndata:\n  transform: []\n"
+        f"prune:\n  weights: {{file: {weights}, on: edges}}\n"
+    )
+    kept = {}
+    for heavy in ("K1", "K2"):
+        weights.write_text(f"from,to,weight\n{heavy},TCR,5\n")
+        net = pknet.compile_spec(spec_file(tmp_path, body)).network
+        kept[heavy] = sorted(set(net.nodes) - {"A_gene", "TCR"})
+    assert kept == {"K1": ["K2"], "K2": ["K1"]}
+
+
+def test_min_nodes_prefers_fewer_nodes_over_fewer_edges(tmp_path: Path) -> None:
+    """Inputs A, B reach T via one shared hub H (3 nodes) or via direct edges (fewer edges)."""
+    table = tmp_path / "edges.csv"
+    table.write_text("from,to\nA_gene,H\nB_gene,H\nH,TCR\nA_gene,X\nX,TCR\nB_gene,TCR\n")
+    body = (
+        f"network:\n  edges: {{file: {table}, from: from, to: to}}\n"
+        "  inputs: name(A_gene, B_gene)\n  outputs: name(TCR)\ndata:\n  transform: []\n"
+        "prune:\n  objective: min_nodes\n"
+    )
+    compiled = pknet.compile_spec(spec_file(tmp_path, body))
+    assert compiled.pruning.report.status == "optimal"
+    assert compiled.network.n_nodes == 4  # A, B, one hub, TCR

@@ -141,6 +141,8 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
         message = f"expected a list, got {_type_name(value)}"
     elif not isinstance(value, dict | list):
         message = f"{message} (got {_type_name(value)})"
+        if kind == "string_type" and isinstance(value, bool | None):
+            hint = "YAML reads unquoted yes/no/on/off/true/false/null as non-text; quote the word"
     return Problem(
         message, location, format_path(path), hint=hint or None, excerpt=sources.excerpt(location)
     )

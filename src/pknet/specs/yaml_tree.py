@@ -319,7 +319,8 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
                 self.problem("mapping keys must be plain words", key_loc, path)
                 continue
-            key = str(self._construct(key_node, key_loc, path))
+            # keys are names: `on`, `yes` or `null` as a key is that word, not YAML 1.1's bool/None
+            key = key_node.value
             if key in entries:
                 first = entries[key][0]
                 self.problem(

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 SUPPORTED_VERSIONS = (1,)
 
 
-
 class Spec(SpecModel):
     """A validated pknet spec. Build it with `pknet.load_spec`, not directly."""
 
