@@ -7,6 +7,8 @@
   several units per node, h_v is the mean of its units.
 - `node_weights`: KPNN's perturbation importance — the mean absolute change of the score over
   held-out samples when a hidden node's output is switched off (gate 0).
+- `activation_auc`: NetworkVI's activation importance — the held-out ROC-AUC of a logistic
+  regression on each node's activations (see `activation_importance`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 
 from pknet.compiler.layers import KpnnLayer
 from pknet.compiler.model import Model
+from pknet.runtime.activation_importance import activation_auc
 
 NODE_CHUNK = 256  # hidden nodes knocked out per vmapped batch (bounds memory on big networks)
 
@@ -107,19 +110,25 @@ def node_weights(model: Model, predict, x: jax.Array, y: jax.Array) -> np.ndarra
 
 
 def explain_fold(
-    model: Model, predict, methods: list[str], x: np.ndarray, y: np.ndarray
+    model: Model,
+    predict,
+    methods: list[str],
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Importances of one fold's model on its held-out samples, per method."""
+    """Importances of one fold's model, per method; `train`/`test` are (x, y) of the fold."""
     layer = model.layers[0]
-    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    xj, yj = jnp.asarray(test[0]), jnp.asarray(test[1])
     results = {}
     for method in methods:
         if method == "bias":
             results[method] = bias_importance(layer)
         elif method == "gradient_x_input":
             results[method] = np.asarray(gradient_x_input(model, predict, xj, yj))
-        else:
+        elif method == "node_weights":
             results[method] = node_weights(model, predict, xj, yj)
+        else:
+            results[method] = activation_auc(layer, jnp.asarray(train[0]), train[1], xj, test[1])
     return results
 
 

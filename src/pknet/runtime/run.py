@@ -268,13 +268,29 @@ def _explain(
 ) -> pd.DataFrame:
     if not spec.explain or network is None:
         return pd.DataFrame()
+    if "activation_auc" in spec.explain and dataset.task != "binary":
+        raise RunError(
+            spec_problem(
+                spec,
+                ("explain",),
+                f"`activation_auc` scores nodes against a binary target, not a {dataset.task} one",
+                "use `positive: [...]` in `data.target` for one class against the rest",
+            )
+        )
     per_fold = []
     for k, split in enumerate(splits):
         fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
-        x = apply_input_stats(dataset.x[split.test], fold_stats_k)
+
+        def part(rows: np.ndarray, stats_k: InputStats = fold_stats_k):
+            return apply_input_stats(dataset.x[rows], stats_k), dataset.y[rows]
+
         per_fold.append(
             explain_fold(
-                trained.model(k), program.loss.predict, list(spec.explain), x, dataset.y[split.test]
+                trained.model(k),
+                program.loss.predict,
+                list(spec.explain),
+                part(split.train),
+                part(split.test),
             )
         )
     net = network.network

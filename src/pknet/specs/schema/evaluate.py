@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from pknet.specs.schema.base import SpecModel, rule_error
 
 Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "r2", "pearson", "mse", "mae"]
-ExplainMethod = Literal["bias", "gradient_x_input", "node_weights"]
+ExplainMethod = Literal["bias", "gradient_x_input", "node_weights", "activation_auc"]
 
 
 class KFoldSpec(SpecModel):

@@ -120,11 +120,13 @@ class Spec(SpecModel):
         return self
 
     @model_validator(mode="after")
-    def check_explain_needs_kpnn(self) -> Spec:
-        has_kpnn = any(isinstance(layer, KpnnLayerSpec) for layer in self.model.layers)
-        if "node_weights" in self.explain and not has_kpnn:
-            index = self.explain.index("node_weights")
-            raise rule_error(("explain", index), "`node_weights` explains a `kpnn` layer")
+    def check_explain_needs_network_layer(self) -> Spec:
+        if self.explain and not isinstance(self.model.layers[0], KpnnLayerSpec):
+            raise rule_error(
+                ("explain",),
+                "importances are computed per network node: the first layer must be `kpnn`",
+                "remove `explain`, or start the model with a network layer",
+            )
         return self
 
     @property
