@@ -68,3 +68,17 @@ def test_gradient_x_input_matches_finite_differences(fold) -> None:
     grad = (shifted(eps) - shifted(-eps)) / (2 * eps)
     h = np.asarray(jax.vmap(layer.node_values)(x))[:, 0]
     np.testing.assert_allclose(values[node], np.abs(grad * h).mean(), rtol=1e-2, atol=1e-6)
+
+
+def test_importance_table_reports_the_control_side_by_side() -> None:
+    from pknet.runtime.explain import importance_table
+
+    folds = [{"m": np.array([0.9, 0.5, np.nan])}, {"m": np.array([0.8, 0.5, np.nan])}]
+    control = [{"m": np.array([0.5, 0.5, np.nan])}, {"m": np.array([0.6, 0.4, np.nan])}]
+    kind = np.array(["hidden", "hidden", "input"], dtype=object)
+    table = importance_table(folds, ("A", "B", "C"), kind, control).set_index("node")
+    assert list(table.index) == ["A", "B"]  # C has no value in any fold
+    assert table.loc["A", "mean"] == pytest.approx(0.85)
+    assert table.loc["A", "control_mean"] == pytest.approx(0.55)
+    assert table.loc["A", "above_control"] and not table.loc["B", "above_control"]
+    assert table.loc["A", "fold_1"] == pytest.approx(0.8)

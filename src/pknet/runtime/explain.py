@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import equinox as eqx
@@ -132,24 +133,44 @@ def explain_fold(
     return results
 
 
+def _mean_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd (ddof 1) over folds (axis 0), ignoring NaN folds."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        sd = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+        return np.nanmean(values, axis=0), sd
+
+
 def importance_table(
-    per_fold: list[dict[str, np.ndarray]], nodes: tuple[str, ...], kind: np.ndarray
+    per_fold: list[dict[str, np.ndarray]],
+    nodes: tuple[str, ...],
+    kind: np.ndarray,
+    control: list[dict[str, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
-    """Long table: node, kind, method, mean, sd (over folds), then one column per fold."""
+    """Long table: node, kind, method, mean, sd (over folds), then one column per fold.
+
+    With a shuffled-prior `control`: `control_mean`, `control_sd` and `above_control` (the
+    node's mean exceeds the control's mean by more than two control sds).
+    """
     frames = []
     for method in per_fold[0] if per_fold else ():
         values = np.stack([fold[method] for fold in per_fold])  # (folds, nodes)
         known = ~np.all(np.isnan(values), axis=0)
-        with np.errstate(invalid="ignore"):
-            frame = pd.DataFrame(
-                {
-                    "node": np.asarray(nodes)[known],
-                    "kind": kind[known],
-                    "method": method,
-                    "mean": np.nanmean(values[:, known], axis=0),
-                    "sd": np.nanstd(values[:, known], axis=0, ddof=1) if len(values) > 1 else 0.0,
-                }
-            )
+        mean, sd = _mean_sd(values)
+        frame = pd.DataFrame(
+            {
+                "node": np.asarray(nodes)[known],
+                "kind": kind[known],
+                "method": method,
+                "mean": mean[known],
+                "sd": sd[known],
+            }
+        )
+        if control is not None:
+            control_mean, control_sd = _mean_sd(np.stack([fold[method] for fold in control]))
+            frame["control_mean"] = control_mean[known]
+            frame["control_sd"] = control_sd[known]
+            frame["above_control"] = frame["mean"] > frame["control_mean"] + 2 * frame["control_sd"]
         for k, row in enumerate(values):
             frame[f"fold_{k}"] = row[known]
         frames.append(frame.sort_values(["mean", "node"], ascending=[False, True]))

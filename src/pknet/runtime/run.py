@@ -4,6 +4,7 @@ metrics, importances and a run directory.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -24,12 +25,14 @@ from pknet.runtime.explain import explain_fold, importance_table
 from pknet.runtime.metrics import METRICS, compute_metrics, summarize
 from pknet.runtime.splits import Split, make_splits, validation_split
 from pknet.runtime.train import (
+    PURPOSE_CONTROL,
     EpochCallback,
     FoldRows,
     StoppingRule,
     TrainedFolds,
     TrainingDiverged,
     concatenate_folds,
+    stream_key,
     train_folds,
 )
 from pknet.runtime.transforms import InputStats, apply_input_stats, fit_input_stats, stack_stats
@@ -194,7 +197,7 @@ def run_folds(
         compute_metrics(spec.evaluate.metrics, dataset.y[s.test], scores[k][s.test], dataset.task)
         for k, s in enumerate(splits)
     ]
-    importances = _explain(spec, program, trained, dataset, splits, stats, network)
+    importances = _explain(spec, program, trained, dataset, splits, rows, stats, stopping, timings)
     timings["evaluate_s"] = perf_counter() - start
     return RunOutcome(
         spec,
@@ -257,18 +260,50 @@ def _train(
     )
 
 
+def _fold_importances(
+    spec: Spec,
+    program: Program,
+    trained: TrainedFolds,
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: list[Split],
+    stats: InputStats,
+) -> list[dict[str, np.ndarray]]:
+    per_fold = []
+    for k, split in enumerate(splits):
+        fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
+
+        def part(rows: np.ndarray, stats_k: InputStats = fold_stats_k):
+            return apply_input_stats(x[rows], stats_k), y[rows]
+
+        per_fold.append(
+            explain_fold(
+                trained.model(k),
+                program.loss.predict,
+                list(spec.explain.methods),
+                part(split.train),
+                part(split.test),
+            )
+        )
+    return per_fold
+
+
 def _explain(
     spec: Spec,
     program: Program,
     trained: TrainedFolds,
     dataset: Dataset,
     splits: list[Split],
+    rows: FoldRows,
     stats: InputStats,
-    network: CompiledNetwork | None,
+    stopping: StoppingRule | None,
+    timings: dict[str, float],
 ) -> pd.DataFrame:
-    if not spec.explain or network is None:
+    """Importances per node; with `control: shuffled` also those of a shuffled-prior model."""
+    network = program.network
+    if not spec.explain.methods or network is None:
         return pd.DataFrame()
-    if "activation_auc" in spec.explain and dataset.task != "binary":
+    if "activation_auc" in spec.explain.methods and dataset.task != "binary":
         raise RunError(
             spec_problem(
                 spec,
@@ -277,24 +312,22 @@ def _explain(
                 "use `positive: [...]` in `data.target` for one class against the rest",
             )
         )
-    per_fold = []
-    for k, split in enumerate(splits):
-        fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
-
-        def part(rows: np.ndarray, stats_k: InputStats = fold_stats_k):
-            return apply_input_stats(dataset.x[rows], stats_k), dataset.y[rows]
-
-        per_fold.append(
-            explain_fold(
-                trained.model(k),
-                program.loss.predict,
-                list(spec.explain),
-                part(split.train),
-                part(split.test),
-            )
+    importances = _fold_importances(spec, program, trained, dataset.x, dataset.y, splits, stats)
+    control = None
+    if spec.explain.control == "shuffled":
+        # the same network and term sizes, each input node reading another gene's column
+        start = perf_counter()
+        key = stream_key(spec.seed, PURPOSE_CONTROL)
+        x = dataset.x[:, np.asarray(jax.random.permutation(key, dataset.x.shape[1]))]
+        shuffled = dataclasses.replace(dataset, x=x)
+        control_stats = fold_stats(spec, x, rows)
+        control_trained = _train(spec, program, shuffled, rows, control_stats, stopping, None)
+        control = _fold_importances(
+            spec, program, control_trained, x, dataset.y, splits, control_stats
         )
+        timings["control_s"] = perf_counter() - start
     net = network.network
     kind = np.full(net.n_nodes, "hidden", dtype=object)
     kind[network.inputs] = "input"
     kind[network.outputs] = "output"
-    return importance_table(per_fold, net.nodes, kind)
+    return importance_table(importances, net.nodes, kind, control)

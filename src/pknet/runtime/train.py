@@ -26,7 +26,7 @@ import optax
 from pknet.compiler.losses import CompiledLoss, GroupArrays
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
-PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_DROPOUT = 0, 1, 2
+PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL = 0, 1, 2
 EpochCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
 
 

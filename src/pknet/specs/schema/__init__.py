@@ -1,7 +1,14 @@
 """The spec schema: pydantic models, one file per section."""
 
 from pknet.specs.schema.data import DataSpec, ExpressionSpec, TargetSpec, TransformSpec
-from pknet.specs.schema.evaluate import CvSpec, EvaluateSpec, ExplainMethod, KFoldSpec, Metric
+from pknet.specs.schema.evaluate import (
+    CvSpec,
+    EvaluateSpec,
+    ExplainMethod,
+    ExplainSpec,
+    KFoldSpec,
+    Metric,
+)
 from pknet.specs.schema.model import DenseLayerSpec, KpnnLayerSpec, LayerSpec, ModelSpec
 from pknet.specs.schema.network import (
     EdgeListSpec,
@@ -21,6 +28,7 @@ __all__ = [
     "EdgeListSpec",
     "EvaluateSpec",
     "ExplainMethod",
+    "ExplainSpec",
     "ExpressionSpec",
     "FeatureMapSpec",
     "KFoldSpec",

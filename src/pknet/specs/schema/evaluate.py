@@ -56,3 +56,33 @@ class EvaluateSpec(SpecModel):
             if metric in self.metrics[:i]:
                 raise rule_error(("metrics", i), f"metric `{metric}` is listed twice")
         return self
+
+
+class ExplainSpec(SpecModel):
+    """Importances computed after training, and an optional shuffled-prior control."""
+
+    methods: list[ExplainMethod] = Field(
+        default_factory=list, description="Importance methods, per network node."
+    )
+    control: Literal["none", "shuffled"] = Field(
+        "none",
+        description=(
+            "`shuffled`: train again with the data columns permuted across input nodes (same "
+            "network, same term sizes, random genes) and report each node's importance beside it."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_form(cls, value: object) -> object:
+        """Accept `explain: [bias, node_weights]` for `explain: {methods: [...]}`."""
+        return {"methods": value} if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def check_methods_unique(self) -> ExplainSpec:
+        for i, method in enumerate(self.methods):
+            if method in self.methods[:i]:
+                raise rule_error(("methods", i), f"method `{method}` is listed twice")
+        if self.control != "none" and not self.methods:
+            raise rule_error(("control",), "a control needs importance `methods` to compare")
+        return self

@@ -45,6 +45,51 @@ class KpnnLayerSpec(LayerSpecBase):
     bias: bool = Field(True, description="Give every node a bias.")
 
 
+class HierarchyLayerSpec(LayerSpecBase):
+    """Layered sparse connections (P-NET / BINN / DrugCell): features -> genes -> terms -> roots.
+
+    Each measured gene (`network.inputs`) gets `units_per_gene` units fed only by its own feature
+    column; each term gets `units_per_term` units fed by its annotated genes and child terms; the
+    outputs are `network.outputs` (e.g. `roots`). Filters drop terms with their edges; genes and
+    terms left without a path to an output are dropped too. In the last layer the outputs have
+    one unit each and give logits.
+    """
+
+    kind: Literal["hierarchy"] = Field(description="Layer kind.")
+    activation: Activation = Field("tanh", description="Activation of genes, terms and copies.")
+    units_per_gene: int = Field(1, ge=1, le=64, description="Units per gene (the diagonal layer).")
+    units_per_term: int = Field(1, ge=1, le=64, description="Units per term and per copy node.")
+    min_genes: int = Field(
+        1, ge=1, description="Keep terms with at least this many measured genes below them."
+    )
+    max_genes: int | None = Field(
+        None, ge=1, description="Keep terms with at most this many measured genes below them."
+    )
+    max_depth: int | None = Field(
+        None,
+        ge=1,
+        description="Keep the first `max_depth` term levels above the genes; the top kept "
+        "terms whose parents were cut become outputs.",
+    )
+    padding: Literal["copy", "none"] = Field(
+        "copy",
+        description="`copy`: copy nodes make every connection span one level (P-NET, BINN); "
+        "`none`: connections may skip levels (DrugCell).",
+    )
+    bias: bool = Field(True, description="Give every gene, term and copy unit a bias.")
+
+    @model_validator(mode="after")
+    def check_gene_range(self) -> HierarchyLayerSpec:
+        if self.max_genes is not None and self.max_genes < self.min_genes:
+            raise rule_error(
+                ("max_genes",),
+                f"`max_genes` ({self.max_genes}) is below `min_genes` ({self.min_genes}), "
+                "so every term would be dropped",
+                f"set `max_genes` to at least {self.min_genes}, or leave it out",
+            )
+        return self
+
+
 class DenseLayerSpec(LayerSpecBase):
     """A fully connected layer."""
 
@@ -54,7 +99,10 @@ class DenseLayerSpec(LayerSpecBase):
     bias: bool = Field(True, description="Add a bias.")
 
 
-LayerSpec = Annotated[KpnnLayerSpec | DenseLayerSpec, Field(discriminator="kind")]
+LayerSpec = Annotated[
+    KpnnLayerSpec | HierarchyLayerSpec | DenseLayerSpec, Field(discriminator="kind")
+]
+NETWORK_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec)  # wired by `network`; only first
 
 
 class ModelSpec(SpecModel):

@@ -9,8 +9,8 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pknet.specs.dsl import loss_groups
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.data import DataSpec
-from pknet.specs.schema.evaluate import EvaluateSpec, ExplainMethod
-from pknet.specs.schema.model import RESERVED_GROUPS, KpnnLayerSpec, ModelSpec
+from pknet.specs.schema.evaluate import EvaluateSpec, ExplainSpec
+from pknet.specs.schema.model import NETWORK_LAYERS, RESERVED_GROUPS, KpnnLayerSpec, ModelSpec
 from pknet.specs.schema.network import NetworkSpec
 from pknet.specs.schema.prune import PruneSpec
 from pknet.specs.schema.train import TrainSpec
@@ -42,8 +42,9 @@ class Spec(SpecModel):
     evaluate: EvaluateSpec = Field(
         default_factory=EvaluateSpec, description="Cross-validation and metrics."
     )
-    explain: list[ExplainMethod] = Field(
-        default_factory=list, description="Importance methods written after training."
+    explain: ExplainSpec = Field(
+        default_factory=ExplainSpec,
+        description="Importances written after training (a list of methods, or a mapping).",
     )
 
     _sources: SourceMap | None = PrivateAttr(None)
@@ -65,10 +66,11 @@ class Spec(SpecModel):
         if self.network is not None:
             return self
         for i, layer in enumerate(self.model.layers):
-            if isinstance(layer, KpnnLayerSpec):
+            if isinstance(layer, NETWORK_LAYERS):
                 raise rule_error(
                     ("model", "layers", i, "kind"),
-                    "a `kpnn` layer is wired by the network, but the spec has no `network` section",
+                    f"a `{layer.kind}` layer is wired by the network, but the spec has no "
+                    "`network` section",
                     "add `network: {edges: {file: ..., from: ..., to: ...}}`",
                 )
         if self.prune is not None:
@@ -77,11 +79,14 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_kpnn_first(self) -> Spec:
+        """`kpnn` and `hierarchy` layers read the network's input nodes: first layer only."""
         for i, layer in enumerate(self.model.layers[1:], start=1):
-            if isinstance(layer, KpnnLayerSpec):
+            if isinstance(layer, NETWORK_LAYERS):
                 raise rule_error(
                     ("model", "layers", i, "kind"),
-                    "a `kpnn` layer reads the network's input nodes, so it must be the first layer",
+                    f"a `{layer.kind}` layer reads the network's input nodes, so it must be the "
+                    "first layer",
+                    f"move the {layer.kind} layer to `model.layers[0]`",
                 )
         return self
 
@@ -121,7 +126,7 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_explain_needs_network_layer(self) -> Spec:
-        if self.explain and not isinstance(self.model.layers[0], KpnnLayerSpec):
+        if self.explain.methods and not isinstance(self.model.layers[0], KpnnLayerSpec):
             raise rule_error(
                 ("explain",),
                 "importances are computed per network node: the first layer must be `kpnn`",
