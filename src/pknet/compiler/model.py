@@ -7,6 +7,7 @@ a leading fold axis (the runtime vmaps over stacked models).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -14,12 +15,12 @@ import jax
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from pknet.compiler.layers import DenseLayer, KpnnLayer
+from pknet.compiler.layers import DenseLayer, HierarchyLayer, KpnnLayer
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
-from pknet.specs.schema.model import DenseLayerSpec, KpnnLayerSpec
+from pknet.specs.schema.model import DenseLayerSpec, HierarchyLayerSpec, KpnnLayerSpec
 
-Layer = KpnnLayer | DenseLayer
+Layer = KpnnLayer | HierarchyLayer | DenseLayer
 WEIGHTS = "weights"
 BIAS = "bias"
 
@@ -48,8 +49,54 @@ def _layer_problem(index: int, field: str, message: str, hint: str) -> CompileEr
     return CompileError(Problem(message, path=f"model.layers[{index}].{field}", hint=hint))
 
 
+def _network_layer(
+    index: int,
+    spec: KpnnLayerSpec | HierarchyLayerSpec,
+    network: Network | None,
+    inputs: Sequence[int] | np.ndarray | None,
+    outputs: Sequence[int] | np.ndarray | None,
+    n_features: int,
+    *,
+    last: bool,
+    key: PRNGKeyArray,
+) -> KpnnLayer:
+    """A `kpnn` or `hierarchy` layer: it comes first and reads one data column per input node."""
+    if index > 0:
+        raise _layer_problem(
+            index,
+            "kind",
+            f"a `{spec.kind}` layer reads the network's input nodes, so it must be the first layer",
+            f"move the {spec.kind} layer to `model.layers[0]`",
+        )
+    if network is None or inputs is None or outputs is None:
+        raise ValueError(f"a {spec.kind} layer needs `network`, `inputs` and `outputs`")
+    if n_features != len(inputs):
+        raise CompileError(
+            Problem(
+                f"the data give {n_features} feature columns for {len(inputs)} input nodes",
+                path="network.inputs",
+                hint="map exactly one data column to each input node, in `inputs` order",
+            )
+        )
+    if isinstance(spec, KpnnLayerSpec):
+        return KpnnLayer(network, inputs, outputs, spec, last=last, key=key)
+    try:
+        return HierarchyLayer(network, inputs, outputs, spec, last=last, key=key)
+    except CompileError as exc:
+        raise _at_layer(index, exc) from None
+
+
+def _at_layer(index: int, error: CompileError) -> CompileError:
+    """Give a layer's problems without a field path the path `model.layers[index]`."""
+    problems = [
+        p if p.path else dataclasses.replace(p, path=f"model.layers[{index}]")
+        for p in error.problems
+    ]
+    return type(error)(problems)
+
+
 def build_model(
-    layer_specs: Sequence[KpnnLayerSpec | DenseLayerSpec],
+    layer_specs: Sequence[KpnnLayerSpec | HierarchyLayerSpec | DenseLayerSpec],
     network: Network | None,
     inputs: Sequence[int] | np.ndarray | None,
     outputs: Sequence[int] | np.ndarray | None,
@@ -57,35 +104,20 @@ def build_model(
     *,
     key: PRNGKeyArray,
 ) -> Model:
-    """Build the layers of `model.layers`; a `kpnn` layer may only come first.
+    """Build the layers of `model.layers`; a `kpnn` or `hierarchy` layer may only come first.
 
-    The kpnn layer reads `n_features == len(inputs)` columns (in `inputs` order); a model
-    without one reads `n_features` columns. `network`, `inputs`, `outputs` may be None then.
+    That layer reads `n_features == len(inputs)` columns (in `inputs` order); a model without
+    one reads `n_features` columns. `network`, `inputs`, `outputs` may be None then.
     """
     keys = jax.random.split(key, len(layer_specs))
     layers: list[Layer] = []
     width = n_features
     for i, (spec, layer_key) in enumerate(zip(layer_specs, keys, strict=True)):
         last = i == len(layer_specs) - 1
-        if isinstance(spec, KpnnLayerSpec):
-            if i > 0:
-                raise _layer_problem(
-                    i,
-                    "kind",
-                    "a `kpnn` layer reads the network's input nodes, so it must be the first layer",
-                    "move the kpnn layer to `model.layers[0]`",
-                )
-            if network is None or inputs is None or outputs is None:
-                raise ValueError("a kpnn layer needs `network`, `inputs` and `outputs`")
-            if n_features != len(inputs):
-                raise CompileError(
-                    Problem(
-                        f"the data give {n_features} feature columns for {len(inputs)} input nodes",
-                        path="network.inputs",
-                        hint="map exactly one data column to each input node, in `inputs` order",
-                    )
-                )
-            layer: Layer = KpnnLayer(network, inputs, outputs, spec, last=last, key=layer_key)
+        if isinstance(spec, KpnnLayerSpec | HierarchyLayerSpec):
+            layer: Layer = _network_layer(
+                i, spec, network, inputs, outputs, n_features, last=last, key=layer_key
+            )
             width = layer.output_slot.shape[-1]
         elif isinstance(spec, DenseLayerSpec):
             layer = DenseLayer(width, spec, last=last, key=layer_key)

@@ -136,13 +136,14 @@ def plan_kpnn(
     inputs: Sequence[int] | np.ndarray,
     outputs: Sequence[int] | np.ndarray,
     *,
-    units_per_node: int = 1,
+    units_per_node: int | np.ndarray = 1,
     last: bool = True,
     dropout_rule: Literal["kpnn", "uniform"] = "kpnn",
 ) -> KpnnPlan:
     """Lay out the buffer slots, levels and connections of a `kpnn` layer.
 
-    Inputs have one unit, other nodes `units_per_node`, and outputs one unit when `last`.
+    Inputs have one unit, other nodes `units_per_node` (one count, or an `(n_nodes,)` array of
+    per-node counts), and outputs one unit when `last`.
     Dropout may zero any non-output slot; with the `kpnn` rule not the slots of a node that is
     the only parent of some child (counting the edges the layer uses).
     """
@@ -157,7 +158,7 @@ def plan_kpnn(
     src, dst = network.src[used], network.dst[used]
     level = _levels(network, is_input, src, dst)
 
-    units = np.where(is_input, 1, units_per_node)
+    units = np.where(is_input, 1, np.asarray(units_per_node, dtype=np.int64))
     if last:
         units[outputs] = 1
     hidden = np.flatnonzero(~is_input)

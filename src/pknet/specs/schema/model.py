@@ -50,9 +50,9 @@ class HierarchyLayerSpec(LayerSpecBase):
 
     Each measured gene (`network.inputs`) gets `units_per_gene` units fed only by its own feature
     column; each term gets `units_per_term` units fed by its annotated genes and child terms; the
-    outputs are `network.outputs` (e.g. `roots`). Filters drop terms with their edges; genes and
-    terms left without a path to an output are dropped too. In the last layer the outputs have
-    one unit each and give logits.
+    outputs are `network.outputs` (e.g. `roots`) and the tops left by `max_genes`/`max_depth`.
+    Filters drop terms with their edges; genes and terms left without a path to an output are
+    dropped too. In the last layer the outputs have one unit each and give logits.
     """
 
     kind: Literal["hierarchy"] = Field(description="Layer kind.")
@@ -63,7 +63,10 @@ class HierarchyLayerSpec(LayerSpecBase):
         1, ge=1, description="Keep terms with at least this many measured genes below them."
     )
     max_genes: int | None = Field(
-        None, ge=1, description="Keep terms with at most this many measured genes below them."
+        None,
+        ge=1,
+        description="Keep terms with at most this many measured genes below them; the top kept "
+        "terms whose parents were cut become outputs.",
     )
     max_depth: int | None = Field(
         None,
