@@ -326,8 +326,6 @@ def _explain(
             spec, program, control_trained, x, dataset.y, splits, control_stats
         )
         timings["control_s"] = perf_counter() - start
-    net = network.network
-    kind = np.full(net.n_nodes, "hidden", dtype=object)
-    kind[network.inputs] = "input"
-    kind[network.outputs] = "output"
-    return importance_table(importances, net.nodes, kind, control)
+    layer = trained.model(0).layers[0]
+    kinds = np.asarray(layer.node_kinds, dtype=object)
+    return importance_table(importances, layer.node_names, kinds, control)

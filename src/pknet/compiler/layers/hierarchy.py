@@ -43,13 +43,12 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import equinox as eqx
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 from jaxtyping import PRNGKeyArray
 from scipy.sparse.csgraph import connected_components
 
-from pknet.compiler.layers.kpnn import KpnnLayer, _initial_weight, _int32, _levels, plan_kpnn
+from pknet.compiler.layers.kpnn import KpnnLayer, _levels, plan_kpnn
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import HierarchyLayerSpec
@@ -325,8 +324,6 @@ class HierarchyLayer(KpnnLayer):
     `unit_node`, `node_slot`, `gate` and `offset` index; `report` counts the filters' work.
     """
 
-    node_names: tuple[str, ...] = eqx.field(static=True)
-    node_kinds: tuple[str, ...] = eqx.field(static=True)
     report: HierarchyReport = eqx.field(static=True)
 
     def __init__(
@@ -357,31 +354,16 @@ class HierarchyLayer(KpnnLayer):
             last=last,
             dropout_rule="uniform",
         )
-        fan_in = np.bincount(plan.connection_child, minlength=plan.n_slots)[plan.connection_child]
-        weight = _initial_weight(key, 1.0 / np.sqrt(np.maximum(fan_in, 1)), None)
-        n_hidden = plan.n_slots - plan.n_inputs
-
-        self.weight = weight
-        self.bias = jnp.asarray(np.zeros(n_hidden, weight.dtype)) if spec.bias else None
-        self.gamma = None
-        self.beta = None
-        self.unit_node = _int32(plan.unit_node)
-        self.node_slot = _int32(plan.node_slot)
-        self.connection_parent = _int32(plan.connection_parent)
-        self.connection_child = _int32(plan.connection_child)
-        self.connection_edge = _int32(plan.connection_edge)
-        self.connection_sign = None
-        self.output_slot = _int32(plan.output_slot)
-        self.droppable = jnp.asarray(plan.droppable & (np.arange(plan.n_slots) >= plan.n_inputs))
-        self.name = spec.name
-        self.activation = spec.activation
-        self.units_per_node = max(spec.units_per_gene, spec.units_per_term)
-        self.dropout = spec.dropout
-        self.last = last
-        self.n_inputs = plan.n_inputs
-        self.n_edges = plan.n_edges
-        self.level_bounds = plan.level_bounds
-        self.level_connections = plan.level_connections
-        self.node_names = layered.network.nodes
-        self.node_kinds = tuple(layered.node_kind.tolist())
+        self._init_from_plan(
+            plan,
+            layered.network,
+            spec,
+            units_per_node=max(spec.units_per_gene, spec.units_per_term),
+            last=last,
+            signed=False,
+            input_affine=False,
+            droppable=plan.droppable & (np.arange(plan.n_slots) >= plan.n_inputs),
+            node_kinds=tuple(layered.node_kind.tolist()),
+            key=key,
+        )
         self.report = layered.report

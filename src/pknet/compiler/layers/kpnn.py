@@ -29,7 +29,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from pknet.compiler.layers.activations import ACTIVATIONS
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
-from pknet.specs.schema.model import KpnnLayerSpec
+from pknet.specs.schema.model import HierarchyLayerSpec, KpnnLayerSpec
 
 MAX_NAMED = 5
 
@@ -246,7 +246,8 @@ class KpnnLayer(eqx.Module):
 
     In the last layer output nodes have one unit and the layer returns their pre-activation
     (logits; the loss applies the link); otherwise it returns their activations. An output that
-    feeds other nodes passes its activation on.
+    feeds other nodes passes its activation on. `node_names[v]` and `node_kinds[v]` (`input`,
+    `hidden`, `output`) name the nodes that `unit_node`, `node_slot`, `gate` and `offset` index.
     """
 
     weight: Float[Array, " n_connections"]
@@ -270,6 +271,8 @@ class KpnnLayer(eqx.Module):
     n_edges: int = eqx.field(static=True)
     level_bounds: tuple[tuple[int, int], ...] = eqx.field(static=True)
     level_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    node_names: tuple[str, ...] = eqx.field(static=True)
+    node_kinds: tuple[str, ...] = eqx.field(static=True)
 
     def __init__(
         self,
@@ -289,34 +292,67 @@ class KpnnLayer(eqx.Module):
             last=last,
             dropout_rule=spec.dropout_rule,
         )
+        kinds = np.full(network.n_nodes, "hidden", dtype=object)
+        kinds[np.asarray(inputs, dtype=np.int64)] = "input"
+        kinds[np.asarray(outputs, dtype=np.int64)] = "output"
+        self._init_from_plan(
+            plan,
+            network,
+            spec,
+            units_per_node=spec.units_per_node,
+            last=last,
+            signed=spec.signed,
+            input_affine=spec.input_batchnorm,
+            droppable=plan.droppable,
+            node_kinds=tuple(kinds.tolist()),
+            key=key,
+        )
+
+    def _init_from_plan(
+        self,
+        plan: KpnnPlan,
+        network: Network,
+        spec: KpnnLayerSpec | HierarchyLayerSpec,
+        *,
+        units_per_node: int,
+        last: bool,
+        signed: bool,
+        input_affine: bool,
+        droppable: np.ndarray,
+        node_kinds: tuple[str, ...],
+        key: PRNGKeyArray,
+    ) -> None:
+        """Set every field from a plan over `network` (shared by the network-wired layers)."""
         fan_in = np.bincount(plan.connection_child, minlength=plan.n_slots)[plan.connection_child]
         limit = 1.0 / np.sqrt(np.maximum(fan_in, 1))
         sign = network.sign[plan.connection_edge]
-        weight = _initial_weight(key, limit, sign if spec.signed else None)
+        weight = _initial_weight(key, limit, sign if signed else None)
         dtype = weight.dtype
         n_hidden = plan.n_slots - plan.n_inputs
 
         self.weight = weight
         self.bias = jnp.asarray(np.zeros(n_hidden, dtype)) if spec.bias else None
-        self.gamma = jnp.asarray(np.ones(plan.n_inputs, dtype)) if spec.input_batchnorm else None
-        self.beta = jnp.asarray(np.zeros(plan.n_inputs, dtype)) if spec.input_batchnorm else None
+        self.gamma = jnp.asarray(np.ones(plan.n_inputs, dtype)) if input_affine else None
+        self.beta = jnp.asarray(np.zeros(plan.n_inputs, dtype)) if input_affine else None
         self.unit_node = _int32(plan.unit_node)
         self.node_slot = _int32(plan.node_slot)
         self.connection_parent = _int32(plan.connection_parent)
         self.connection_child = _int32(plan.connection_child)
         self.connection_edge = _int32(plan.connection_edge)
-        self.connection_sign = jnp.asarray(sign, jnp.int8) if spec.signed else None
+        self.connection_sign = jnp.asarray(sign, jnp.int8) if signed else None
         self.output_slot = _int32(plan.output_slot)
-        self.droppable = jnp.asarray(plan.droppable)
+        self.droppable = jnp.asarray(droppable)
         self.name = spec.name
         self.activation = spec.activation
-        self.units_per_node = spec.units_per_node
+        self.units_per_node = units_per_node
         self.dropout = spec.dropout
         self.last = last
         self.n_inputs = plan.n_inputs
         self.n_edges = plan.n_edges
         self.level_bounds = plan.level_bounds
         self.level_connections = plan.level_connections
+        self.node_names = network.nodes
+        self.node_kinds = node_kinds
 
     def __check_init__(self) -> None:
         if self.activation not in ACTIVATIONS:

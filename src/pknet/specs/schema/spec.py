@@ -10,7 +10,7 @@ from pknet.specs.dsl import loss_groups
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.data import DataSpec
 from pknet.specs.schema.evaluate import EvaluateSpec, ExplainSpec
-from pknet.specs.schema.model import NETWORK_LAYERS, RESERVED_GROUPS, KpnnLayerSpec, ModelSpec
+from pknet.specs.schema.model import NETWORK_LAYERS, RESERVED_GROUPS, ModelSpec
 from pknet.specs.schema.network import NetworkSpec
 from pknet.specs.schema.prune import PruneSpec
 from pknet.specs.schema.train import TrainSpec
@@ -126,10 +126,11 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_explain_needs_network_layer(self) -> Spec:
-        if self.explain.methods and not isinstance(self.model.layers[0], KpnnLayerSpec):
+        if self.explain.methods and not isinstance(self.model.layers[0], NETWORK_LAYERS):
             raise rule_error(
                 ("explain",),
-                "importances are computed per network node: the first layer must be `kpnn`",
+                "importances are computed per network node: the first layer must be `kpnn` or "
+                "`hierarchy`",
                 "remove `explain`, or start the model with a network layer",
             )
         return self
