@@ -1,0 +1,23 @@
+"""Every example spec runs end to end (shortened: few epochs, 2 folds, no control)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import pknet
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+SPECS = sorted(EXAMPLES.glob("*/*.yaml"))
+SHORT = {"train.epochs": 3, "evaluate.cv.folds": 2}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_example_runs(spec: Path, tmp_path: Path) -> None:
+    loaded = pknet.load_spec(spec, SHORT)
+    overrides = {**SHORT, "explain.control": "none"} if loaded.explain.methods else SHORT
+    result = pknet.run(spec, overrides, out=tmp_path / "run")
+    assert (result.run_dir / "metrics.json").is_file()
+    assert all(len(fold["metrics"]) for fold in result.metrics["folds"])
