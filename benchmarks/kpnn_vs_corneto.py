@@ -109,11 +109,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pknet importance methods in the timed spec, comma-separated, or `none`",
     )
     parser.add_argument(
-        "--node-weights-chunk",
-        type=int,
-        default=8,
-        help="after the timed run, compute node_weights with this many knock-outs per batch "
-        "(pknet's default, 256, needs ~17 GB on this network); 0 skips it",
+        "--skip-node-weights",
+        action="store_true",
+        help="do not compute node_weights after the timed run",
     )
     parser.add_argument(
         "--control",
@@ -313,34 +311,27 @@ def importance_ranks(importances: pd.DataFrame, truth: dict[str, Any]) -> dict[s
     return ranks
 
 
-def node_weights_after(outcome: Any, chunk: int) -> pd.DataFrame:
-    """pknet's `node_weights` importances of the trained folds, `chunk` knock-outs at a time.
+def node_weights_after(outcome: Any) -> pd.DataFrame:
+    """pknet's `node_weights` importances of the trained folds, computed after the timed run.
 
     The same computation as `explain: [node_weights]` in the spec (pknet's `explain_fold` on
-    each fold's held-out samples), with `NODE_CHUNK` lowered: the default vmaps 256 knock-outs
-    over every held-out sample and every connection at once.
+    each fold's held-out samples; knock-outs are batched within pknet's memory budget).
     """
     import jax
 
     from pknet.runtime import explain
     from pknet.runtime.transforms import apply_input_stats
 
-    saved, explain.NODE_CHUNK = explain.NODE_CHUNK, chunk
-    try:
-        per_fold = []
-        x, y = outcome.dataset.x, outcome.dataset.y
-        for k, split in enumerate(outcome.splits):
-            stats = jax.tree.map(lambda a, k=k: np.asarray(a)[k], outcome.stats)
-            train = (apply_input_stats(x[split.train], stats), y[split.train])
-            test = (apply_input_stats(x[split.test], stats), y[split.test])
-            model = outcome.trained.model(k)
-            per_fold.append(
-                explain.explain_fold(
-                    model, outcome.program.loss.predict, ["node_weights"], train, test
-                )
-            )
-    finally:
-        explain.NODE_CHUNK = saved
+    per_fold = []
+    x, y = outcome.dataset.x, outcome.dataset.y
+    for k, split in enumerate(outcome.splits):
+        stats = jax.tree.map(lambda a, k=k: np.asarray(a)[k], outcome.stats)
+        train = (apply_input_stats(x[split.train], stats), y[split.train])
+        test = (apply_input_stats(x[split.test], stats), y[split.test])
+        model = outcome.trained.model(k)
+        per_fold.append(
+            explain.explain_fold(model, outcome.program.loss.predict, ["node_weights"], train, test)
+        )
     net = outcome.network
     kind = np.full(net.network.n_nodes, "hidden", dtype=object)
     kind[net.inputs] = "input"
@@ -401,9 +392,9 @@ def pknet_worker(config_path: Path) -> None:
     importances = outcome.importances
     extra: dict[str, float] = {}
     methods = getattr(outcome.spec.explain, "methods", outcome.spec.explain)
-    if config["node_weights_chunk"] > 0 and "node_weights" not in set(methods):
+    if config["node_weights"] and "node_weights" not in set(methods):
         start = perf_counter()
-        extra_table = node_weights_after(outcome, config["node_weights_chunk"])
+        extra_table = node_weights_after(outcome)
         extra = {"node_weights_s": perf_counter() - start, "peak_rss_mb": peak_rss_mb()}
         importances = pd.concat([importances, extra_table], ignore_index=True)
     controlled: dict[str, Any] = {}
@@ -442,7 +433,7 @@ def pknet_worker(config_path: Path) -> None:
 
 
 def run_pknet(
-    spec: Path, work: Path, truth: dict[str, Any], node_weights_chunk: int, control: bool
+    spec: Path, work: Path, truth: dict[str, Any], node_weights: bool, control: bool
 ) -> dict[str, Any]:
     """Run `pknet_worker` in a fresh interpreter; return its document."""
     config = work / "worker.json"
@@ -454,7 +445,7 @@ def run_pknet(
                 "out": str(work / "pknet_run"),
                 "result": str(result),
                 "truth": truth,
-                "node_weights_chunk": node_weights_chunk,
+                "node_weights": node_weights,
                 "control": control,
             }
         )
@@ -725,8 +716,8 @@ def report(
     after = pk["node_weights_after"]
     if after:
         say(
-            f"  node_weights computed after the timed run, {args.node_weights_chunk} knock-outs "
-            f"per batch: {after['node_weights_s']:.1f} s, peak RSS then "
+            f"  node_weights computed after the timed run: {after['node_weights_s']:.1f} s, "
+            "peak RSS then "
             f"{after['peak_rss_mb'] / 1024:.2f} GB"
         )
     say("=" * 78)
@@ -748,7 +739,7 @@ def main(argv: list[str] | None = None) -> None:
         edges, net = prepare_network(args, data, work)
         spec = write_run_spec(args, data, edges, work)
         print(f"pknet: {spec}", flush=True)
-        pk = run_pknet(spec, work, truth, args.node_weights_chunk, args.control)
+        pk = run_pknet(spec, work, truth, not args.skip_node_weights, args.control)
         print(f"  pknet done in {pk['wall_s']:.1f} s", flush=True)
         cn = None
         if not args.skip_corneto:

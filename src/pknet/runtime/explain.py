@@ -26,7 +26,14 @@ from pknet.compiler.layers import KpnnLayer
 from pknet.compiler.model import Model
 from pknet.runtime.activation_importance import activation_auc
 
-NODE_CHUNK = 256  # hidden nodes knocked out per vmapped batch (bounds memory on big networks)
+KNOCKOUT_BUDGET_BYTES = 256 * 2**20  # activations held at once by the knock-out batches
+BUFFERS_PER_KNOCKOUT = 4  # activation buffers a knocked-out forward pass keeps alive
+
+
+def knockout_chunk(n_samples: int, n_slots: int) -> int:
+    """How many nodes to knock out per vmapped batch so activations fit the memory budget."""
+    per_node = max(n_samples * n_slots * 4 * BUFFERS_PER_KNOCKOUT, 1)
+    return int(min(256, max(1, KNOCKOUT_BUDGET_BYTES // per_node)))
 
 
 def _forward(model: Model, x: jax.Array, gate=None, offset=None) -> jax.Array:
@@ -101,9 +108,10 @@ def node_weights(model: Model, predict, x: jax.Array, y: jax.Array) -> np.ndarra
     input_nodes = np.asarray(layer.unit_node[: layer.n_inputs])
     hidden = np.setdiff1d(np.arange(layer.n_nodes), np.union1d(output_nodes, input_nodes))
     values = np.full(layer.n_nodes, np.nan)
-    for start in range(0, len(hidden), NODE_CHUNK):
-        chunk = hidden[start : start + NODE_CHUNK]
-        padded = np.resize(chunk, NODE_CHUNK)  # one compiled shape for every chunk
+    size = knockout_chunk(len(x), layer.n_slots)
+    for start in range(0, len(hidden), size):
+        chunk = hidden[start : start + size]
+        padded = np.resize(chunk, size)  # one compiled shape for every chunk
         values[chunk] = np.asarray(_knock_out(model, predict, x, y, jnp.asarray(padded)))[
             : len(chunk)
         ]
