@@ -227,6 +227,26 @@ def _initial_weight(
     return jnp.where(sign == 0, weight, magnitude + jnp.log(-jnp.expm1(-magnitude)))
 
 
+def _split_by_parent(
+    plan: KpnnPlan,
+) -> tuple[np.ndarray, tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """Order each level's connections as (from inputs, from hidden units), child-sorted within.
+
+    Returns the connection order and, per level, the ranges of that order holding connections
+    from input slots and from hidden slots.
+    """
+    order, from_inputs, from_hidden = [], [], []
+    for c0, c1 in plan.level_connections:
+        level = np.arange(c0, c1)
+        is_input = plan.connection_parent[level] < plan.n_inputs
+        start = len(order)
+        order.extend(level[is_input])
+        from_inputs.append((start, len(order)))
+        order.extend(level[~is_input])
+        from_hidden.append((from_inputs[-1][1], len(order)))
+    return np.asarray(order, dtype=np.int64), tuple(from_inputs), tuple(from_hidden)
+
+
 def _int32(a: np.ndarray) -> Int[Array, " n"]:
     return jnp.asarray(a, dtype=jnp.int32)
 
@@ -271,6 +291,9 @@ class KpnnLayer(eqx.Module):
     n_edges: int = eqx.field(static=True)
     level_bounds: tuple[tuple[int, int], ...] = eqx.field(static=True)
     level_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    connection_order: Int[Array, " n_connections"]
+    input_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    hidden_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
     node_names: tuple[str, ...] = eqx.field(static=True)
     node_kinds: tuple[str, ...] = eqx.field(static=True)
 
@@ -351,6 +374,8 @@ class KpnnLayer(eqx.Module):
         self.n_edges = plan.n_edges
         self.level_bounds = plan.level_bounds
         self.level_connections = plan.level_connections
+        order, self.input_connections, self.hidden_connections = _split_by_parent(plan)
+        self.connection_order = _int32(order)
         self.node_names = network.nodes
         self.node_kinds = node_kinds
 
@@ -437,22 +462,33 @@ class KpnnLayer(eqx.Module):
 
         act = ACTIVATIONS[self.activation]
         weight = self.effective_weight()
-        buffer = jnp.zeros(self.n_slots, x.dtype)
-        buffer = jax.lax.dynamic_update_slice(buffer, emit(x, 0, self.n_inputs), (0,))
+        inputs = emit(x, 0, self.n_inputs)
+        # Input parents are read from `inputs`, hidden parents from a buffer of hidden units only,
+        # so no level rewrites (or back-propagates through) a copy of every input.
+        hidden = jnp.zeros(self.n_slots - self.n_inputs, x.dtype)
         pre = [x]
-        for (lo, hi), (c0, c1) in zip(self.level_bounds, self.level_connections, strict=True):
-            messages = weight[c0:c1] * buffer[self.connection_parent[c0:c1]]
+        for (lo, hi), (a0, a1), (b0, b1) in zip(
+            self.level_bounds, self.input_connections, self.hidden_connections, strict=True
+        ):
+            from_inputs = self.connection_order[a0:a1]
+            from_hidden = self.connection_order[b0:b1]
             z = jax.ops.segment_sum(
-                messages,
-                self.connection_child[c0:c1] - lo,
+                weight[from_inputs] * inputs[self.connection_parent[from_inputs]],
+                self.connection_child[from_inputs] - lo,
+                num_segments=hi - lo,
+                indices_are_sorted=True,
+            ) + jax.ops.segment_sum(
+                weight[from_hidden] * hidden[self.connection_parent[from_hidden] - self.n_inputs],
+                self.connection_child[from_hidden] - lo,
                 num_segments=hi - lo,
                 indices_are_sorted=True,
             )
             if self.bias is not None:
                 z = z + self.bias[lo - self.n_inputs : hi - self.n_inputs]
             pre.append(z)
-            buffer = jax.lax.dynamic_update_slice(buffer, emit(act(z), lo, hi), (lo,))
-        return buffer, jnp.concatenate(pre)
+            start = (lo - self.n_inputs,)
+            hidden = jax.lax.dynamic_update_slice(hidden, emit(act(z), lo, hi), start)
+        return jnp.concatenate([inputs, hidden]), jnp.concatenate(pre)
 
     def node_values(
         self,
