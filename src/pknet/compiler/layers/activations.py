@@ -24,3 +24,11 @@ ACTIVATIONS: MappingProxyType[str, Callable[[Array], Array]] = MappingProxyType(
     }
 )
 """Spec activation name -> elementwise function."""
+
+
+def check_activation_and_dropout(activation: str, dropout: float) -> None:
+    """The invariants every layer shares: a known activation and a dropout rate in [0, 1)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation `{activation}`; use one of {list(ACTIVATIONS)}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout}")

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from pknet.compiler.layers.activations import ACTIVATIONS
+from pknet.compiler.layers.activations import ACTIVATIONS, check_activation_and_dropout
 from pknet.specs.schema.model import DenseLayerSpec
 
 
@@ -37,12 +37,7 @@ class DenseLayer(eqx.Module):
         self.last = last
 
     def __check_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation `{self.activation}`; use one of {list(ACTIVATIONS)}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        check_activation_and_dropout(self.activation, self.dropout)
         if self.bias is not None and self.bias.shape[-1] != self.weight.shape[-1]:
             raise ValueError(
                 f"bias has {self.bias.shape[-1]} entries for {self.weight.shape[-1]} units"

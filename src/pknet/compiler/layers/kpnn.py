@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from pknet.compiler.layers.activations import ACTIVATIONS
+from pknet.compiler.layers.activations import ACTIVATIONS, check_activation_and_dropout
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import HierarchyLayerSpec, KpnnLayerSpec
@@ -380,12 +380,7 @@ class KpnnLayer(eqx.Module):
         self.node_kinds = node_kinds
 
     def __check_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation `{self.activation}`; use one of {list(ACTIVATIONS)}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        check_activation_and_dropout(self.activation, self.dropout)
         n_connections = self.level_connections[-1][1] if self.level_connections else 0
         if self.weight.shape[-1] != n_connections:
             raise ValueError(
