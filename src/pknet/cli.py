@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 import pknet
-from pknet.errors import EXIT_USER_ERROR, PknetError
+from pknet.errors import EXIT_USER_ERROR, Location, PknetError, Problem
 from pknet.specs import Spec, load_spec, render_spec, summarize
 
 app = typer.Typer(
@@ -60,6 +60,20 @@ def user_errors() -> Iterator[None]:
     except PknetError as exc:
         _print_error(exc)
         raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write an output file the user named; a path that cannot be written is a user error."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PknetError(
+            Problem(
+                f"cannot write {path}: {exc.strerror}",
+                Location(str(path)),
+                hint="check that the folder exists and is writable",
+            )
+        ) from None
 
 
 def _warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -115,7 +129,8 @@ def schema(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        with user_errors():
+            _write_text(output, text)
         err.print(f"wrote {output}", markup=False)
 
 
@@ -197,10 +212,10 @@ def predict(
     """Score new data with every fold's model of a run; write mean and per-fold scores."""
     from pknet.api import predict as predict_data
 
+    target = out if out is not None else Path(f"{data.stem}.predictions.csv")
     with user_errors():
         table = predict_data(run_dir, data)
-    target = out if out is not None else Path(f"{data.stem}.predictions.csv")
-    table.to_csv(target, index=False)
+        _write_text(target, table.to_csv(index=False))
     console.print(Text(f"wrote {len(table)} predictions to {target}"), markup=False)
 
 

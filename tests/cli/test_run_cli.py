@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,24 @@ evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2]}}
 """
     output = failing_run(tmp_path, body)
     assert "diverged" in output and "train.optimizer.lr" in output
+
+
+def test_unwritable_outputs_are_user_errors(run_dir: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "folder"
+    result = runner.invoke(app, ["schema", "--output", str(missing / "schema.json")])
+    assert result.exit_code == 2 and "cannot write" in result.output
+    data = EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"
+    result = runner.invoke(
+        app, ["predict", str(run_dir), str(data), "--out", str(missing / "p.csv")]
+    )
+    assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_a_checkpoint_that_does_not_fit_is_a_user_error(run_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "folds" / "0" / "model.eqx").write_bytes(b"not a checkpoint")
+    data = EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"
+    result = runner.invoke(app, ["predict", str(copy), str(data), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2, result.output
+    assert "cannot load the checkpoint model.eqx" in result.output

@@ -67,6 +67,20 @@ def _columns(data: Path, spec: Spec, wanted: list[str]) -> np.ndarray:
     return np.array([position[name] for name in wanted], dtype=np.int64)
 
 
+def _load_checkpoint(path: Path, skeleton: eqx.Module) -> eqx.Module:
+    try:
+        return eqx.tree_deserialise_leaves(path, skeleton)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise CompileError(
+            Problem(
+                f"cannot load the checkpoint {path.name}: it does not match the model this pknet "
+                f"builds from the run's spec ({type(exc).__name__})",
+                Location(str(path)),
+                hint="the run was probably written by another pknet version; run the spec again",
+            )
+        ) from None
+
+
 def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
     """Scores of every fold's model on `data`, and their mean (one row per sample)."""
     run_dir = Path(run_dir)
@@ -89,7 +103,7 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
 
     fold_scores = []
     for k in range(info["n_folds"]):
-        model = eqx.tree_deserialise_leaves(_run_file(run_dir, f"folds/{k}/{MODEL_FILE}"), skeleton)
+        model = _load_checkpoint(_run_file(run_dir, f"folds/{k}/{MODEL_FILE}"), skeleton)
         stats = InputStats(**dict(np.load(_run_file(run_dir, f"folds/{k}/{STATS_FILE}"))))
         inputs_k = apply_input_stats(jnp.asarray(x), stats)
         fold_scores.append(np.asarray(loss.predict(jax.vmap(lambda xi, m=model: m(xi))(inputs_k))))
