@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-from jax.flatten_util import ravel_pytree
 
 import pknet
 from pknet.compiler.layers import HierarchyLayer, layered_hierarchy
@@ -413,30 +412,10 @@ def test_some_random_cases_have_copies_and_dropped_terms():
     assert any(r.n_too_small for r in reports)
 
 
-def test_gradients_match_finite_differences():
+def test_gradients_match_finite_differences(assert_gradients_match_finite_differences):
     with jax.enable_x64(True):
         layer = build(random_case(1), seed=3, units_per_gene=2, units_per_term=2)
-        params, static = eqx.partition(layer, eqx.is_inexact_array)
-        flat, unravel = ravel_pytree(params)
-        assert flat.dtype == jnp.float64
-        rng = np.random.default_rng(0)
-        x = jnp.asarray(rng.normal(size=layer.n_inputs))
-        w_out = jnp.asarray(rng.normal(size=layer.output_slot.shape[0]))
-        w_all = jnp.asarray(rng.normal(size=layer.n_slots))
-        eps = 1e-6
-
-        def loss(theta):
-            model = eqx.combine(unravel(theta), static)
-            return w_out @ model(x) + w_all @ model.node_values(x)
-
-        @jax.jit
-        def grad_and_differences(theta):
-            steps = eps * jnp.eye(len(theta))
-            fd = jax.vmap(lambda d: (loss(theta + d) - loss(theta - d)) / (2 * eps))(steps)
-            return jax.grad(loss)(theta), fd
-
-        grad, fd = grad_and_differences(flat)
-        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+        assert_gradients_match_finite_differences(layer)
 
 
 @pytest.mark.parametrize("last", [True, False])

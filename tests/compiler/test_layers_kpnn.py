@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.flatten_util import ravel_pytree
 
 from pknet.compiler.layers import KpnnLayer, plan_kpnn
 from pknet.compiler.network import Network
@@ -203,30 +202,11 @@ def test_edge_weights_are_the_effective_blocks():
 
 
 @pytest.mark.parametrize("case", [1, 2, 3])
-def test_gradients_match_finite_differences(case):
+def test_gradients_match_finite_differences(case, assert_gradients_match_finite_differences):
     with jax.enable_x64(True):
         net, inputs, outputs = random_case(11, n_max=8)
         layer = build(net, inputs, outputs, seed=3, activation="tanh", **CONFIGS[case])
-        params, static = eqx.partition(layer, eqx.is_inexact_array)
-        flat, unravel = ravel_pytree(params)
-        rng = np.random.default_rng(0)
-        x = jnp.asarray(rng.normal(size=len(inputs)))
-        w_out = jnp.asarray(rng.normal(size=layer.output_slot.shape[0]))
-        w_all = jnp.asarray(rng.normal(size=layer.n_slots))
-        eps = 1e-6
-
-        def loss(theta):
-            model = eqx.combine(unravel(theta), static)
-            return w_out @ model(x) + w_all @ model.node_values(x)
-
-        @jax.jit
-        def grad_and_differences(theta):
-            steps = eps * jnp.eye(len(theta))
-            fd = jax.vmap(lambda d: (loss(theta + d) - loss(theta - d)) / (2 * eps))(steps)
-            return jax.grad(loss)(theta), fd
-
-        grad, fd = grad_and_differences(flat)
-        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+        assert_gradients_match_finite_differences(layer)
 
 
 def test_trainable_leaves_are_exactly_the_parameters():
