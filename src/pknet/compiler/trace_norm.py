@@ -1,0 +1,68 @@
+"""The `trace_norm(group, mode=...)` loss term: nuclear norms of task-stacked weights.
+
+A tensor stacks one weight per task along its leading axis, e.g. `(T, d_in, d_out)` or `(T, d)`.
+Its trace norm is the nuclear norm (sum of singular values) of a matrix unfolding:
+
+- `task`: the task axis against all the others, `reshape(T, -1)` (low rank across tasks);
+- `last`: the last axis against all the others (MTLRANK's unfolding);
+- `all`: the sum over the mode-k unfoldings of every axis k (a `(T, d)` tensor counts its one
+  nuclear norm twice, once per axis).
+
+Only singular values are computed (`compute_uv=False`): JAX differentiates them as
+`ds = diag(U^T dA V)`, so the gradient is `U V^T` and stays finite on zero and repeated singular
+values (there it is `U V^T` for the `U`, `V` LAPACK returns: a valid subgradient). Differentiating
+through `U` and `V` (`compute_uv=True`) divides by differences of singular values: NaN there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+TraceNormMode = Literal["task", "all", "last"]
+MODES: tuple[TraceNormMode, ...] = ("task", "all", "last")
+
+
+def unfold(tensor: Float[Array, "*shape"], axis: int) -> Float[Array, "rows cols"]:
+    """The mode-`axis` unfolding: `axis` becomes the rows, the other axes (in order) the columns."""
+    moved = jnp.moveaxis(tensor, axis, 0)
+    return moved.reshape(moved.shape[0], math.prod(moved.shape[1:]))
+
+
+def nuclear_norm(matrix: Float[Array, "rows cols"]) -> Float[Array, ""]:
+    """Sum of the singular values of a matrix (0 for an empty one)."""
+    if matrix.size == 0:
+        return jnp.zeros((), matrix.dtype)
+    return jnp.linalg.svd(matrix, compute_uv=False).sum()
+
+
+def _tensor_trace_norm(tensor: Float[Array, " tasks *rest"], mode: TraceNormMode) -> Array:
+    if tensor.ndim == 0:
+        raise ValueError("trace_norm needs arrays with a leading task axis; got a scalar")
+    if mode == "task":
+        return nuclear_norm(unfold(tensor, 0))
+    if mode == "last":
+        return nuclear_norm(unfold(tensor, -1))
+    return _total([nuclear_norm(unfold(tensor, k)) for k in range(tensor.ndim)])
+
+
+def _total(values: list[Array]) -> Array:
+    """Sum without an initial value, so no dtype is imposed on it."""
+    return sum(values[1:], start=values[0])
+
+
+def trace_norm(
+    stacked: Float[Array, " tasks *rest"] | Sequence[Float[Array, " tasks *rest"]],
+    mode: TraceNormMode,
+) -> Float[Array, ""]:
+    """Trace norm of a task-stacked tensor under `mode`; a list of tensors sums their norms."""
+    if mode not in MODES:
+        raise ValueError(f"unknown trace_norm mode `{mode}`; use one of {list(MODES)}")
+    tensors = list(stacked) if isinstance(stacked, Sequence) else [stacked]
+    if not tensors:
+        raise ValueError("trace_norm got an empty group; the group must hold at least one array")
+    return _total([_tensor_trace_norm(jnp.asarray(t), mode) for t in tensors])
