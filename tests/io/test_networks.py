@@ -17,6 +17,8 @@ from pknet.io.networks import (
     NETWORK_LOADERS,
     RELATION,
     SCORE,
+    TermSet,
+    drop_unknown_terms,
     load_annotation_table,
     load_drugcell_ontology,
     load_edge_list,
@@ -395,6 +397,63 @@ def test_annotation_table_reactome_membership():
     expected = [(r["uniprot"], r["pathway"]) for r in rows(REACTOME_MEMBERS)]
     assert pairs(edges) == expected and len(expected) == 346
     assert list(edges.columns) == list(EDGE_COLUMNS)
+
+
+def go_slim_terms() -> TermSet:
+    return TermSet(frozenset(load_obo_terms(OBO)["term"]), "goslim_generic.obo")
+
+
+def test_annotations_to_terms_outside_the_ontology_name_their_line():
+    slim = go_slim_terms()
+    table = rows(GO_TSV)
+    unknown = [r for r in table if r["go_id"] not in slim.terms]
+    first = next(i for i, r in enumerate(table) if r["go_id"] not in slim.terms)
+    message = (
+        f"{table[first]['gene']!r} is annotated to {table[first]['go_id']!r}, which is not a term "
+        f"of goslim_generic.obo ({len(unknown)} annotation(s) cite "
+        f"{len({r['go_id'] for r in unknown})} such term(s))"
+    )
+    for path, line, load in (
+        (GAF, first + 4, lambda: load_gaf(GAF, terms=slim)),  # after three `!` lines
+        (
+            GO_TSV,
+            first + 2,  # after the header
+            lambda: load_annotation_table(GO_TSV, member_col="gene", term_col="go_id", terms=slim),
+        ),
+    ):
+        with pytest.raises(CompileError) as excinfo:
+            load()
+        assert f"{path}:{line}: {message}" in error_text(excinfo)
+        assert "unknown_terms: drop" in error_text(excinfo)
+
+
+def test_only_kept_annotations_must_cite_known_terms():
+    iea = [r for r in rows(GO_TSV) if r["evidence"] == "IEA"]
+    terms = TermSet(frozenset(r["go_id"] for r in iea), "the IEA terms")
+    assert any(r["go_id"] not in terms.terms for r in rows(GO_TSV))  # rows the filter drops
+    assert len(load_gaf(GAF, evidence=["IEA"], terms=terms)) == len(iea)
+    table = load_annotation_table(
+        GO_TSV,
+        member_col="gene",
+        term_col="go_id",
+        evidence_col="evidence",
+        evidence=["IEA"],
+        terms=terms,
+    )
+    assert len(table) == len(iea)
+
+
+def test_drop_unknown_terms_counts_what_it_drops():
+    slim = go_slim_terms()
+    kept, dropped = drop_unknown_terms(load_gaf(GAF), slim, GAF)
+    check_edge_table(kept)
+    assert pairs(kept) == [
+        (r["gene"], r["go_id"]) for r in rows(GO_TSV) if r["go_id"] in slim.terms
+    ]
+    assert len(kept) + dropped == 248 and len(kept) == 3
+    only_unknown = load_annotation_table(REACTOME_MEMBERS, member_col="uniprot", term_col="pathway")
+    with pytest.raises(CompileError, match=r"no edges in .* after filters: annotations to terms"):
+        drop_unknown_terms(only_unknown, slim, REACTOME_MEMBERS)
 
 
 # --- hierarchies -----------------------------------------------------------------------------

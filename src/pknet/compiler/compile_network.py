@@ -58,7 +58,8 @@ class CompiledNetwork:
     """The network a model is built on, its inputs/outputs, and how it was obtained.
 
     `inputs`/`outputs` index `network.nodes`; `input_columns[i]` is the data column of input `i`
-    (-1 when the input is not measured).
+    (-1 when the input is not measured); `unknown_terms_dropped` counts the annotations to terms
+    no `obo` source defines that `unknown_terms: drop` left out.
     """
 
     network: Network
@@ -71,6 +72,7 @@ class CompiledNetwork:
     pruning: PruneResult | None
     seconds: float
     report_names: bool = False
+    unknown_terms_dropped: int = 0
 
     def report(self) -> dict[str, object]:
         """JSON-ready report: mapping, hygiene, selection and pruning figures."""
@@ -80,6 +82,7 @@ class CompiledNetwork:
             "edges": self.network.n_edges,
             "inputs": len(self.inputs),
             "outputs": len(self.outputs),
+            "unknown_terms_dropped": self.unknown_terms_dropped,
             "mapping": self.mapping.to_dict(names),
             "hygiene": self.hygiene.to_dict(names),
             "prune": self.pruning.report.to_dict() if self.pruning else None,
@@ -238,7 +241,7 @@ def compile_network(spec: Spec) -> CompiledNetwork:
     if spec.network is None:
         raise CompileError(spec_problem(spec, (), "the spec has no `network` section to compile"))
     start = perf_counter()
-    raw = read_network(spec.network)
+    raw, unknown_terms_dropped = read_network(spec.network)
     expression = spec.data.expression
     features = read_feature_names(
         Path(expression.file), expression.format, expression.layer, expression.orientation
@@ -283,4 +286,5 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         pruning=pruning,
         seconds=perf_counter() - start,
         report_names=spec.network.report_names,
+        unknown_terms_dropped=unknown_terms_dropped,
     )

@@ -6,6 +6,11 @@ in the direction information flows in a model: gene → term → parent term; TF
 none), then the extra columns its format carries (`relation`, `confidence`, `score`,
 `evidence`). Rows keep the file's order. Bad input raises `pknet.errors.CompileError`
 located at the file and line.
+
+Annotation loaders (GAF, annotation tables) take the `TermSet` of an ontology whose terms are a
+closed set (an OBO file's `[Term]` stanzas) and reject annotations to other terms, naming the
+line. Parent/child hierarchy tables are not closed sets: a term may appear only as an
+annotation target (a leaf or root pathway without a hierarchy row), so they define no `TermSet`.
 """
 
 from ._common import (
@@ -18,9 +23,10 @@ from ._common import (
     SOURCE,
     TARGET,
     WEIGHT,
+    TermSet,
 )
 from ._edge_lists import load_edge_list, load_regulons, load_scored_links, load_sif
-from ._gene_sets import load_annotation_table, load_gaf, load_gmt
+from ._gene_sets import drop_unknown_terms, load_annotation_table, load_gaf, load_gmt
 from ._mapping import load_mapping
 from ._ontologies import (
     load_drugcell_ontology,
@@ -54,6 +60,8 @@ __all__ = [
     "SOURCE",
     "TARGET",
     "WEIGHT",
+    "TermSet",
+    "drop_unknown_terms",
     "load_annotation_table",
     "load_drugcell_ontology",
     "load_edge_list",

@@ -7,6 +7,7 @@ import difflib
 import gzip
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -43,6 +44,21 @@ MSG_SIGN_VALUES = (
     "a sign is +1, 1, + or activation (also activates, stimulates, positive); "
     "-1, - or inhibition (also inhibits, represses, negative); 0 or empty when unknown"
 )
+
+
+MSG_UNKNOWN_TERMS = (
+    "an annotated term missing from the ontology is obsolete, a secondary id (alt_id), of another "
+    "namespace (filter the annotations, e.g. `aspect: P`) or from another release; set "
+    "`unknown_terms: drop` on this network source to leave such annotations out"
+)
+
+
+@dataclass(frozen=True)
+class TermSet:
+    """The terms an ontology defines, which annotations must cite; `source` names it."""
+
+    terms: frozenset[str]
+    source: str
 
 
 def fail(path: Path, message: str, line: int | None = None, hint: str | None = None) -> NoReturn:
@@ -266,6 +282,26 @@ def require_edges(edges: pd.DataFrame, path: Path, why: str | None = None) -> pd
     return edges
 
 
+def check_known_terms(
+    edges: pd.DataFrame, lines: Sequence[int] | np.ndarray, terms: TermSet, path: Path
+) -> None:
+    """Fail at the first annotation (edge member → term, file line `lines[i]`) whose term is
+    not one of `terms`."""
+    unknown = ~edges[TARGET].isin(terms.terms).to_numpy()
+    if not unknown.any():
+        return
+    first = int(np.argmax(unknown))
+    member, term = edges[SOURCE].iloc[first], edges[TARGET].iloc[first]
+    n_terms = edges[TARGET][unknown].nunique()
+    fail(
+        path,
+        f"{member!r} is annotated to {term!r}, which is not a term of {terms.source} "
+        f"({int(unknown.sum())} annotation(s) cite {n_terms} such term(s))",
+        int(lines[first]),
+        MSG_UNKNOWN_TERMS,
+    )
+
+
 def labelled_pairs(
     path: Path,
     *,
@@ -276,11 +312,13 @@ def labelled_pairs(
     keep: Sequence[str] | None,
     sep: str | None,
     must_occur: bool,
+    terms: TermSet | None = None,
 ) -> pd.DataFrame:
     """Edges `source_col` → `target_col` of a table with a header, in file order.
 
     `label_col` (evidence codes, relation types) is kept as column `label`; `keep` keeps only
-    rows with those labels, and with `must_occur` each of them must appear in the file.
+    rows with those labels, and with `must_occur` each of them must appear in the file. With
+    `terms`, every kept row's `target_col` must be one of them.
     """
     if keep is not None and label_col is None:
         fail(path, f"a {label} filter needs the {label} column ({label}_col)")
@@ -290,10 +328,15 @@ def labelled_pairs(
     edges = edge_table(
         node_names(table, source_col, path), node_names(table, target_col, path), **extra
     )
-    if keep is None:
-        return require_edges(edges, path)
-    if must_occur:
-        check_filter_values(keep, edges[label], path, label)
-    kept = edges[edges[label].isin(list(keep))].reset_index(drop=True)
-    present = ", ".join(sorted(set(edges[label])))
-    return require_edges(kept, path, f"{label} in {list(keep)} (codes present: {present})")
+    lines = table.index.to_numpy()
+    why = None
+    if keep is not None:
+        if must_occur:
+            check_filter_values(keep, edges[label], path, label)
+        kept = edges[label].isin(list(keep)).to_numpy()
+        present = ", ".join(sorted(set(edges[label])))
+        why = f"{label} in {list(keep)} (codes present: {present})"
+        edges, lines = edges[kept].reset_index(drop=True), lines[kept]
+    if terms is not None:
+        check_known_terms(edges, lines, terms, path)
+    return require_edges(edges, path, why)

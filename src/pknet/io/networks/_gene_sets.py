@@ -9,6 +9,9 @@ import pandas as pd
 
 from ._common import (
     EVIDENCE,
+    TARGET,
+    TermSet,
+    check_known_terms,
     edge_table,
     fail,
     labelled_pairs,
@@ -50,19 +53,24 @@ def load_gmt(path: Path) -> pd.DataFrame:
 
 
 def load_gaf(
-    path: Path, *, evidence: Sequence[str] | None = None, aspect: str | None = None
+    path: Path,
+    *,
+    evidence: Sequence[str] | None = None,
+    aspect: str | None = None,
+    terms: TermSet | None = None,
 ) -> pd.DataFrame:
     """Gene → GO term edges of a GO Annotation File (GAF 2.x, tab-separated, `!` comments).
 
     Uses column 3 (symbol), 5 (GO id), 7 (evidence code, kept in `evidence`) and 9 (aspect
     P/F/C). Rows qualified `NOT` are skipped; `evidence` keeps only those codes and `aspect`
-    only that ontology.
+    only that ontology. With `terms`, every kept row's GO id must be one of them.
     """
     if aspect is not None and aspect not in _GAF_ASPECTS:
         fail(path, f"aspect must be one of {', '.join(_GAF_ASPECTS)}, not {aspect!r}")
     genes: list[str] = []
-    terms: list[str] = []
+    go_ids: list[str] = []
     codes: list[str] = []
+    lines: list[int] = []
     seen: set[str] = set()
     for line_no, line in read_lines(path):
         if line.startswith("!"):
@@ -84,14 +92,17 @@ def load_gaf(
         seen.add(code)
         if (evidence is None or code in evidence) and (aspect is None or ontology == aspect):
             genes.append(symbol)
-            terms.append(term)
+            go_ids.append(term)
             codes.append(code)
+            lines.append(line_no)
     filters = []
     if evidence is not None:
         filters.append(f"evidence in {list(evidence)} (codes present: {', '.join(sorted(seen))})")
     if aspect is not None:
         filters.append(f"aspect {aspect}")
-    edges = edge_table(genes, terms, **{EVIDENCE: codes})
+    edges = edge_table(genes, go_ids, **{EVIDENCE: codes})
+    if terms is not None:
+        check_known_terms(edges, lines, terms, path)
     return require_edges(edges, path, "; ".join(filters) or None)
 
 
@@ -103,12 +114,13 @@ def load_annotation_table(
     evidence_col: str | None = None,
     evidence: Sequence[str] | None = None,
     sep: str | None = None,
+    terms: TermSet | None = None,
 ) -> pd.DataFrame:
     """Member → term edges of a delimited annotation table with a header, in file order.
 
     For GO annotations (`gene`, `go_id`, `evidence`) or pathway membership (Reactome
     `uniprot`, `pathway`). `evidence_col` is kept as `evidence`; `evidence` keeps only those
-    codes.
+    codes. With `terms`, every kept row's term must be one of them.
     """
     return labelled_pairs(
         path,
@@ -119,4 +131,13 @@ def load_annotation_table(
         keep=evidence,
         sep=sep,
         must_occur=False,
+        terms=terms,
     )
+
+
+def drop_unknown_terms(edges: pd.DataFrame, terms: TermSet, path: Path) -> tuple[pd.DataFrame, int]:
+    """Annotation edges without those to terms outside `terms`, and how many were dropped."""
+    known = edges[TARGET].isin(terms.terms).to_numpy()
+    kept = edges[known].reset_index(drop=True)
+    why = f"annotations to terms outside {terms.source} dropped"
+    return require_edges(kept, path, why), int((~known).sum())

@@ -16,6 +16,13 @@ from pknet.specs.schema.types import SelectorExpr, SpecPath
 
 Separator = Literal["auto", ",", "\t", "whitespace"]
 _SEPARATOR = Field("auto", description="Column separator; `auto` decides from the file suffix.")
+UnknownTerms = Literal["error", "drop"]
+_UNKNOWN_TERMS = Field(
+    "error",
+    description="Annotations to a term that no `obo` source of this network defines (obsolete, "
+    "another namespace, another release): `error`, or `drop` those rows (counted in the compile "
+    "report). Not checked without an `obo` source: a hierarchy table does not list every term.",
+)
 
 
 class SourceSpecBase(SpecModel):
@@ -84,6 +91,7 @@ class GafSpec(SourceSpecBase):
     aspect: Literal["P", "F", "C"] | None = Field(
         None, description="Keep this GO aspect only: P process, F function, C component."
     )
+    unknown_terms: UnknownTerms = _UNKNOWN_TERMS
 
 
 class AnnotationTableSpec(SourceSpecBase):
@@ -96,6 +104,7 @@ class AnnotationTableSpec(SourceSpecBase):
     evidence: list[str] | None = Field(
         None, min_length=1, description="Keep these evidence codes only."
     )
+    unknown_terms: UnknownTerms = _UNKNOWN_TERMS
     separator: Separator = _SEPARATOR
 
 
