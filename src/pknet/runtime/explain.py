@@ -9,6 +9,10 @@
   held-out samples when a hidden node's output is switched off (gate 0).
 - `activation_auc`: NetworkVI's activation importance — the held-out ROC-AUC of a logistic
   regression on each node's activations (see `activation_importance`).
+
+Large nodes (many genes under a term, many parents of a KPNN node) collect large gradient x input
+and knock-out values whatever their biology; `importance_table` adds a degree-normalised column
+for those methods (see `degree_expectation`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from pknet.runtime.activation_importance import activation_auc
 
 KNOCKOUT_BUDGET_BYTES = 256 * 2**20  # activations held at once by the knock-out batches
 BUFFERS_PER_KNOCKOUT = 4  # activation buffers a knocked-out forward pass keeps alive
+DEGREE_NORMALIZED = ("gradient_x_input", "node_weights")
+"""Methods whose values are magnitudes that grow with fan-in; `bias` is signed and
+`activation_auc` (an AUC) does not scale with node size, so neither is normalised."""
 
 
 def knockout_chunk(n_samples: int, n_slots: int) -> int:
@@ -149,14 +156,44 @@ def _mean_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.nanmean(values, axis=0), sd
 
 
+def degree_expectation(values: np.ndarray, fan_in: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """The importance a node's fan-in predicts: `exp(a + b log(1 + fan_in))` per node kind.
+
+    Within each kind, `a` and `b` are the least-squares fit of `log(value)` on
+    `log(1 + fan_in)` over the nodes with a positive value (`b = 0` when their fan-ins are all
+    equal). These importances are positive, heavy-tailed and grow multiplicatively with the
+    number of inputs a node sums, so the trend is fitted in log space: the ratio to the
+    expectation is scale-free (1: as important as a typical node of its kind and fan-in; the
+    typical value is the geometric mean), and fitting the exponent `b` rather than dividing by
+    the raw degree does not over-correct when importance grows slower than fan-in (`b = 0`,
+    no trend, leaves the ranking within a kind unchanged). Kinds are fitted apart because
+    inputs, genes, terms and copies differ in scale for reasons other than their size.
+    """
+    expected = np.full(len(values), np.nan)
+    x_all = np.log1p(fan_in.astype(np.float64))
+    for group in np.unique(kind):
+        members = kind == group
+        fit = members & (values > 0)
+        if not fit.any():
+            continue
+        x, y = x_all[fit], np.log(values[fit])
+        dx = x - x.mean()
+        slope = (dx @ (y - y.mean())) / (dx @ dx) if dx @ dx > 0 else 0.0
+        expected[members] = np.exp(y.mean() + slope * (x_all[members] - x.mean()))
+    return expected
+
+
 def importance_table(
     per_fold: list[dict[str, np.ndarray]],
     nodes: tuple[str, ...],
     kind: np.ndarray,
     control: list[dict[str, np.ndarray]] | None = None,
+    fan_in: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Long table: node, kind, method, mean, sd (over folds), then one column per fold.
 
+    With `fan_in` (edges into each node): `fan_in` and `normalized`, the mean divided by
+    `degree_expectation` of the means, for the `DEGREE_NORMALIZED` methods (NaN for others).
     With a shuffled-prior `control`: `control_mean`, `control_sd` and `above_control` (the
     node's mean exceeds the control's mean by more than two control sds).
     """
@@ -174,6 +211,12 @@ def importance_table(
                 "sd": sd[known],
             }
         )
+        if fan_in is not None:
+            frame["fan_in"] = fan_in[known]
+            normalized = np.full(len(mean), np.nan)
+            if method in DEGREE_NORMALIZED:
+                normalized = mean / degree_expectation(mean, fan_in, kind)
+            frame["normalized"] = normalized[known]
         if control is not None:
             control_mean, control_sd = _mean_sd(np.stack([fold[method] for fold in control]))
             frame["control_mean"] = control_mean[known]

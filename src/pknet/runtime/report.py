@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pknet.compiler.layers import HierarchyLayer, HierarchyReport
 from pknet.compiler.summary import compile_summary
 from pknet.specs import summarize
 
@@ -12,6 +13,21 @@ if TYPE_CHECKING:
     from pknet.runtime.run import RunOutcome
 
 TOP = 10
+
+
+def hierarchy_report(outcome: RunOutcome) -> HierarchyReport | None:
+    """What the `hierarchy` layer's filters kept and dropped (None without such a layer)."""
+    first = outcome.trained.model(0).layers[0]
+    return first.report if isinstance(first, HierarchyLayer) else None
+
+
+def _hierarchy_line(r: HierarchyReport) -> str:
+    return (
+        f"{r.n_terms_kept} of {r.n_terms} terms and {r.n_genes_kept} of {r.n_genes} genes kept "
+        f"({r.n_too_small} too small, {r.n_too_large} too large, {r.n_too_deep} too deep, "
+        f"{r.n_unconnected} cut off); {r.n_levels} levels, {r.n_copies} copies, "
+        f"{r.n_outputs} outputs ({r.n_new_outputs} new tops)"
+    )
 
 
 def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
@@ -32,6 +48,9 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
     if outcome.network is not None:
         lines += ["## Network", ""]
         lines += [f"- **{label}**: {text}" for label, text in compile_summary(outcome.network)]
+        hierarchy = hierarchy_report(outcome)
+        if hierarchy is not None:
+            lines.append(f"- **hierarchy**: {_hierarchy_line(hierarchy)}")
         lines.append("")
     lines += [
         "## Model and training",
