@@ -54,10 +54,11 @@ def test_early_stopping_restores_the_best_validation_epoch(quick) -> None:
     val_rows = _val_rows(outcome, fold)
     stats = jax.tree.map(lambda a: np.asarray(a)[fold], outcome.stats)
     model = trained.model(fold)
-    logits = jax.vmap(model)((x[val_rows] - stats.shift) / stats.scale)
+    inputs = (x[val_rows] - stats.shift) / stats.scale
+    logits = jax.vmap(model)(inputs)
     weight = np.ones(len(val_rows), np.float32)
     val_loss = outcome.program.loss.total(
-        model, logits, outcome.dataset.y[val_rows], weight, group_arrays
+        model, logits, inputs, outcome.dataset.y[val_rows], weight, group_arrays
     )
     best = trained.history[fold]["val_loss"][trained.best_epoch[fold] - 1]
     np.testing.assert_allclose(float(val_loss), best, rtol=1e-5)

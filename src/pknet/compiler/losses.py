@@ -1,8 +1,11 @@
-"""The loss DSL compiled to JAX: one data term (bce, ce or mse) plus weighted penalties.
+"""The loss DSL compiled to JAX: one data term plus weighted penalties.
 
 `bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)` becomes `CompiledLoss(data="bce", penalties=((1e-3,
 "l1", "bias"), (1e-2, "l2", "bias")))`. Penalties follow Keras's regularisers (used by CORNETO's
 KPNN): `l1(g) = Σ|w|`, `l2(g) = Σ w²` over the arrays of group `g`.
+
+A `vae` model's data term is `recon(likelihood)` plus `kl`, both per example and averaged over the
+batch; the KL weight may rise linearly over the first epochs (`model.kl_warmup_epochs`).
 """
 
 from __future__ import annotations
@@ -15,36 +18,58 @@ import jax.numpy as jnp
 import optax
 
 from pknet.compiler.located import spec_problem
+from pknet.compiler.vae import kl_divergence, reconstruction_mean, reconstruction_nll
 from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.dsl import linear_terms
+from pknet.specs.schema import VaeModelSpec
 
 DATA_TERMS = ("bce", "ce", "mse")
+VAE_TERMS = ("recon", "kl")
 PENALTIES = ("l1", "l2")
 TASKS_OF_TERM = {"bce": ("binary",), "ce": ("binary", "multiclass"), "mse": ("regression",)}
 TERM_FOR_TASK = {"binary": "bce", "multiclass": "ce", "regression": "mse"}
-LATER_TERMS = {"kl": "a `vae` model", "trace_norm": "a `multitask` model"}
+LATER_TERMS = {"trace_norm": "a `multitask` model"}
 
 GroupArrays = Callable[[object, str], Sequence[jax.Array]]
 
 
 @dataclass(frozen=True)
 class CompiledLoss:
-    """A data term and penalties; `total` is what training minimises."""
+    """A data term and penalties; `total` is what training minimises.
+
+    `data` is `bce`, `ce`, `mse` (on the model's outputs against the target) or `recon` (a VAE:
+    `likelihood` of the input, plus `kl_coefficient` x KL).
+    """
 
     data: str
     data_coefficient: float
     penalties: tuple[tuple[float, str, str], ...]
+    likelihood: str | None = None
+    kl_coefficient: float = 0.0
+    kl_warmup_epochs: int = 0
 
-    def data_loss(self, logits: jax.Array, y: jax.Array, weight: jax.Array) -> jax.Array:
-        """Weighted mean of the per-sample data term; `logits` is (batch, outputs)."""
+    def kl_weight(self, epoch: jax.Array | int | None) -> jax.Array | float:
+        """The KL coefficient at 0-based `epoch` (full weight when `epoch` is None)."""
+        if epoch is None or self.kl_warmup_epochs == 0:
+            return self.kl_coefficient
+        return self.kl_coefficient * jnp.minimum(1.0, epoch / self.kl_warmup_epochs)
+
+    def per_example(
+        self, outputs, x: jax.Array, y: jax.Array, epoch: jax.Array | int | None = None
+    ) -> jax.Array:
+        """The data term of each example in the batch; `outputs` is the vmapped model output."""
+        if self.data == "recon":
+            nll = reconstruction_nll(self.likelihood, x, outputs)
+            kl = kl_divergence(outputs.mean, outputs.logvar)
+            return self.data_coefficient * nll + self.kl_weight(epoch) * kl
         if self.data == "bce":
-            per_sample = optax.sigmoid_binary_cross_entropy(logits[:, 0], y.astype(logits.dtype))
+            per_sample = optax.sigmoid_binary_cross_entropy(outputs[:, 0], y.astype(outputs.dtype))
         elif self.data == "ce":
-            per_sample = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+            per_sample = optax.softmax_cross_entropy_with_integer_labels(outputs, y)
         else:
-            per_sample = jnp.mean((logits - y.reshape(len(y), -1)) ** 2, axis=-1)
-        return jnp.sum(weight * per_sample) / jnp.maximum(jnp.sum(weight), 1.0)
+            per_sample = jnp.mean((outputs - y.reshape(len(y), -1)) ** 2, axis=-1)
+        return self.data_coefficient * per_sample
 
     def penalty(self, model: object, group_arrays: GroupArrays) -> jax.Array:
         total = jnp.zeros(())
@@ -59,38 +84,91 @@ class CompiledLoss:
     def total(
         self,
         model: object,
-        logits: jax.Array,
+        outputs,
+        x: jax.Array,
         y: jax.Array,
         weight: jax.Array,
         group_arrays: GroupArrays,
+        epoch: jax.Array | int | None = None,
     ) -> jax.Array:
-        """Coefficient x data term + penalties."""
-        data = self.data_coefficient * self.data_loss(logits, y, weight)
+        """Weighted mean of the data term over the batch, plus penalties."""
+        per_example = self.per_example(outputs, x, y, epoch)
+        data = jnp.sum(weight * per_example) / jnp.maximum(jnp.sum(weight), 1.0)
         return data + self.penalty(model, group_arrays)
 
-    def predict(self, logits: jax.Array) -> jax.Array:
-        """Scores from logits: P(class 1) for bce, class probabilities for ce, values for mse."""
+    def predict(self, outputs) -> jax.Array:
+        """Scores: P(class 1) for bce, class probabilities for ce, values for mse, the expected
+        reconstruction for a VAE."""
+        if self.data == "recon":
+            return reconstruction_mean(self.likelihood, outputs)
         if self.data == "bce":
-            return jax.nn.sigmoid(logits[..., 0])
+            return jax.nn.sigmoid(outputs[..., 0])
         if self.data == "ce":
-            return jax.nn.softmax(logits, axis=-1)
-        return logits[..., 0] if logits.shape[-1] == 1 else logits
+            return jax.nn.softmax(outputs, axis=-1)
+        return outputs[..., 0] if outputs.shape[-1] == 1 else outputs
 
 
 def compile_loss(spec: Spec, task: str, n_outputs: int, n_classes: int) -> CompiledLoss:
-    """Check the loss against the task and model outputs; raise located `CompileError`s."""
+    """Check the loss against the model kind, task and outputs; raise located `CompileError`s."""
     terms = linear_terms(spec.loss)
     problems = []
 
     def problem(message: str, hint: str | None = None) -> None:
         problems.append(spec_problem(spec, ("loss",), message, hint))
 
-    data = [(c, t.name) for c, t in terms if t.name in DATA_TERMS]
     for coefficient, term in terms:
         if term.name in LATER_TERMS:
             problem(f"`{term.name}` needs {LATER_TERMS[term.name]}, which this spec does not have")
         elif coefficient <= 0:
             problem(f"the coefficient of `{term}` is {coefficient:g}; coefficients must be > 0")
+    if isinstance(spec.model, VaeModelSpec):
+        _check_vae_terms(terms, problem)
+    else:
+        _check_supervised_terms(spec, terms, task, n_outputs, n_classes, problem, problems)
+    if problems:
+        raise CompileError(problems)
+    penalties = tuple((c, t.name, t.groups[0]) for c, t in terms if t.name in PENALTIES)
+    if isinstance(spec.model, VaeModelSpec):
+        (coefficient, recon), *_ = [(c, t) for c, t in terms if t.name == "recon"]
+        kl = sum(c for c, t in terms if t.name == "kl")
+        likelihood = dict(recon.options)["likelihood"]
+        return CompiledLoss(
+            "recon", coefficient, penalties, likelihood, kl, spec.model.kl_warmup_epochs
+        )
+    coefficient, name = next((c, t.name) for c, t in terms if t.name in DATA_TERMS)
+    return CompiledLoss(name, coefficient, penalties)
+
+
+def _check_vae_terms(terms, problem: Callable[..., None]) -> None:
+    """A VAE's loss: one `recon(...)`, at most one `kl`, penalties; no supervised term."""
+    names = [t.name for _, t in terms]
+    for name in sorted(set(names) & set(DATA_TERMS)):
+        problem(
+            f"`{name}` compares outputs with the target, but a `vae` model reconstructs its input",
+            "use `recon(mse|poisson|nb) + kl`; for a supervised model use `kind: stack`",
+        )
+    if names.count("recon") != 1:
+        problem(
+            f"a `vae` loss needs exactly one `recon(...)` term; found {names.count('recon')}",
+            "e.g. `loss: recon(nb) + kl`",
+        )
+    if names.count("kl") > 1:
+        problem("`kl` appears more than once", "write it once, with one coefficient")
+
+
+def _check_supervised_terms(
+    spec: Spec,
+    terms,
+    task: str,
+    n_outputs: int,
+    n_classes: int,
+    problem: Callable[..., None],
+    problems: list,
+) -> None:
+    """A stack model's loss: exactly one data term fitting the task and the output width."""
+    for name in sorted({t.name for _, t in terms} & set(VAE_TERMS)):
+        problem(f"`{name}` needs a `vae` model, which this spec does not have")
+    data = [(c, t.name) for c, t in terms if t.name in DATA_TERMS]
     if len(data) != 1:
         found = ", ".join(f"`{name}`" for _, name in data) or "none"
         problem(
@@ -112,8 +190,3 @@ def compile_loss(spec: Spec, task: str, n_outputs: int, n_classes: int) -> Compi
                     "for a kpnn model select that many `network.outputs`; for dense set `units`",
                 )
             )
-    if problems:
-        raise CompileError(problems)
-    coefficient, name = data[0]
-    penalties = tuple((c, t.name, t.groups[0]) for c, t in terms if t.name in PENALTIES)
-    return CompiledLoss(name, coefficient, penalties)

@@ -17,8 +17,16 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.layers import DenseLayer, HierarchyLayer, KpnnLayer
 from pknet.compiler.network import Network
+from pknet.compiler.vae import Vae
 from pknet.errors import CompileError, Problem
-from pknet.specs.schema.model import DenseLayerSpec, HierarchyLayerSpec, KpnnLayerSpec
+from pknet.specs.schema.model import (
+    DenseLayerSpec,
+    HierarchyLayerSpec,
+    KpnnLayerSpec,
+    LayerSpec,
+    ModelSpec,
+    VaeModelSpec,
+)
 
 Layer = KpnnLayer | HierarchyLayer | DenseLayer
 WEIGHTS = "weights"
@@ -43,6 +51,11 @@ class Model(eqx.Module):
         for layer, layer_key in zip(self.layers, keys, strict=True):
             x = layer(x, key=layer_key)
         return x
+
+    @property
+    def n_parameters(self) -> int:
+        """Trainable scalars of all layers."""
+        return sum(layer.n_parameters for layer in self.layers)
 
 
 def _layer_problem(index: int, field: str, message: str, hint: str) -> CompileError:
@@ -95,25 +108,26 @@ def _at_layer(index: int, error: CompileError) -> CompileError:
     return type(error)(problems)
 
 
-def build_model(
+def _build_layers(
     layer_specs: Sequence[KpnnLayerSpec | HierarchyLayerSpec | DenseLayerSpec],
     network: Network | None,
     inputs: Sequence[int] | np.ndarray | None,
     outputs: Sequence[int] | np.ndarray | None,
     n_features: int,
     *,
+    gives_outputs: bool,
     key: PRNGKeyArray,
-) -> Model:
-    """Build the layers of `model.layers`; a `kpnn` or `hierarchy` layer may only come first.
+) -> tuple[tuple[Layer, ...], int]:
+    """The layers in order and the width of the last one's output.
 
-    That layer reads `n_features == len(inputs)` columns (in `inputs` order); a model without
-    one reads `n_features` columns. `network`, `inputs`, `outputs` may be None then.
+    With `gives_outputs`, the last layer returns logits (no activation, one unit per output
+    node); otherwise every layer applies its activation (e.g. a VAE's encoder).
     """
     keys = jax.random.split(key, len(layer_specs))
     layers: list[Layer] = []
     width = n_features
     for i, (spec, layer_key) in enumerate(zip(layer_specs, keys, strict=True)):
-        last = i == len(layer_specs) - 1
+        last = gives_outputs and i == len(layer_specs) - 1
         if isinstance(spec, KpnnLayerSpec | HierarchyLayerSpec):
             layer: Layer = _network_layer(
                 i, spec, network, inputs, outputs, n_features, last=last, key=layer_key
@@ -125,15 +139,46 @@ def build_model(
         else:
             raise TypeError(f"no layer is built for specs of type {type(spec).__name__}")
         layers.append(layer)
-    return Model(tuple(layers))
+    return tuple(layers), width
 
 
-def group_names(model: Model) -> tuple[str, ...]:
+def build_model(
+    model_spec: ModelSpec | Sequence[LayerSpec],
+    network: Network | None,
+    inputs: Sequence[int] | np.ndarray | None,
+    outputs: Sequence[int] | np.ndarray | None,
+    n_features: int,
+    *,
+    key: PRNGKeyArray,
+) -> Model | Vae:
+    """Build the model `model_spec` declares (a list of layers: a stack); a `kpnn` or
+    `hierarchy` layer may only come first.
+
+    That layer reads `n_features == len(inputs)` columns (in `inputs` order); a model without
+    one reads `n_features` columns. `network`, `inputs`, `outputs` may be None then.
+    """
+    is_vae = isinstance(model_spec, VaeModelSpec)
+    layers, width = _build_layers(
+        model_spec if isinstance(model_spec, Sequence) else model_spec.layers,
+        network,
+        inputs,
+        outputs,
+        n_features,
+        gives_outputs=not is_vae,
+        key=key,
+    )
+    if not is_vae:
+        return Model(layers)
+    head_key = jax.random.fold_in(key, len(layers))
+    return Vae(layers, width, model_spec.latent, model_spec.decoder, n_features, key=head_key)
+
+
+def group_names(model: Model | Vae) -> tuple[str, ...]:
     """Every name `group_arrays` accepts."""
     return (WEIGHTS, BIAS, *(layer.name for layer in model.layers))
 
 
-def group_arrays(model: Model, name: str) -> list[Array]:
+def group_arrays(model: Model | Vae, name: str) -> list[Array]:
     """The trainable arrays of parameter group `name` (see the module docstring)."""
     if name == WEIGHTS:
         return [layer.weight for layer in model.layers]
@@ -145,6 +190,6 @@ def group_arrays(model: Model, name: str) -> list[Array]:
     raise ValueError(f"no parameter group `{name}`; the model has {list(group_names(model))}")
 
 
-def count_parameters(model: Model) -> int:
+def count_parameters(model: Model | Vae) -> int:
     """Trainable scalars of one model (a leading fold axis is not counted)."""
-    return sum(layer.n_parameters for layer in model.layers)
+    return model.n_parameters

@@ -18,6 +18,7 @@ from pknet.compiler.located import spec_problem
 from pknet.compiler.losses import CompiledLoss, compile_loss
 from pknet.compiler.model import Model, build_model, count_parameters
 from pknet.compiler.optimizers import build_optimizer
+from pknet.compiler.vae import Vae, VaeOutput
 from pknet.errors import CompileError
 from pknet.specs import Spec
 
@@ -33,11 +34,11 @@ class Program:
     n_outputs: int
     n_parameters: int
 
-    def init_model(self, key: jax.Array) -> Model:
+    def init_model(self, key: jax.Array) -> Model | Vae:
         """A freshly initialised model."""
         net = self.network
         return build_model(
-            self.spec.model.layers,
+            self.spec.model,
             net.network if net else None,
             net.inputs if net else None,
             net.outputs if net else None,
@@ -65,6 +66,12 @@ def _located(spec: Spec, error: CompileError) -> CompileError:
     return type(error)(problems)
 
 
+def output_width(model: Model | Vae, n_features: int) -> int:
+    """How many values the model gives per example (a VAE: its reconstruction's width)."""
+    out = jax.eval_shape(model, jnp.zeros(n_features, jnp.float32))
+    return int((out.reconstruction if isinstance(out, VaeOutput) else out).shape[-1])
+
+
 def build_program(
     spec: Spec, network: CompiledNetwork | None, n_features: int, task: str, n_classes: int
 ) -> Program:
@@ -74,7 +81,6 @@ def build_program(
         probe = draft.init_model(jax.random.key(0))
     except CompileError as exc:
         raise _located(spec, exc) from None
-    out = jax.eval_shape(probe, jnp.zeros(n_features, jnp.float32))
-    n_outputs = int(out.shape[-1])
+    n_outputs = output_width(probe, n_features)
     loss = compile_loss(spec, task, n_outputs, n_classes)
     return Program(spec, network, loss, n_features, n_outputs, count_parameters(probe))

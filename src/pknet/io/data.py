@@ -122,6 +122,13 @@ def _open_h5ad(path: Path) -> Iterator[anndata.AnnData]:
         adata.file.close()
 
 
+def read_anndata(path: Path) -> anndata.AnnData:
+    """The whole AnnData file in memory (e.g. to write an annotated copy)."""
+    with _readable(path, "h5ad"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata warns about legacy on-disk layouts
+        return anndata.read_h5ad(path)
+
+
 def _h5ad_layer(adata: anndata.AnnData, layer: str, path: Path) -> tuple[Any, list[str]]:
     """The (possibly backed) matrix named by `layer` and its feature names."""
     if layer == "raw":

@@ -70,7 +70,26 @@ def activation_auc(
 ) -> np.ndarray:
     """Held-out ROC-AUC of a per-node logistic regression on the node's activations."""
     train, test = _standardise(node_features(layer, x_train), node_features(layer, x_test))
+    return _node_aucs(train, y_train, test, y_test)
+
+
+def activation_auc_per_class(
+    layer,
+    x_train: jax.Array,
+    y_train: np.ndarray,
+    x_test: jax.Array,
+    y_test: np.ndarray,
+    n_classes: int,
+) -> np.ndarray:
+    """(classes, nodes): `activation_auc` of each class against the rest (one forward pass)."""
+    train, test = _standardise(node_features(layer, x_train), node_features(layer, x_test))
+    return np.stack([_node_aucs(train, y_train == c, test, y_test == c) for c in range(n_classes)])
+
+
+def _node_aucs(
+    train: jax.Array, y_train: np.ndarray, test: jax.Array, y_test: np.ndarray
+) -> np.ndarray:
     y = jnp.asarray(y_train, train.dtype)
     weights = jax.vmap(_fit_logistic, in_axes=(1, None))(train, y)  # (nodes, units + 1)
     scores = jnp.einsum("snu,nu->sn", test, weights[:, :-1]) + weights[:, -1]
-    return auc_per_column(np.asarray(scores), np.asarray(y_test))
+    return auc_per_column(np.asarray(scores), np.asarray(y_test, dtype=np.int64))

@@ -2,9 +2,10 @@
 
 runs/<name>/<timestamp>-<spec hash>/
   spec.resolved.yaml   manifest.json   model.json
-  network/             pruned edges, compile report, the MILP (MPS)
+  network/             pruned edges, compile report, the MILP (MPS), hierarchy.json (the
+                       `hierarchy` layer's filter counts)
   folds/<k>/           model.eqx (equinox serialisation), stats.npz, history.csv
-  metrics.json         predictions.csv   importances.csv
+  metrics.json         predictions.csv (a vae: embedding.h5ad)   importances.csv
   figures/*.png        report.md
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,10 +23,11 @@ import pandas as pd
 
 from pknet.compiler.network_files import write_network_files
 from pknet.io.atomic import atomic_directory
-from pknet.runtime.figures import plot_importances, plot_roc, plot_training
+from pknet.runtime.embedding import embedding_anndata, principal_components
+from pknet.runtime.figures import plot_embedding, plot_importances, plot_roc, plot_training
 from pknet.runtime.manifest import build_manifest
 from pknet.runtime.metrics import roc_curve
-from pknet.runtime.report import write_report
+from pknet.runtime.report import hierarchy_report, write_report
 from pknet.runtime.run import RunOutcome
 from pknet.specs import render_spec
 
@@ -32,6 +35,8 @@ MODEL_FILE = "model.eqx"
 STATS_FILE = "stats.npz"
 MODEL_INFO = "model.json"
 SPEC_FILE = "spec.resolved.yaml"
+HIERARCHY_FILE = "hierarchy.json"
+EMBEDDING_FILE = "embedding.h5ad"
 
 
 def spec_hash(text: str) -> str:
@@ -56,14 +61,27 @@ def write_run(outcome: RunOutcome, run_dir: Path, extra_manifest: dict[str, obje
         _json(tmp / MODEL_INFO, model_info(outcome))
         if outcome.network is not None:
             write_network_files(outcome.network, tmp / "network")
+            hierarchy = hierarchy_report(outcome)
+            if hierarchy is not None:
+                _json(tmp / "network" / HIERARCHY_FILE, hierarchy.to_dict())
         _write_folds(outcome, tmp / "folds")
         _json(tmp / "metrics.json", outcome.metrics_document())
-        predictions(outcome).to_csv(tmp / "predictions.csv", index=False)
+        if outcome.embeddings is None:
+            predictions(outcome).to_csv(tmp / "predictions.csv", index=False)
+        else:
+            embedding_anndata(outcome.spec.data, outcome.dataset, outcome.embeddings).write_h5ad(
+                tmp / EMBEDDING_FILE
+            )
         if len(outcome.importances):
             outcome.importances.to_csv(tmp / "importances.csv", index=False)
         figures = _write_figures(outcome, tmp / "figures")
         write_report(outcome, tmp / "report.md", figures)
     return run_dir
+
+
+def _file_stem(text: str) -> str:
+    """`text` made safe as a file name (`activation_auc[CD4+/CD25 T Reg]` has a slash)."""
+    return re.sub(r"[^A-Za-z0-9+._-]+", "_", text).strip("_")
 
 
 def _json(path: Path, content: object) -> None:
@@ -106,7 +124,7 @@ def predictions(outcome: RunOutcome) -> pd.DataFrame:
     dataset = outcome.dataset
     frames = []
     for k, split in enumerate(outcome.splits):
-        scores = outcome.scores[k][split.test]
+        scores = outcome.test_scores[k]
         frame = pd.DataFrame(
             {
                 "sample": np.asarray(dataset.samples, dtype=object)[split.test],
@@ -131,9 +149,13 @@ def _write_figures(outcome: RunOutcome, folder: Path) -> list[Path]:
     folder.mkdir()
     written = []
     dataset = outcome.dataset
-    if dataset.task == "binary":
+    if outcome.embeddings is not None:
+        written.append(folder / "embedding_pca.png")
+        labels = np.asarray(dataset.classes, dtype=object)[dataset.y] if dataset.classes else None
+        plot_embedding(principal_components(outcome.embeddings[0]), labels, written[-1])
+    elif dataset.task == "binary":
         curves = [
-            roc_curve(dataset.y[s.test], outcome.scores[k][s.test])
+            roc_curve(dataset.y[s.test], outcome.test_scores[k])
             for k, s in enumerate(outcome.splits)
         ]
         written.append(folder / "roc.png")
@@ -141,6 +163,6 @@ def _write_figures(outcome: RunOutcome, folder: Path) -> list[Path]:
     written.append(folder / "training.png")
     plot_training(outcome.trained.history, written[-1])
     for method in dict.fromkeys(outcome.importances.get("method", [])):
-        written.append(folder / f"importances_{method}.png")
+        written.append(folder / f"importances_{_file_stem(method)}.png")
         plot_importances(outcome.importances, method, written[-1])
     return written

@@ -1,4 +1,5 @@
-"""PNG figures of a run: ROC curves per fold, training curves, top importances."""
+"""PNG figures of a run: ROC curves per fold, training curves, top importances, a VAE's latent
+embedding."""
 
 from __future__ import annotations
 
@@ -60,5 +61,22 @@ def plot_importances(table: pd.DataFrame, method: str, path: Path, top: int = 20
     ax.barh(rows["node"], rows["mean"], xerr=rows["sd"], color="#4c72b0")
     ax.set(xlabel=f"{method} (mean over folds)", title=f"top {len(rows)} nodes by {method}")
     ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def plot_embedding(coords: np.ndarray, labels: np.ndarray | None, path: Path) -> None:
+    """A 2-D scatter of embedded samples (e.g. the first two principal components), coloured by
+    label."""
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
+    if labels is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=6)
+    else:
+        for label in sorted(set(labels)):
+            mask = labels == label
+            ax.scatter(coords[mask, 0], coords[mask, 1], s=6, label=str(label))
+        ax.legend(fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set(xlabel="PC 1", ylabel="PC 2", title="latent embedding (fold 0), PCA")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -15,6 +15,7 @@ import yaml
 from pknet.compiler.losses import compile_loss
 from pknet.compiler.model import build_model
 from pknet.compiler.network import Network
+from pknet.compiler.program import output_width
 from pknet.errors import CompileError, Location, Problem
 from pknet.io.data import read_feature_names
 from pknet.runtime.artifacts import MODEL_FILE, MODEL_INFO, SPEC_FILE, STATS_FILE
@@ -95,11 +96,10 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
     network = _network(run_dir, info) if "nodes" in info else None
     inputs = network.index_of(info["inputs"]) if network else None
     outputs = network.index_of(info["outputs"]) if network else None
-    skeleton = build_model(
-        spec.model.layers, network, inputs, outputs, x.shape[1], key=jax.random.key(0)
+    skeleton = build_model(spec.model, network, inputs, outputs, x.shape[1], key=jax.random.key(0))
+    loss = compile_loss(
+        spec, info["task"], output_width(skeleton, x.shape[1]), len(info["classes"])
     )
-    n_outputs = int(jax.eval_shape(skeleton, jnp.zeros(x.shape[1], jnp.float32)).shape[-1])
-    loss = compile_loss(spec, info["task"], n_outputs, len(info["classes"]))
 
     fold_scores = []
     for k in range(info["n_folds"]):

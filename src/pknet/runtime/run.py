@@ -20,7 +20,9 @@ from pknet.compiler.located import spec_problem
 from pknet.compiler.model import group_arrays
 from pknet.compiler.program import Program, build_program
 from pknet.errors import PknetError
+from pknet.runtime.activation_importance import activation_auc_per_class
 from pknet.runtime.data import Dataset, load_dataset
+from pknet.runtime.embedding import latent_means, reconstruction_metrics
 from pknet.runtime.explain import explain_fold, importance_table
 from pknet.runtime.metrics import METRICS, compute_metrics, summarize
 from pknet.runtime.splits import Split, make_splits, validation_split
@@ -37,7 +39,7 @@ from pknet.runtime.train import (
 )
 from pknet.runtime.transforms import InputStats, apply_input_stats, fit_input_stats, stack_stats
 from pknet.specs import Spec
-from pknet.specs.schema import KpnnLayerSpec
+from pknet.specs.schema import KpnnLayerSpec, VaeModelSpec
 from pknet.specs.schema.data import StandardizeSpec
 
 LOWER_IS_BETTER = {"loss", "mse", "mae"}
@@ -58,9 +60,11 @@ class RunOutcome:
     splits: list[Split]
     trained: TrainedFolds
     stats: InputStats
-    scores: np.ndarray  # (folds, samples, ...) predictions of every fold's model on every sample
+    # per fold, its model's predictions on its test rows (in `splits[k].test` order); None for a vae
+    test_scores: list[np.ndarray] | None
     fold_metrics: list[dict[str, float]]
     importances: pd.DataFrame
+    embeddings: np.ndarray | None = None  # a vae's (folds, samples, latent) posterior means
     timings: dict[str, float] = field(default_factory=dict)
 
     def metrics_document(self) -> dict[str, object]:
@@ -146,15 +150,29 @@ def fold_stats(spec: Spec, x: np.ndarray, rows: FoldRows) -> InputStats:
     )
 
 
-def predict_all(trained: TrainedFolds, program: Program, x: np.ndarray, stats: InputStats):
-    """Scores of every fold's model on every sample: (folds, samples, ...)."""
+def predict_all(
+    trained: TrainedFolds, program: Program, x: np.ndarray, stats: InputStats, splits: list[Split]
+) -> list[np.ndarray]:
+    """Each fold's predictions on its own test rows, in `splits[k].test` order.
 
-    def fold_scores(params: eqx.Module, fold_stats: InputStats) -> jax.Array:
+    One jitted call over all folds: test rows are padded to the longest fold's.
+    """
+    width = max(len(s.test) for s in splits)
+    rows = np.zeros((len(splits), width), dtype=np.int32)
+    for k, split in enumerate(splits):
+        rows[k, : len(split.test)] = split.test
+
+    def fold_scores(
+        params: eqx.Module, fold_stats: InputStats, fold_rows: jax.Array, x_all: jax.Array
+    ) -> jax.Array:
         model = eqx.combine(params, trained.static)
-        inputs = apply_input_stats(jnp.asarray(x), fold_stats)
+        inputs = apply_input_stats(x_all[fold_rows], fold_stats)
         return program.loss.predict(jax.vmap(lambda xi: model(xi))(inputs))
 
-    return np.asarray(jax.jit(jax.vmap(fold_scores))(trained.params, stats))
+    # `x` is an argument, not a closed-over constant that XLA would copy into the program
+    scores = jax.jit(jax.vmap(fold_scores, in_axes=(0, 0, 0, None)))
+    padded = np.asarray(scores(trained.params, stats, rows, jnp.asarray(x)))
+    return [padded[k, : len(split.test)] for k, split in enumerate(splits)]
 
 
 def run_folds(
@@ -192,11 +210,19 @@ def run_folds(
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
-    scores = predict_all(trained, program, dataset.x, stats)
-    fold_metrics = [
-        compute_metrics(spec.evaluate.metrics, dataset.y[s.test], scores[k][s.test], dataset.task)
-        for k, s in enumerate(splits)
-    ]
+    embeddings = None
+    if isinstance(spec.model, VaeModelSpec):
+        scores = None
+        fold_metrics = reconstruction_metrics(
+            spec.evaluate.metrics, trained, program.loss, dataset.x, splits, stats
+        )
+        embeddings = latent_means(trained, dataset.x, stats)
+    else:
+        scores = predict_all(trained, program, dataset.x, stats, splits)
+        fold_metrics = [
+            compute_metrics(spec.evaluate.metrics, dataset.y[s.test], scores[k], dataset.task)
+            for k, s in enumerate(splits)
+        ]
     importances = _explain(spec, program, trained, dataset, splits, rows, stats, stopping, timings)
     timings["evaluate_s"] = perf_counter() - start
     return RunOutcome(
@@ -210,6 +236,7 @@ def run_folds(
         scores,
         fold_metrics,
         importances,
+        embeddings,
         timings,
     )
 
@@ -264,27 +291,37 @@ def _fold_importances(
     spec: Spec,
     program: Program,
     trained: TrainedFolds,
+    dataset: Dataset,
     x: np.ndarray,
-    y: np.ndarray,
     splits: list[Split],
     stats: InputStats,
 ) -> list[dict[str, np.ndarray]]:
+    """Per fold, each method's importance per node. With a multiclass target, `activation_auc`
+    is computed per class (one against the rest) as `activation_auc[<class>]`."""
+    methods = list(spec.explain.methods)
+    per_class = dataset.task == "multiclass" and "activation_auc" in methods
+    if per_class:
+        methods.remove("activation_auc")
     per_fold = []
     for k, split in enumerate(splits):
         fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
 
         def part(rows: np.ndarray, stats_k: InputStats = fold_stats_k):
-            return apply_input_stats(x[rows], stats_k), y[rows]
+            return apply_input_stats(x[rows], stats_k), dataset.y[rows]
 
-        per_fold.append(
-            explain_fold(
-                trained.model(k),
-                program.loss.predict,
-                list(spec.explain.methods),
-                part(split.train),
-                part(split.test),
+        model, train, test = trained.model(k), part(split.train), part(split.test)
+        values = explain_fold(model, program.loss.predict, methods, train, test)
+        if per_class:
+            aucs = activation_auc_per_class(
+                model.layers[0], train[0], train[1], test[0], test[1], len(dataset.classes)
             )
-        )
+            values.update(
+                {
+                    f"activation_auc[{name}]": auc
+                    for name, auc in zip(dataset.classes, aucs, strict=True)
+                }
+            )
+        per_fold.append(values)
     return per_fold
 
 
@@ -303,16 +340,16 @@ def _explain(
     network = program.network
     if not spec.explain.methods or network is None:
         return pd.DataFrame()
-    if "activation_auc" in spec.explain.methods and dataset.task != "binary":
+    if "activation_auc" in spec.explain.methods and dataset.task == "regression":
         raise RunError(
             spec_problem(
                 spec,
                 ("explain",),
-                f"`activation_auc` scores nodes against a binary target, not a {dataset.task} one",
-                "use `positive: [...]` in `data.target` for one class against the rest",
+                "`activation_auc` scores nodes against class labels, not a regression target",
+                "use a class target (`positive: [...]` makes one class against the rest)",
             )
         )
-    importances = _fold_importances(spec, program, trained, dataset.x, dataset.y, splits, stats)
+    importances = _fold_importances(spec, program, trained, dataset, dataset.x, splits, stats)
     control = None
     if spec.explain.control == "shuffled":
         # the same network and term sizes, each input node reading another gene's column
@@ -323,9 +360,9 @@ def _explain(
         control_stats = fold_stats(spec, x, rows)
         control_trained = _train(spec, program, shuffled, rows, control_stats, stopping, None)
         control = _fold_importances(
-            spec, program, control_trained, x, dataset.y, splits, control_stats
+            spec, program, control_trained, dataset, x, splits, control_stats
         )
         timings["control_s"] = perf_counter() - start
     layer = trained.model(0).layers[0]
     kinds = np.asarray(layer.node_kinds, dtype=object)
-    return importance_table(importances, layer.node_names, kinds, control)
+    return importance_table(importances, layer.node_names, kinds, control, layer.node_fan_in)

@@ -144,11 +144,11 @@ def train_folds(
             return jax.vmap(lambda xi: model(xi))(xb)
         return jax.vmap(lambda xi, ki: model(xi, key=ki))(xb, keys)
 
-    def batch_loss(p, xb, yb, wb, keys):
-        logits = forward(p, xb, keys)
-        return loss.total(eqx.combine(p, static), logits, yb, wb, group_arrays)
+    def batch_loss(p, xb, yb, wb, keys, epoch):
+        outputs = forward(p, xb, keys)
+        return loss.total(eqx.combine(p, static), outputs, xb, yb, wb, group_arrays, epoch)
 
-    def fold_epoch(p, state, active, index, weight, val_idx, val_w, fold_stats, epoch_key):
+    def fold_epoch(p, state, active, index, weight, val_idx, val_w, fold_stats, epoch_key, epoch):
         shuffle_key, dropout_key = jax.random.split(epoch_key)
         # noise per data row (not per padded position), so a fold's batches do not depend on
         # how much it was padded to match the other folds
@@ -161,7 +161,7 @@ def train_folds(
             (rows_b, w_b), i = batch
             xb = apply_input_stats(x_all[rows_b], fold_stats)
             keys = jax.random.split(jax.random.fold_in(dropout_key, i), batch_size)
-            value, grads = jax.value_and_grad(batch_loss)(p, xb, y_all[rows_b], w_b, keys)
+            value, grads = jax.value_and_grad(batch_loss)(p, xb, y_all[rows_b], w_b, keys, epoch)
             updates, new_state = optimizer.update(grads, state, p)
             keep = active & (w_b.sum() > 0)
             p = jax.tree.map(lambda a, b: jnp.where(keep, a, b), optax.apply_updates(p, updates), p)
@@ -171,13 +171,13 @@ def train_folds(
         init = (p, state, jnp.zeros(()), jnp.zeros(()))
         (p, state, total, count), _ = jax.lax.scan(step, init, (batches, jnp.arange(steps)))
         xv = apply_input_stats(x_all[val_idx], fold_stats)
-        val_logits = forward(p, xv, None)
-        val_loss = loss.total(
-            eqx.combine(p, static), val_logits, y_all[val_idx], val_w, group_arrays
+        val_outputs = forward(p, xv, None)
+        val_loss = loss.total(  # at the full KL weight: the objective early stopping watches
+            eqx.combine(p, static), val_outputs, xv, y_all[val_idx], val_w, group_arrays
         )
-        return p, state, total / jnp.maximum(count, 1.0), val_loss, loss.predict(val_logits)
+        return p, state, total / jnp.maximum(count, 1.0), val_loss, loss.predict(val_outputs)
 
-    epoch_fn = jax.jit(jax.vmap(fold_epoch))
+    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None)))
     best = params
     best_value = np.full(n_folds, np.inf)
     best_epoch = np.zeros(n_folds, dtype=np.int64)
@@ -200,6 +200,7 @@ def train_folds(
             val_weight,
             stats,
             keys,
+            jnp.asarray(epoch, jnp.float32),
         )
         train_loss, val_loss = np.asarray(train_loss), np.asarray(val_loss)
         for k in np.flatnonzero(active):

@@ -8,12 +8,13 @@ NumPy arrays, JAX arrays and tracers inside `jit`/`vmap`.
 from __future__ import annotations
 
 import dataclasses
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+FIT_CHUNK_ROWS = 256  # rows read at once while fitting statistics
 
 
 @jax.tree_util.register_dataclass
@@ -49,23 +50,41 @@ def fit_input_stats(
 
     Imputation uses the NaN-ignoring training mean (0 for a feature missing in every training
     row). Standardisation is computed on the imputed training rows, as an imputer followed by a
-    scaler would: population standard deviation, with zero deviations replaced by 1.
+    scaler would: population standard deviation, with zero deviations replaced by 1. Rows are
+    read in chunks and summed in float64, so no copy of the training rows is made.
     """
-    train = np.asarray(x, dtype=np.float64)[np.asarray(train_idx)]
-    stats = identity_stats(train.shape[1])
+    stats = identity_stats(x.shape[1])
+    rows = np.asarray(train_idx)
+    if not (standardize or impute_mean) or len(rows) == 0:
+        return stats
     fill = stats.fill
     if impute_mean:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: mean of nothing
-            fill = np.nan_to_num(np.nanmean(train, axis=0), nan=0.0)
-        train = np.where(np.isnan(train), fill, train)
+        total = _column_sums(x, rows, lambda chunk: np.where(np.isnan(chunk), 0.0, chunk))
+        count = _column_sums(x, rows, lambda chunk: ~np.isnan(chunk))
+        fill = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+    def imputed(chunk: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(chunk), fill, chunk) if impute_mean else chunk
+
     shift, scale = stats.shift, stats.scale
-    if standardize and with_mean:
-        shift = train.mean(axis=0)
-    if standardize and with_std:
-        std = train.std(axis=0)
-        scale = np.where(std > 0, std, 1.0)
+    if standardize:
+        mean = _column_sums(x, rows, imputed) / len(rows)
+        shift = mean if with_mean else shift
+        if with_std:
+            squares = _column_sums(x, rows, lambda chunk: np.square(imputed(chunk) - mean))
+            std = np.sqrt(squares / len(rows))
+            scale = np.where(std > 0, std, 1.0)
     return InputStats(*(np.asarray(a, dtype=np.float32) for a in (fill, shift, scale)))
+
+
+def _column_sums(
+    x: np.ndarray, rows: np.ndarray, value: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Per-column float64 sum of `value(x[chunk])` over `rows`, `FIT_CHUNK_ROWS` rows at a time."""
+    total = np.zeros(x.shape[1])
+    for start in range(0, len(rows), FIT_CHUNK_ROWS):
+        total += value(x[rows[start : start + FIT_CHUNK_ROWS]]).sum(axis=0, dtype=np.float64)
+    return total
 
 
 def apply_input_stats(x: np.ndarray | jax.Array, stats: InputStats) -> np.ndarray | jax.Array:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from pknet.errors import Location, Problem
 from pknet.specs.introspect import SpecSchemaGuide, description_at, tags_at, value_at
 from pknet.specs.schema.base import CROSS_FIELD_ERROR
+from pknet.specs.schema.model import MODEL_KIND_ERROR
 from pknet.specs.schema.types import DSL_ERROR
 from pknet.specs.sources import SourceMap
 from pknet.specs.yaml_tree import PathKey
@@ -120,17 +121,16 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
         options = _QUOTED.findall(str(ctx.get("expected", "")))
         message = f"{_shown(value)} is not allowed; expected one of: {', '.join(options)}"
         hint = _did_you_mean(value, options)
-    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+    elif kind in ("union_tag_invalid", "union_tag_not_found", MODEL_KIND_ERROR):
         tag_key = str(ctx.get("discriminator", "kind")).strip("'")
         tags = _QUOTED.findall(str(ctx.get("expected_tags", ""))) or tags_at(path, data, tag_key)
-        if kind == "union_tag_invalid":
-            message = (
-                f"unknown {tag_key} {_shown(ctx.get('tag'))}; expected one of: {', '.join(tags)}"
-            )
+        if kind != "union_tag_not_found":
+            tag = ctx["tag"] if "tag" in ctx else value_at(data, (*path, tag_key))
+            message = f"unknown {tag_key} {_shown(tag)}; expected one of: {', '.join(tags)}"
             if isinstance(value_at(data, path), dict):
                 path = (*path, tag_key)  # the field at fault is the tag itself
             location = sources.value_location(path)
-            hint = _did_you_mean(ctx.get("tag"), tags)
+            hint = _did_you_mean(tag, tags)
         else:
             location = sources.key_location(path)  # like a missing key: at the mapping's key
             message = f"missing `{tag_key}`; one of: {', '.join(tags)}"

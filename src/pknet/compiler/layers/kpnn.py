@@ -7,9 +7,13 @@ The network is compiled in two stages:
    `i` holds `inputs[i]`), then level 1, level 2, ...; within a level nodes go in index order and
    a node's units are contiguous. Every edge `u -> v` becomes `units(u) x units(v)` scalar
    *connections* (parent slot, child slot), ordered by level and then by child slot.
-2. `KpnnLayer` evaluates the levels in order: gather the parents' activations of a level's
+2. `KpnnLayer` sums every connection from an input into its child in one `segment_sum`. It
+   then evaluates the levels in order: gather the hidden parents' activations of a level's
    connections, multiply by their weights, `segment_sum` them into the level's units, add the
-   bias, apply the activation and write the level into the buffer. No node x node matrix exists.
+   input sums and the bias, apply the activation and write the level into a buffer of hidden
+   units. Runs of consecutive small levels are padded to one width and evaluated by one
+   `lax.scan`, so XLA compiles one loop body instead of every level. No node x node matrix
+   exists.
 
 Edges into input nodes are ignored: an input's value always comes from the data.
 """
@@ -32,6 +36,8 @@ from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import HierarchyLayerSpec, KpnnLayerSpec
 
 MAX_NAMED = 5
+PAD_SLACK = 2  # a scanned run of levels may do this many times the work of its real connections
+SMALL_WORK = 4096  # units + connections below which padding a run of levels costs nothing
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,28 +233,98 @@ def _initial_weight(
     return jnp.where(sign == 0, weight, magnitude + jnp.log(-jnp.expm1(-magnitude)))
 
 
-def _split_by_parent(
-    plan: KpnnPlan,
-) -> tuple[np.ndarray, tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-    """Order each level's connections as (from inputs, from hidden units), child-sorted within.
-
-    Returns the connection order and, per level, the ranges of that order holding connections
-    from input slots and from hidden slots.
-    """
-    order, from_inputs, from_hidden = [], [], []
-    for c0, c1 in plan.level_connections:
-        level = np.arange(c0, c1)
-        is_input = plan.connection_parent[level] < plan.n_inputs
-        start = len(order)
-        order.extend(level[is_input])
-        from_inputs.append((start, len(order)))
-        order.extend(level[~is_input])
-        from_hidden.append((from_inputs[-1][1], len(order)))
-    return np.asarray(order, dtype=np.int64), tuple(from_inputs), tuple(from_hidden)
-
-
 def _int32(a: np.ndarray) -> Int[Array, " n"]:
     return jnp.asarray(a, dtype=jnp.int32)
+
+
+def _emit(h: Array, scale: Array | None, shift: Array | None) -> Array:
+    """Activations as the children see them: times the slot factor, plus the shift."""
+    if scale is not None:
+        h = h * scale
+    return h if shift is None else h + shift
+
+
+def _input_terms(plan: KpnnPlan, dropped: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Connections from inputs as (weight index, child's hidden unit) terms, and their parents.
+
+    Term `i < n_inputs` is the first connection of input `i`, so these terms read the inputs in
+    place, without a gather. An input without connections gets the weight index
+    `n_connections` (a zero weight appended) and child `dropped` (a segment that is dropped).
+    The terms after them are the inputs' further connections, reading the inputs
+    `repeat_parent`.
+    """
+    ids = np.flatnonzero(plan.connection_parent < plan.n_inputs)
+    ids = ids[np.argsort(plan.connection_parent[ids], kind="stable")]
+    parent = plan.connection_parent[ids]
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = parent[1:] != parent[:-1]
+    connection = np.full(plan.n_inputs, plan.n_connections, dtype=np.int64)
+    child = np.full(plan.n_inputs, dropped, dtype=np.int64)
+    connection[parent[first]] = ids[first]
+    child[parent[first]] = plan.connection_child[ids[first]] - plan.n_inputs
+    repeats = ids[~first]
+    return (
+        np.concatenate([connection, repeats]),
+        np.concatenate([child, plan.connection_child[repeats] - plan.n_inputs]),
+        parent[~first],
+    )
+
+
+class LevelRun(eqx.Module):
+    """Consecutive levels evaluated by one `lax.scan`, padded to one width.
+
+    Row `i` describes one level: `start` is its first hidden unit (slot - `n_inputs`), and
+    `connection`, `parent` (hidden unit) and `child` (unit within the level) list its connections
+    from hidden units. Padding connections have child `width`, a segment that is dropped.
+    """
+
+    start: Int[Array, " levels"]
+    connection: Int[Array, "levels width_connections"]
+    parent: Int[Array, "levels width_connections"]
+    child: Int[Array, "levels width_connections"]
+    width: int = eqx.field(static=True)
+
+
+def _group_levels(units: np.ndarray, connections: np.ndarray) -> list[range]:
+    """Split levels into runs of consecutive levels whose padded work stays close to the real."""
+    if len(units) == 0:
+        return []
+    runs: list[range] = []
+    first = 0
+    for level in range(1, len(units)):
+        run = slice(first, level + 1)
+        padded = (level + 1 - first) * (units[run].max() + connections[run].max())
+        real = units[run].sum() + connections[run].sum()
+        if padded > max(PAD_SLACK * real, SMALL_WORK):
+            runs.append(range(first, level))
+            first = level
+    return [*runs, range(first, len(units))]
+
+
+def _level_runs(plan: KpnnPlan) -> tuple[LevelRun, ...]:
+    """The levels' connections from hidden units, grouped into padded runs."""
+    per_level = [
+        np.arange(c0, c1)[plan.connection_parent[c0:c1] >= plan.n_inputs]
+        for c0, c1 in plan.level_connections
+    ]
+    units = np.array([hi - lo for lo, hi in plan.level_bounds], dtype=np.int64)
+    counts = np.array([len(c) for c in per_level], dtype=np.int64)
+    runs = []
+    for levels in _group_levels(units, counts):
+        width, n = int(units[levels].max()), int(counts[levels].max())
+        connection = np.zeros((len(levels), n), dtype=np.int64)
+        parent = np.zeros((len(levels), n), dtype=np.int64)
+        child = np.full((len(levels), n), width, dtype=np.int64)
+        for row, level in enumerate(levels):
+            ids = per_level[level]
+            connection[row, : len(ids)] = ids
+            parent[row, : len(ids)] = plan.connection_parent[ids] - plan.n_inputs
+            child[row, : len(ids)] = plan.connection_child[ids] - plan.level_bounds[level][0]
+        start = [plan.level_bounds[level][0] - plan.n_inputs for level in levels]
+        runs.append(
+            LevelRun(_int32(start), _int32(connection), _int32(parent), _int32(child), width)
+        )
+    return tuple(runs)
 
 
 class KpnnLayer(eqx.Module):
@@ -291,9 +367,10 @@ class KpnnLayer(eqx.Module):
     n_edges: int = eqx.field(static=True)
     level_bounds: tuple[tuple[int, int], ...] = eqx.field(static=True)
     level_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
-    connection_order: Int[Array, " n_connections"]
-    input_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
-    hidden_connections: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    input_connection: Int[Array, " n_input_terms"]
+    input_child: Int[Array, " n_input_terms"]
+    repeat_parent: Int[Array, " n_repeats"]
+    level_runs: tuple[LevelRun, ...]
     node_names: tuple[str, ...] = eqx.field(static=True)
     node_kinds: tuple[str, ...] = eqx.field(static=True)
 
@@ -374,8 +451,12 @@ class KpnnLayer(eqx.Module):
         self.n_edges = plan.n_edges
         self.level_bounds = plan.level_bounds
         self.level_connections = plan.level_connections
-        order, self.input_connections, self.hidden_connections = _split_by_parent(plan)
-        self.connection_order = _int32(order)
+        self.level_runs = _level_runs(plan)
+        dropped = plan.n_slots - plan.n_inputs + max((r.width for r in self.level_runs), default=0)
+        connection, child, repeat = _input_terms(plan, dropped)
+        self.input_connection = _int32(connection)
+        self.input_child = _int32(child)
+        self.repeat_parent = _int32(repeat)
         self.node_names = network.nodes
         self.node_kinds = node_kinds
 
@@ -440,50 +521,77 @@ class KpnnLayer(eqx.Module):
         x = jnp.asarray(x, self.weight.dtype)
         if self.gamma is not None:
             x = self.gamma * x + self.beta
+        scale, shift = self._slot_factors(x.dtype, key, gate, offset)
+        n, n_hidden = self.n_inputs, self.n_slots - self.n_inputs
+        inputs = _emit(x, *(f if f is None else f[:n] for f in (scale, shift)))
+        # level writes are `width` units long, so the buffers get that much room past the end
+        width = max((run.width for run in self.level_runs), default=0)
+        hidden_scale, hidden_shift = (
+            f if f is None else jnp.pad(f[n:], (0, width)) for f in (scale, shift)
+        )
+        bias = None if self.bias is None else jnp.pad(self.bias, (0, width))
+        act = ACTIVATIONS[self.activation]
+        weight = self.effective_weight()
+        # input parents are summed once for every level; levels only gather hidden parents
+        terms = jnp.concatenate([inputs, inputs[self.repeat_parent]])
+        from_inputs = jax.ops.segment_sum(
+            jnp.append(weight, jnp.zeros(1, weight.dtype))[self.input_connection] * terms,
+            self.input_child,
+            num_segments=n_hidden + width + 1,
+        )[:-1]
+
+        def level(carry: tuple[Array, Array], run: LevelRun) -> tuple[tuple[Array, Array], None]:
+            hidden, pre = carry
+
+            def part(a: Array | None) -> Array | None:
+                return None if a is None else jax.lax.dynamic_slice_in_dim(a, run.start, run.width)
+
+            # padding units compute garbage past the level's end; later levels overwrite it
+            z = (
+                part(from_inputs)
+                + jax.ops.segment_sum(
+                    weight[run.connection] * hidden[run.parent],
+                    run.child,
+                    num_segments=run.width + 1,
+                    indices_are_sorted=True,
+                )[:-1]
+            )
+            if bias is not None:
+                z = z + part(bias)
+            h = _emit(act(z), part(hidden_scale), part(hidden_shift))
+            update = jax.lax.dynamic_update_slice_in_dim
+            return (update(hidden, h, run.start, 0), update(pre, z, run.start, 0)), None
+
+        carry = (jnp.zeros(n_hidden + width, x.dtype), jnp.zeros(n_hidden + width, x.dtype))
+        for run in self.level_runs:
+            if len(run.start) == 1:
+                carry, _ = level(carry, jax.tree.map(lambda a: a[0], run))
+            else:
+                carry, _ = jax.lax.scan(level, carry, run)
+        hidden, pre = carry
+        return (
+            jnp.concatenate([inputs, hidden[:n_hidden]]),
+            jnp.concatenate([x, pre[:n_hidden]]),
+        )
+
+    def _slot_factors(
+        self,
+        dtype: jnp.dtype,
+        key: PRNGKeyArray | None,
+        gate: Float[Array, " n_nodes"] | None,
+        offset: Float[Array, " n_nodes"] | None,
+    ) -> tuple[Float[Array, " n_slots"] | None, Float[Array, " n_slots"] | None]:
+        """Per-slot factor (dropout and gate) and shift (offset) of the activations, or None."""
         scale = None
         if key is not None and self.dropout > 0:
             keep = jax.random.bernoulli(key, 1.0 - self.dropout, (self.n_slots,))
-            kept = jnp.where(keep, 1.0 / (1.0 - self.dropout), 0.0).astype(x.dtype)
+            kept = jnp.where(keep, 1.0 / (1.0 - self.dropout), 0.0).astype(dtype)
             scale = jnp.where(self.droppable, kept, 1.0)
         if gate is not None:
-            node_gate = jnp.asarray(gate, x.dtype)[self.unit_node]
+            node_gate = jnp.asarray(gate, dtype)[self.unit_node]
             scale = node_gate if scale is None else scale * node_gate
-        shift = None if offset is None else jnp.asarray(offset, x.dtype)[self.unit_node]
-
-        def emit(h: Array, lo: int, hi: int) -> Array:
-            if scale is not None:
-                h = h * scale[lo:hi]
-            return h if shift is None else h + shift[lo:hi]
-
-        act = ACTIVATIONS[self.activation]
-        weight = self.effective_weight()
-        inputs = emit(x, 0, self.n_inputs)
-        # Input parents are read from `inputs`, hidden parents from a buffer of hidden units only,
-        # so no level rewrites (or back-propagates through) a copy of every input.
-        hidden = jnp.zeros(self.n_slots - self.n_inputs, x.dtype)
-        pre = [x]
-        for (lo, hi), (a0, a1), (b0, b1) in zip(
-            self.level_bounds, self.input_connections, self.hidden_connections, strict=True
-        ):
-            from_inputs = self.connection_order[a0:a1]
-            from_hidden = self.connection_order[b0:b1]
-            z = jax.ops.segment_sum(
-                weight[from_inputs] * inputs[self.connection_parent[from_inputs]],
-                self.connection_child[from_inputs] - lo,
-                num_segments=hi - lo,
-                indices_are_sorted=True,
-            ) + jax.ops.segment_sum(
-                weight[from_hidden] * hidden[self.connection_parent[from_hidden] - self.n_inputs],
-                self.connection_child[from_hidden] - lo,
-                num_segments=hi - lo,
-                indices_are_sorted=True,
-            )
-            if self.bias is not None:
-                z = z + self.bias[lo - self.n_inputs : hi - self.n_inputs]
-            pre.append(z)
-            start = (lo - self.n_inputs,)
-            hidden = jax.lax.dynamic_update_slice(hidden, emit(act(z), lo, hi), start)
-        return jnp.concatenate([inputs, hidden]), jnp.concatenate(pre)
+        shift = None if offset is None else jnp.asarray(offset, dtype)[self.unit_node]
+        return scale, shift
 
     def node_values(
         self,
@@ -518,3 +626,10 @@ class KpnnLayer(eqx.Module):
         """
         activations, pre_activations = self._evaluate(x, key, gate, offset)
         return (pre_activations if self.last else activations)[self.output_slot]
+
+    @property
+    def node_fan_in(self) -> np.ndarray:
+        """How many network edges feed each node (NumPy, `(n_nodes,)`; 0 for inputs)."""
+        _, first = np.unique(np.asarray(self.connection_edge), return_index=True)
+        child = np.asarray(self.unit_node)[np.asarray(self.connection_child)[first]]
+        return np.bincount(child, minlength=self.n_nodes)

@@ -44,5 +44,9 @@ LOSS_TERMS: Mapping[str, TermSignature] = MappingProxyType(
             groups=1,
             options={"mode": ("task", "all", "last")},
         ),
+        "recon": TermSignature(
+            "a VAE's reconstruction loss of its input (negative log-likelihood)",
+            options={"likelihood": ("mse", "poisson", "nb")},
+        ),
     }
 )

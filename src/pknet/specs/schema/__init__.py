@@ -9,7 +9,14 @@ from pknet.specs.schema.evaluate import (
     KFoldSpec,
     Metric,
 )
-from pknet.specs.schema.model import DenseLayerSpec, KpnnLayerSpec, LayerSpec, ModelSpec
+from pknet.specs.schema.model import (
+    DenseLayerSpec,
+    KpnnLayerSpec,
+    LayerSpec,
+    ModelSpec,
+    StackModelSpec,
+    VaeModelSpec,
+)
 from pknet.specs.schema.network import (
     EdgeListSpec,
     FeatureMapSpec,
@@ -42,7 +49,9 @@ __all__ = [
     "PruneSpec",
     "SolverSpec",
     "Spec",
+    "StackModelSpec",
     "TargetSpec",
     "TrainSpec",
     "TransformSpec",
+    "VaeModelSpec",
 ]

@@ -1,10 +1,15 @@
-"""`model:` — the layer stack. One spec class per layer kind, joined on `kind`."""
+"""`model:` — the model kind and its layers. One spec class per layer kind, joined on `kind`.
+
+Model kinds: `stack` (the default: layers applied in order, the last gives the outputs) and `vae`
+(the layers are the encoder of a variational autoencoder with a Gaussian latent and a dense
+decoder back to the input features).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.types import Name
@@ -108,45 +113,129 @@ LayerSpec = Annotated[
 NETWORK_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec)  # wired by `network`; only first
 
 
-class ModelSpec(SpecModel):
-    """The layers, applied in order."""
+def _name_layers(value: Any, prefix: str | None = None) -> Any:
+    """Name unnamed layers `<kind>_<n>` (or `<prefix>_<n>`), n counting from 1."""
+    if not isinstance(value, list):
+        return value
+    seen: dict[str, int] = {}
+    named = []
+    for layer in value:
+        if isinstance(layer, dict) and isinstance(layer.get("kind"), str):
+            stem = prefix or layer["kind"]
+            seen[stem] = seen.get(stem, 0) + 1
+            if "name" not in layer:
+                layer = {**layer, "name": f"{stem}_{seen[stem]}"}
+        named.append(layer)
+    return named
+
+
+class ModelSpecBase(SpecModel):
+    """Fields every model kind has: the layers, applied in order."""
 
     layers: list[LayerSpec] = Field(min_length=1, description="Layers, input side first.")
 
     @field_validator("layers", mode="before")
     @classmethod
     def _default_names(cls, value: Any) -> Any:
-        """Name unnamed layers `<kind>_<n>`, n counting layers of that kind from 1."""
-        if not isinstance(value, list):
-            return value
-        seen: dict[str, int] = {}
-        named = []
-        for layer in value:
-            if isinstance(layer, dict) and isinstance(layer.get("kind"), str):
-                seen[layer["kind"]] = seen.get(layer["kind"], 0) + 1
-                if "name" not in layer:
-                    layer = {**layer, "name": f"{layer['kind']}_{seen[layer['kind']]}"}
-            named.append(layer)
-        return named
+        return _name_layers(value)
+
+    def named_layers(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(field path, name) of every declared layer, in model order."""
+        return [(("layers", i, "name"), layer.name) for i, layer in enumerate(self.layers)]
+
+    def built_in_layers(self) -> tuple[str, ...]:
+        """Names of layers the model kind adds itself (reserved, and usable as groups)."""
+        return ()
 
     @model_validator(mode="after")
-    def check_names_unique(self) -> ModelSpec:
-        first: dict[str, int] = {}
-        for i, layer in enumerate(self.layers):
-            if layer.name in RESERVED_GROUPS:
+    def check_names_unique(self) -> ModelSpecBase:
+        first: dict[str, tuple[str | int, ...]] = {}
+        for path, name in self.named_layers():
+            if name in (*RESERVED_GROUPS, *self.built_in_layers()):
                 raise rule_error(
-                    ("layers", i, "name"),
-                    f"the layer name `{layer.name}` is reserved for a parameter group",
-                    f"rename the layer, e.g. `{layer.kind}_{i + 1}`",
+                    path,
+                    f"the layer name `{name}` is reserved for a parameter group",
+                    "rename the layer",
                 )
-            if layer.name in first:
+            if name in first:
+                field, index = first[name][:2]
+                where = f"{field}[{index}]"
                 raise rule_error(
-                    ("layers", i, "name"),
-                    f"layer name `{layer.name}` is already used by layers[{first[layer.name]}]",
+                    path,
+                    f"layer name `{name}` is already used by {where}",
                     "give each layer its own `name`",
                 )
-            first[layer.name] = i
+            first[name] = path
         return self
 
     def layer_names(self) -> list[str]:
-        return [layer.name for layer in self.layers]
+        """Every layer name usable as a parameter group in the loss."""
+        return [*(name for _, name in self.named_layers()), *self.built_in_layers()]
+
+
+class StackModelSpec(ModelSpecBase):
+    """Layers applied in order; the last layer's outputs are what the loss reads."""
+
+    kind: Literal["stack"] = Field("stack", description="Model kind (the default).")
+
+
+LATENT_LAYER = "latent"
+RECONSTRUCTION_LAYER = "reconstruction"
+
+
+class VaeModelSpec(ModelSpecBase):
+    """A variational autoencoder (NetworkVI style): `layers` encode, a Gaussian latent, a decoder.
+
+    The encoder's outputs feed the `latent` layer (mean and log-variance, linear); a sample of the
+    latent goes through the `decoder` layers and the `reconstruction` layer, which gives one
+    value per input feature (the mean, or the log-rate for `recon(poisson)` / `recon(nb)`).
+    The loss must contain `recon(...)` and `kl`; the reconstruction target is the model input.
+    """
+
+    kind: Literal["vae"] = Field(description="Model kind.")
+    latent: int = Field(ge=1, le=4096, description="Size of the Gaussian latent space.")
+    decoder: list[DenseLayerSpec] = Field(
+        default_factory=list,
+        description="Hidden decoder layers (dense), latent side first; a linear "
+        "`reconstruction` layer to the input features follows them.",
+    )
+    kl_warmup_epochs: int = Field(
+        0,
+        ge=0,
+        description="KL annealing: the weight of `kl` rises linearly from 0 to its coefficient "
+        "over this many epochs (0: full weight from the start).",
+    )
+
+    @field_validator("decoder", mode="before")
+    @classmethod
+    def _default_decoder_names(cls, value: Any) -> Any:
+        return _name_layers(value, prefix="decoder")
+
+    def named_layers(self) -> list[tuple[tuple[str | int, ...], str]]:
+        decoder = [(("decoder", i, "name"), layer.name) for i, layer in enumerate(self.decoder)]
+        return [*super().named_layers(), *decoder]
+
+    def built_in_layers(self) -> tuple[str, ...]:
+        return (LATENT_LAYER, RECONSTRUCTION_LAYER)
+
+
+MODEL_KIND_ERROR = "model_kind_invalid"  # reported like an unknown `kind` tag
+
+
+def _model_kind(value: Any) -> str:
+    """The tag of a model mapping; `stack` when `kind` is left out."""
+    if isinstance(value, dict):
+        kind = value.get("kind", "stack")
+        return kind if isinstance(kind, str) else "stack"
+    return getattr(value, "kind", "stack")
+
+
+ModelSpec = Annotated[
+    Annotated[StackModelSpec, Tag("stack")] | Annotated[VaeModelSpec, Tag("vae")],
+    Discriminator(
+        _model_kind,
+        custom_error_type=MODEL_KIND_ERROR,
+        custom_error_message="unknown model kind",
+        custom_error_context={"discriminator": "kind", "expected_tags": "'stack', 'vae'"},
+    ),
+]

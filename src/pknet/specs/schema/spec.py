@@ -10,7 +10,7 @@ from pknet.specs.dsl import loss_groups
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.data import DataSpec
 from pknet.specs.schema.evaluate import EvaluateSpec, ExplainSpec
-from pknet.specs.schema.model import NETWORK_LAYERS, RESERVED_GROUPS, ModelSpec
+from pknet.specs.schema.model import NETWORK_LAYERS, RESERVED_GROUPS, ModelSpec, VaeModelSpec
 from pknet.specs.schema.network import NetworkSpec
 from pknet.specs.schema.prune import PruneSpec
 from pknet.specs.schema.train import TrainSpec
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from pknet.specs.sources import SourceMap
 
 SUPPORTED_VERSIONS = (1,)
+RECONSTRUCTION_METRICS = ("mse", "mae", "r2", "pearson")
+VAE_EXPLAIN_METHODS = ("activation_auc", "bias")
 
 
 class Spec(SpecModel):
@@ -34,7 +36,7 @@ class Spec(SpecModel):
     prune: PruneSpec | None = Field(
         None, description="MILP pruning of the network; leave out to keep the whole network."
     )
-    model: ModelSpec = Field(description="The layer stack.")
+    model: ModelSpec = Field(description="The model: its kind (`stack` or `vae`) and layers.")
     loss: LossExpression = Field(
         description="Loss expression, e.g. `bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)`."
     )
@@ -133,6 +135,35 @@ class Spec(SpecModel):
                 "`hierarchy`",
                 "remove `explain`, or start the model with a network layer",
             )
+        return self
+
+    @model_validator(mode="after")
+    def check_vae_evaluation(self) -> Spec:
+        """A VAE is scored on its reconstruction and explained through its encoder's nodes."""
+        if not isinstance(self.model, VaeModelSpec):
+            return self
+        for i, metric in enumerate(self.evaluate.metrics):
+            if metric not in RECONSTRUCTION_METRICS:
+                raise rule_error(
+                    ("evaluate", "metrics", i),
+                    f"a `vae` model is scored on how well it reconstructs held-out inputs, "
+                    f"which `{metric}` does not measure",
+                    f"use metrics from {', '.join(f'`{m}`' for m in RECONSTRUCTION_METRICS)}",
+                )
+        stopping = self.train.early_stopping
+        if stopping is not None and not stopping.monitor.endswith("_loss"):
+            raise rule_error(
+                ("train", "early_stopping", "monitor"),
+                f"a `vae` model's early stopping watches its loss, not `{stopping.monitor}`",
+                "monitor `val_loss` or `train_loss`",
+            )
+        for i, method in enumerate(self.explain.methods):
+            if method not in VAE_EXPLAIN_METHODS:
+                raise rule_error(
+                    ("explain", "methods", i),
+                    f"`{method}` explains a predicted score, which a `vae` model does not give",
+                    f"use {' or '.join(f'`{m}`' for m in VAE_EXPLAIN_METHODS)}",
+                )
         return self
 
     @property

@@ -1,0 +1,90 @@
+"""What a `vae` run gives besides its model: latent embeddings, reconstruction metrics, an AnnData.
+
+Each fold's VAE embeds every sample as its posterior mean. Folds are trained independently, so
+their latent axes are not aligned; `X_pknet` is fold 0's embedding, and every fold's is kept as
+`X_pknet_fold<k>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from pknet.compiler.losses import CompiledLoss
+from pknet.io.data import data_format, read_anndata
+from pknet.runtime.data import Dataset
+from pknet.runtime.metrics import compute_metrics
+from pknet.runtime.splits import Split
+from pknet.runtime.train import TrainedFolds
+from pknet.runtime.transforms import InputStats, apply_input_stats
+from pknet.specs.schema import DataSpec
+
+EMBEDDING_KEY = "X_pknet"
+
+
+def latent_means(trained: TrainedFolds, x: np.ndarray, stats: InputStats) -> np.ndarray:
+    """(folds, samples, latent): each fold's posterior mean of every sample."""
+
+    def fold_means(params: eqx.Module, fold_stats: InputStats) -> jax.Array:
+        model = eqx.combine(params, trained.static)
+        inputs = apply_input_stats(jnp.asarray(x), fold_stats)
+        return jax.vmap(lambda xi: model.encode(xi)[0])(inputs)
+
+    return np.asarray(jax.jit(jax.vmap(fold_means))(trained.params, stats))
+
+
+def reconstruction_metrics(
+    names: list[str],
+    trained: TrainedFolds,
+    loss: CompiledLoss,
+    x: np.ndarray,
+    splits: list[Split],
+    stats: InputStats,
+) -> list[dict[str, float]]:
+    """Per fold: the metrics of the held-out samples' expected reconstruction against their
+    model inputs, over all (sample, feature) values."""
+
+    @eqx.filter_jit
+    def reconstruct(model: eqx.Module, inputs: jax.Array) -> jax.Array:
+        return loss.predict(jax.vmap(lambda xi: model(xi))(inputs))
+
+    per_fold = []
+    for k, split in enumerate(splits):
+        fold_stats = jax.tree.map(lambda a, k=k: a[k], stats)
+        inputs = apply_input_stats(jnp.asarray(x[split.test]), fold_stats)
+        recon = np.asarray(reconstruct(trained.model(k), inputs))
+        truth = np.asarray(inputs).ravel()
+        per_fold.append(compute_metrics(names, truth, recon.ravel(), "regression"))
+    return per_fold
+
+
+def principal_components(points: np.ndarray, n: int = 2) -> np.ndarray:
+    """The first `n` principal-component scores, each axis signed so its largest loading is
+    positive (deterministic across runs)."""
+    centred = points - points.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axes = vt[:n]
+    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])
+    return centred @ (axes * signs[:, None]).T
+
+
+def embedding_anndata(data: DataSpec, dataset: Dataset, embeddings: np.ndarray) -> anndata.AnnData:
+    """A copy of the input AnnData restricted to the run's samples (for a table input, one with
+    only `obs`), with the embeddings in `obsm` and the run's labels in `obs["pknet_target"]`."""
+    source = Path(data.expression.file)
+    if data_format(source, data.expression.format) == "h5ad":
+        adata = read_anndata(source)[list(dataset.samples)].copy()
+    else:
+        adata = anndata.AnnData(obs=pd.DataFrame(index=pd.Index(dataset.samples, name="sample")))
+    labels = np.asarray(dataset.classes, dtype=object)[dataset.y] if dataset.classes else dataset.y
+    adata.obs["pknet_target"] = labels
+    adata.obsm[EMBEDDING_KEY] = embeddings[0]
+    for k, fold in enumerate(embeddings):
+        adata.obsm[f"{EMBEDDING_KEY}_fold{k}"] = fold
+    return adata
