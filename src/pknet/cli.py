@@ -197,6 +197,13 @@ def run_(
     console.print(Text(f"run {loaded.name}: {result.run_dir}", style="bold"), markup=False)
     for name, value in summary.items():
         console.print(Text(f"  {name:<10} {value['mean']:.4f} ± {value['sd']:.4f}"), markup=False)
+    pooled = result.metrics.get("out_of_fold")
+    if pooled is not None:
+        console.print(Text(f"  pooled over {pooled['n']} held-out predictions:"), markup=False)
+        per_task = pooled.get("across_tasks")
+        for name, value in pooled["metrics"].items():
+            spread = f" ± {per_task[name]['sd']:.4f} over tasks" if per_task else ""
+            console.print(Text(f"  {name:<10} {value:.4f}{spread}"), markup=False)
     timings = ", ".join(f"{k} {v:.1f}" for k, v in result.outcome.timings.items())
     console.print(Text(f"  seconds    {timings}"), markup=False)
 

@@ -69,6 +69,10 @@ class CompileError(PknetError):
     """The spec is valid but its data or network cannot be compiled into a program."""
 
 
+class MetricError(PknetError):
+    """A metric written in Python (`evaluate.metrics`) could not be loaded or failed."""
+
+
 class InfeasiblePruningError(CompileError):
     """The pruning MILP has no solution: some required input cannot reach any output."""
 

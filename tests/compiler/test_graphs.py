@@ -9,6 +9,7 @@ from pknet.compiler.graphs import (
     Graph,
     adjacency,
     cosine_threshold_graph,
+    fold_cosine_graph,
     fold_knn_graph,
     graph_from_edges,
     knn_graph,
@@ -104,6 +105,22 @@ def test_cosine_threshold_matches_brute_force(threshold):
     graph = cosine_threshold_graph(points, threshold)
     assert edge_set(graph) == set(zip(i.tolist(), j.tolist(), strict=True))
     assert graph.n_edges == len(i) > 0
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5])
+def test_fold_cosine_graph_links_training_rows_and_feeds_held_out_rows(threshold):
+    rng = np.random.default_rng(6)
+    points = rng.normal(size=(30, 4))
+    train = np.sort(rng.choice(30, size=18, replace=False))
+    similar = (1.0 - distances(points, "cosine") >= threshold) & ~np.eye(30, dtype=bool)
+    is_train = np.isin(np.arange(30), train)
+    j, i = np.nonzero(similar & is_train[:, None])  # sender j (training) -> receiver i
+    graph = fold_cosine_graph(points, train, threshold)
+    assert edge_set(graph) == set(zip(j.tolist(), i.tolist(), strict=True))
+    assert np.all(is_train[graph.senders]) and graph.n_edges > 0
+    everyone = fold_cosine_graph(points, np.arange(30), threshold)
+    assert edge_set(everyone) == edge_set(cosine_threshold_graph(points, threshold))
+    assert fold_cosine_graph(points, train, 1.0).n_edges == 0
 
 
 def test_symmetrize_adds_reverse_edges_once_with_the_larger_weight():

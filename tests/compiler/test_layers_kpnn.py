@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from pknet.compiler.layers import KpnnLayer, plan_kpnn
+from pknet.compiler.layers import kpnn as kpnn_module
 from pknet.compiler.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import KpnnLayerSpec
@@ -458,3 +459,36 @@ def test_plan_errors_teach():
         plan_kpnn(net, net.index_of(["a", "a"]), net.index_of(["T"]))
     with pytest.raises(CompileError, match="no output"):
         plan_kpnn(net, net.index_of(["a"]), [])
+
+
+def test_levels_are_scanned_in_runs_of_small_levels():
+    units, connections = np.array([3, 2, 900, 2, 1]), np.array([0, 3, 50, 4, 2])
+    runs = kpnn_module._group_levels(units, connections, n_hidden=100)
+    assert runs == [range(0, 2), range(2, 3), range(3, 5)]
+    wide = kpnn_module._group_levels(units, connections, n_hidden=2000)
+    assert wide == [range(k, k + 1) for k in range(5)]
+
+
+def test_levels_evaluated_one_by_one_match_the_scanned_levels(monkeypatch):
+    net, inputs, outputs = random_case(0)
+    config = {**CONFIGS[3], "activation": "tanh", "dropout": 0.3}
+    scanned = build(net, inputs, outputs, **config)
+    monkeypatch.setattr(kpnn_module, "SCAN_LIMIT", 0)
+    unrolled = build(net, inputs, outputs, **config)
+    assert max(len(run.units) for run in scanned.level_runs) == len(scanned.level_bounds) > 1
+    assert all(len(run.units) == 1 for run in unrolled.level_runs)
+    x = np.random.default_rng(0).normal(size=len(inputs)).astype(np.float32)
+    key = jax.random.key(1)
+
+    @eqx.filter_jit
+    def values_and_gradient(layer):
+        def total(layer):
+            return layer(x, key=key).sum() + layer.node_values(x, key=key).sum()
+
+        return layer.node_values(x, key=key), eqx.filter_grad(total)(layer)
+
+    want, want_grad = values_and_gradient(scanned)
+    got, got_grad = values_and_gradient(unrolled)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(got_grad), jax.tree.leaves(want_grad), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -11,13 +11,15 @@ import pknet
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SPECS = sorted(EXAMPLES.glob("*/*.yaml"))
 SHORT = {"train.epochs": 3, "evaluate.cv.folds": 2}
+SHORT_LOO = {"train.epochs": 3, "evaluate.cv": {"kind": "kfold", "folds": 2}}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_example_runs(spec: Path, tmp_path: Path) -> None:
-    loaded = pknet.load_spec(spec, SHORT)
-    overrides = {**SHORT, "explain.control": "none"} if loaded.explain.methods else SHORT
+    short = SHORT_LOO if pknet.load_spec(spec).evaluate.cv.kind == "leave_one_out" else SHORT
+    loaded = pknet.load_spec(spec, short)
+    overrides = {**short, "explain.control": "none"} if loaded.explain.methods else short
     result = pknet.run(spec, overrides, out=tmp_path / "run")
     assert (result.run_dir / "metrics.json").is_file()
     assert all(len(fold["metrics"]) for fold in result.metrics["folds"])

@@ -58,14 +58,16 @@ class CompiledNetwork:
     """The network a model is built on, its inputs/outputs, and how it was obtained.
 
     `inputs`/`outputs` index `network.nodes`; `input_columns[i]` is the data column of input `i`
-    (-1 when the input is not measured); `unknown_terms_dropped` counts the annotations to terms
-    no `obo` source defines that `unknown_terms: drop` left out.
+    (-1 when the input is not measured), `output_columns` likewise for the outputs (the targets
+    of `data.target.features: network_outputs`); `unknown_terms_dropped` counts the annotations
+    to terms no `obo` source defines that `unknown_terms: drop` left out.
     """
 
     network: Network
     inputs: np.ndarray
     outputs: np.ndarray
     input_columns: np.ndarray
+    output_columns: np.ndarray
     feature_names: tuple[str, ...]
     mapping: MappingReport
     hygiene: HygieneReport
@@ -120,6 +122,32 @@ def _why_empty(selector: Selector, ctx: SelectionContext) -> str:
             f"columns like {', '.join(ctx.features[:3])})"
         )
     return hint
+
+
+def _without_targets(
+    spec: Spec, inputs: np.ndarray, outputs: np.ndarray, match: FeatureMatch, features: list[str]
+) -> np.ndarray:
+    """The input nodes less those whose data column is a target (`data.target.features`)."""
+    wanted = spec.data.target.features
+    if wanted is None:
+        return inputs
+    if wanted == "network_outputs":
+        targets = match.column[outputs]
+    else:
+        position = {name: i for i, name in enumerate(features)}
+        targets = np.array([position.get(name, -1) for name in wanted], dtype=np.int64)
+    kept = inputs[~np.isin(match.column[inputs], targets[targets >= 0])]
+    if not len(kept):
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("network", "inputs"),
+                f"all {len(inputs)} input nodes are targets (`data.target.features`), so no "
+                "input is left to predict them from",
+                "select input nodes whose columns are not targets",
+            )
+        )
+    return kept
 
 
 def _feature_rule(network: NetworkSpec) -> FeatureRule:
@@ -250,6 +278,7 @@ def compile_network(spec: Spec) -> CompiledNetwork:
     ctx = SelectionContext(raw, match.measured, tuple(features))
     inputs = _select(spec, ("network", "inputs"), spec.network.inputs, ctx)
     outputs = _select(spec, ("network", "outputs"), spec.network.outputs, ctx)
+    inputs = _without_targets(spec, inputs, outputs, match, features)
     mapping = _mapping_report(raw, inputs, match, features)
 
     cleaned, hygiene = clean_network(raw, inputs, outputs)
@@ -280,6 +309,7 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         inputs=final_inputs,
         outputs=final_outputs,
         input_columns=columns,
+        output_columns=match.column[raw.index_of([net.nodes[i] for i in final_outputs])],
         feature_names=tuple(features),
         mapping=mapping,
         hygiene=hygiene,

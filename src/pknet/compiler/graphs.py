@@ -4,9 +4,9 @@ Convention: edge `e` carries a message from `senders[e]` to `receivers[e]` with 
 `weights[e]`; as an adjacency matrix, `A[receivers[e], senders[e]] = weights[e]` (column = source).
 Graphs built from points (kNN, cosine threshold) have unit weights and no self-loops.
 
-`fold_knn_graph` builds a graph that is safe inside one cross-validation fold: training rows are
-linked among themselves only, and every other row receives edges from training rows only, so a
-held-out row never influences a training row nor another held-out row.
+`fold_knn_graph` and `fold_cosine_graph` build graphs that are safe inside one cross-validation
+fold: training rows are linked among themselves only, and every other row receives edges from
+training rows only, so a held-out row never influences a training row nor another held-out row.
 """
 
 from __future__ import annotations
@@ -131,17 +131,29 @@ def knn_graph(points: np.ndarray, k: int, metric: Metric = "euclidean") -> Graph
     return Graph(len(points), senders, receivers, np.ones(len(senders)))
 
 
-def cosine_threshold_graph(points: np.ndarray, threshold: float) -> Graph:
-    """Unit-weight edges both ways between distinct rows whose cosine similarity is >= threshold."""
+def _cosine_radius(threshold: float) -> float:
+    """The Euclidean radius between unit vectors whose cosine similarity is `threshold`."""
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"a cosine threshold lies in [-1, 1]; got {threshold}")
-    points = _metric_points(points, "cosine")
     # For unit vectors ||u - v||^2 = 2 - 2 cos(u, v).
-    radius = np.sqrt(max(2.0 - 2.0 * threshold, 0.0))
+    return float(np.sqrt(max(2.0 - 2.0 * threshold, 0.0)))
+
+
+def cosine_threshold_graph(points: np.ndarray, threshold: float) -> Graph:
+    """Unit-weight edges both ways between distinct rows whose cosine similarity is >= threshold."""
+    radius = _cosine_radius(threshold)
+    points = _metric_points(points, "cosine")
     pairs = cKDTree(points).query_pairs(radius, output_type="ndarray").reshape(-1, 2)
     senders = np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(np.int64)
     receivers = np.concatenate([pairs[:, 1], pairs[:, 0]]).astype(np.int64)
     return Graph(len(points), senders, receivers, np.ones(len(senders)))
+
+
+def _checked_rows(train_rows: np.ndarray, n: int) -> np.ndarray:
+    train_rows = np.asarray(train_rows, dtype=np.int64).reshape(-1)
+    if np.any((train_rows < 0) | (train_rows >= n)) or len(np.unique(train_rows)) < len(train_rows):
+        raise ValueError(f"train_rows must be distinct row indices in [0, {n})")
+    return train_rows
 
 
 def fold_knn_graph(
@@ -151,13 +163,28 @@ def fold_knn_graph(
     training rows; every other row receives edges from its `k` nearest training rows only."""
     points = _metric_points(points, metric)
     n = len(points)
-    train_rows = np.asarray(train_rows, dtype=np.int64).reshape(-1)
-    if np.any((train_rows < 0) | (train_rows >= n)) or len(np.unique(train_rows)) < len(train_rows):
-        raise ValueError(f"train_rows must be distinct row indices in [0, {n})")
+    train_rows = _checked_rows(train_rows, n)
     _check_k(k, len(train_rows), "training rows")
     senders, receivers = _knn_among(points[train_rows], k)
     held_out = np.setdiff1d(np.arange(n), train_rows)
     _, nearest = cKDTree(points[train_rows]).query(points[held_out], k=k)
     senders = np.concatenate([train_rows[senders], train_rows[nearest.reshape(-1)]])
     receivers = np.concatenate([train_rows[receivers], np.repeat(held_out, k)])
+    return Graph(n, senders, receivers, np.ones(len(senders)))
+
+
+def fold_cosine_graph(points: np.ndarray, train_rows: np.ndarray, threshold: float) -> Graph:
+    """A cosine-threshold graph safe for one fold: edges both ways between training rows, and
+    from training rows into every other row, wherever the cosine similarity is >= threshold."""
+    radius = _cosine_radius(threshold)
+    points = _metric_points(points, "cosine")
+    n = len(points)
+    train_rows = _checked_rows(train_rows, n)
+    among = cosine_threshold_graph(points[train_rows], threshold)
+    held_out = np.setdiff1d(np.arange(n), train_rows)
+    near = cKDTree(points[train_rows]).query_ball_point(points[held_out], radius)
+    counts = np.fromiter((len(found) for found in near), dtype=np.int64, count=len(held_out))
+    nearest = np.fromiter((j for found in near for j in found), dtype=np.int64, count=counts.sum())
+    senders = np.concatenate([train_rows[among.senders], train_rows[nearest]])
+    receivers = np.concatenate([train_rows[among.receivers], np.repeat(held_out, counts)])
     return Graph(n, senders, receivers, np.ones(len(senders)))

@@ -2,7 +2,9 @@
 
 `bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)` becomes `CompiledLoss(data="bce", penalties=((1e-3,
 "l1", "bias"), (1e-2, "l2", "bias")))`. Penalties follow Keras's regularisers (used by CORNETO's
-KPNN): `l1(g) = Σ|w|`, `l2(g) = Σ w²` over the arrays of group `g`.
+KPNN): `l1(g) = Σ|w|`, `l2(g) = Σ w²` over the arrays of group `g`. `trace_norm(g, mode=m)` (a
+`multitask` model) sums the nuclear norms of the group's task-stacked arrays; its penalty kind is
+written `trace_norm:m`.
 
 A `vae` model's data term is `recon(likelihood)` plus `kl`, both per example and averaged over the
 batch; the KL weight may rise linearly over the first epochs (`model.kl_warmup_epochs`).
@@ -18,18 +20,19 @@ import jax.numpy as jnp
 import optax
 
 from pknet.compiler.located import spec_problem
+from pknet.compiler.model import AuxOutput
+from pknet.compiler.trace_norm import trace_norm
 from pknet.compiler.vae import kl_divergence, reconstruction_mean, reconstruction_nll
 from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.dsl import linear_terms
-from pknet.specs.schema import VaeModelSpec
+from pknet.specs.schema import MultitaskModelSpec, VaeModelSpec
 
 DATA_TERMS = ("bce", "ce", "mse")
 VAE_TERMS = ("recon", "kl")
-PENALTIES = ("l1", "l2")
+PENALTIES = ("l1", "l2", "trace_norm")
 TASKS_OF_TERM = {"bce": ("binary",), "ce": ("binary", "multiclass"), "mse": ("regression",)}
 TERM_FOR_TASK = {"binary": "bce", "multiclass": "ce", "regression": "mse"}
-LATER_TERMS = {"trace_norm": "a `multitask` model"}
 
 GroupArrays = Callable[[object, str], Sequence[jax.Array]]
 
@@ -63,22 +66,31 @@ class CompiledLoss:
             nll = reconstruction_nll(self.likelihood, x, outputs)
             kl = kl_divergence(outputs.mean, outputs.logvar)
             return self.data_coefficient * nll + self.kl_weight(epoch) * kl
+        if isinstance(outputs, AuxOutput):  # P-NET: each head's term, weighted, joins the main one
+            heads = jax.vmap(self._supervised, in_axes=(1, None), out_axes=1)(outputs.aux_logits, y)
+            total = self._supervised(outputs.logits, y) + heads @ outputs.aux_weights[0]
+            return self.data_coefficient * total
+        return self.data_coefficient * self._supervised(outputs, y)
+
+    def _supervised(self, logits: jax.Array, y: jax.Array) -> jax.Array:
+        """bce, ce or mse of each example's `logits` (batch, outputs) against `y`."""
         if self.data == "bce":
-            per_sample = optax.sigmoid_binary_cross_entropy(outputs[:, 0], y.astype(outputs.dtype))
-        elif self.data == "ce":
-            per_sample = optax.softmax_cross_entropy_with_integer_labels(outputs, y)
-        else:
-            per_sample = jnp.mean((outputs - y.reshape(len(y), -1)) ** 2, axis=-1)
-        return self.data_coefficient * per_sample
+            return optax.sigmoid_binary_cross_entropy(logits[:, 0], y.astype(logits.dtype))
+        if self.data == "ce":
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return jnp.mean((logits - y.reshape(len(y), -1)) ** 2, axis=-1)
 
     def penalty(self, model: object, group_arrays: GroupArrays) -> jax.Array:
         total = jnp.zeros(())
         for coefficient, kind, group in self.penalties:
             arrays = group_arrays(model, group)
-            if kind == "l1":
+            name, _, mode = kind.partition(":")
+            if name == "l1":
                 total += coefficient * sum(jnp.sum(jnp.abs(a)) for a in arrays)
-            else:
+            elif name == "l2":
                 total += coefficient * sum(jnp.sum(a * a) for a in arrays)
+            else:
+                total += coefficient * trace_norm(arrays, mode)
         return total
 
     def total(
@@ -101,6 +113,8 @@ class CompiledLoss:
         reconstruction for a VAE."""
         if self.data == "recon":
             return reconstruction_mean(self.likelihood, outputs)
+        if isinstance(outputs, AuxOutput):
+            outputs = outputs.logits
         if self.data == "bce":
             return jax.nn.sigmoid(outputs[..., 0])
         if self.data == "ce":
@@ -108,26 +122,39 @@ class CompiledLoss:
         return outputs[..., 0] if outputs.shape[-1] == 1 else outputs
 
 
-def compile_loss(spec: Spec, task: str, n_outputs: int, n_classes: int) -> CompiledLoss:
-    """Check the loss against the model kind, task and outputs; raise located `CompileError`s."""
+def compile_loss(
+    spec: Spec, task: str, n_outputs: int, n_classes: int, n_targets: int = 1
+) -> CompiledLoss:
+    """Check the loss against the model kind, task and outputs (`n_targets` values per sample
+    for a regression); raise located `CompileError`s."""
     terms = linear_terms(spec.loss)
     problems = []
 
     def problem(message: str, hint: str | None = None) -> None:
         problems.append(spec_problem(spec, ("loss",), message, hint))
 
+    multitask = isinstance(spec.model, MultitaskModelSpec)
     for coefficient, term in terms:
-        if term.name in LATER_TERMS:
-            problem(f"`{term.name}` needs {LATER_TERMS[term.name]}, which this spec does not have")
+        if term.name == "trace_norm" and not multitask:
+            problem(
+                "`trace_norm` needs weights stacked across tasks, which only a `multitask` "
+                "model has",
+                "use `model.kind: multitask`, or an `l1`/`l2` penalty",
+            )
         elif coefficient <= 0:
             problem(f"the coefficient of `{term}` is {coefficient:g}; coefficients must be > 0")
     if isinstance(spec.model, VaeModelSpec):
         _check_vae_terms(terms, problem)
     else:
-        _check_supervised_terms(spec, terms, task, n_outputs, n_classes, problem, problems)
+        widths = {"ce": n_classes, "mse": n_targets}
+        _check_supervised_terms(spec, terms, task, n_outputs, widths, problem, problems)
     if problems:
         raise CompileError(problems)
-    penalties = tuple((c, t.name, t.groups[0]) for c, t in terms if t.name in PENALTIES)
+    penalties = tuple(
+        (c, ":".join([t.name, *(v for _, v in t.options)]), t.groups[0])
+        for c, t in terms
+        if t.name in PENALTIES
+    )
     if isinstance(spec.model, VaeModelSpec):
         (coefficient, recon), *_ = [(c, t) for c, t in terms if t.name == "recon"]
         kl = sum(c for c, t in terms if t.name == "kl")
@@ -161,11 +188,12 @@ def _check_supervised_terms(
     terms,
     task: str,
     n_outputs: int,
-    n_classes: int,
+    widths: dict[str, int],
     problem: Callable[..., None],
     problems: list,
 ) -> None:
-    """A stack model's loss: exactly one data term fitting the task and the output width."""
+    """A stack model's loss: exactly one data term fitting the task and the output width
+    (`widths[term]`, else 1)."""
     for name in sorted({t.name for _, t in terms} & set(VAE_TERMS)):
         problem(f"`{name}` needs a `vae` model, which this spec does not have")
     data = [(c, t.name) for c, t in terms if t.name in DATA_TERMS]
@@ -179,7 +207,7 @@ def _check_supervised_terms(
         problem(f"`{data[0][1]}` does not fit a {task} target", f"use `{TERM_FOR_TASK[task]}`")
     else:
         name = data[0][1]
-        expected = n_classes if name == "ce" else 1
+        expected = widths.get(name, 1)
         if n_outputs != expected:
             problems.append(
                 spec_problem(

@@ -9,53 +9,89 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from pknet.compiler.graph_model import GraphLayer, SampleGraphModel, graph_layer
 from pknet.compiler.layers import DenseLayer, HierarchyLayer, KpnnLayer
+from pknet.compiler.layers.diffusion import DiffusionLayer, network_diffusion
+from pknet.compiler.layers.ridge import RidgeLayer
+from pknet.compiler.multitask import MultitaskModel, build_multitask
 from pknet.compiler.network import Network
 from pknet.compiler.vae import Vae
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import (
+    AUX_HEADS,
     DenseLayerSpec,
+    DiffusionLayerSpec,
+    GatLayerSpec,
+    GcnLayerSpec,
     HierarchyLayerSpec,
     KpnnLayerSpec,
     LayerSpec,
     ModelSpec,
+    MultitaskModelSpec,
+    RidgeLayerSpec,
     VaeModelSpec,
 )
 
-Layer = KpnnLayer | HierarchyLayer | DenseLayer
+Layer = KpnnLayer | HierarchyLayer | DenseLayer | GraphLayer | DiffusionLayer | RidgeLayer
 WEIGHTS = "weights"
 BIAS = "bias"
 
 
+class AuxOutput(NamedTuple):
+    """A model with auxiliary heads: its logits, each head's logits and each head's loss weight."""
+
+    logits: Float[Array, " n_out"]
+    aux_logits: Float[Array, "n_heads n_out"]
+    aux_weights: Float[Array, " n_heads"]
+
+
 class Model(eqx.Module):
-    """Layers applied in order to one example."""
+    """Layers applied in order to one example; optionally P-NET's auxiliary heads, each reading
+    one level of the first (hierarchy) layer's units."""
 
     layers: tuple[Layer, ...]
+    aux_heads: tuple[DenseLayer, ...] = ()
+    aux_levels: tuple[tuple[int, int], ...] = eqx.field(static=True, default=())
+    aux_weights: tuple[float, ...] = eqx.field(static=True, default=())
 
     def __check_init__(self) -> None:
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise ValueError(f"layer names must be unique, got {names}")
+        if not len(self.aux_heads) == len(self.aux_levels) == len(self.aux_weights):
+            raise ValueError("give one level range and one weight per auxiliary head")
 
     def __call__(
         self, x: Float[Array, " n_features"], *, key: PRNGKeyArray | None = None
-    ) -> Float[Array, " n_out"]:
+    ) -> Float[Array, " n_out"] | AuxOutput:
         """Dropout is on when `key` is given (one subkey per layer)."""
         keys = [None] * len(self.layers) if key is None else jax.random.split(key, len(self.layers))
-        for layer, layer_key in zip(self.layers, keys, strict=True):
-            x = layer(x, key=layer_key)
-        return x
+        first, *rest = self.layers
+        if not self.aux_heads:
+            h = first(x, key=keys[0])
+        else:
+            h, values = first.outputs_and_values(x, key=keys[0])
+        for layer, layer_key in zip(rest, keys[1:], strict=True):
+            h = layer(h, key=layer_key)
+        if not self.aux_heads:
+            return h
+        aux = [
+            head(values[a:b]) for head, (a, b) in zip(self.aux_heads, self.aux_levels, strict=True)
+        ]
+        return AuxOutput(h, jnp.stack(aux), jnp.asarray(self.aux_weights, h.dtype))
 
     @property
     def n_parameters(self) -> int:
-        """Trainable scalars of all layers."""
-        return sum(layer.n_parameters for layer in self.layers)
+        """Trainable scalars of all layers and auxiliary heads."""
+        return sum(layer.n_parameters for layer in (*self.layers, *self.aux_heads))
 
 
 def _layer_problem(index: int, field: str, message: str, hint: str) -> CompileError:
@@ -64,7 +100,7 @@ def _layer_problem(index: int, field: str, message: str, hint: str) -> CompileEr
 
 def _network_layer(
     index: int,
-    spec: KpnnLayerSpec | HierarchyLayerSpec,
+    spec: KpnnLayerSpec | HierarchyLayerSpec | DiffusionLayerSpec,
     network: Network | None,
     inputs: Sequence[int] | np.ndarray | None,
     outputs: Sequence[int] | np.ndarray | None,
@@ -72,8 +108,9 @@ def _network_layer(
     *,
     last: bool,
     key: PRNGKeyArray,
-) -> KpnnLayer:
-    """A `kpnn` or `hierarchy` layer: it comes first and reads one data column per input node."""
+) -> KpnnLayer | HierarchyLayer | DiffusionLayer:
+    """A `kpnn`, `hierarchy` or `diffusion` layer: it comes first and reads one data column per
+    input node."""
     if index > 0:
         raise _layer_problem(
             index,
@@ -94,6 +131,8 @@ def _network_layer(
     if isinstance(spec, KpnnLayerSpec):
         return KpnnLayer(network, inputs, outputs, spec, last=last, key=key)
     try:
+        if isinstance(spec, DiffusionLayerSpec):
+            return network_diffusion(network, inputs, outputs, spec)
         return HierarchyLayer(network, inputs, outputs, spec, last=last, key=key)
     except CompileError as exc:
         raise _at_layer(index, exc) from None
@@ -133,9 +172,19 @@ def _build_layers(
                 i, spec, network, inputs, outputs, n_features, last=last, key=layer_key
             )
             width = layer.output_slot.shape[-1]
+        elif isinstance(spec, DiffusionLayerSpec):
+            layer = _network_layer(
+                i, spec, network, inputs, outputs, n_features, last=last, key=layer_key
+            )
+            width = layer.n_outputs
+        elif isinstance(spec, RidgeLayerSpec):
+            layer = RidgeLayer(width, spec)
+            width = spec.units
         elif isinstance(spec, DenseLayerSpec):
             layer = DenseLayer(width, spec, last=last, key=layer_key)
             width = spec.units
+        elif isinstance(spec, GcnLayerSpec | GatLayerSpec):
+            layer, width = graph_layer(width, spec, last=last, key=layer_key)
         else:
             raise TypeError(f"no layer is built for specs of type {type(spec).__name__}")
         layers.append(layer)
@@ -150,13 +199,18 @@ def build_model(
     n_features: int,
     *,
     key: PRNGKeyArray,
-) -> Model | Vae:
+    n_tasks: int = 1,
+) -> Model | Vae | SampleGraphModel | MultitaskModel:
     """Build the model `model_spec` declares (a list of layers: a stack); a `kpnn` or
-    `hierarchy` layer may only come first.
+    `hierarchy` layer may only come first. With `gcn` or `gat` layers it is a
+    `SampleGraphModel` (all samples at once, over a sample graph). A `multitask` model has
+    `n_tasks` towers (the network's outputs when its tasks read the network).
 
     That layer reads `n_features == len(inputs)` columns (in `inputs` order); a model without
     one reads `n_features` columns. `network`, `inputs`, `outputs` may be None then.
     """
+    if isinstance(model_spec, MultitaskModelSpec):
+        return build_multitask(model_spec, network, inputs, outputs, n_features, n_tasks, key=key)
     is_vae = isinstance(model_spec, VaeModelSpec)
     layers, width = _build_layers(
         model_spec if isinstance(model_spec, Sequence) else model_spec.layers,
@@ -167,23 +221,67 @@ def build_model(
         gives_outputs=not is_vae,
         key=key,
     )
+    if any(isinstance(layer, GraphLayer) for layer in layers):
+        return SampleGraphModel(layers)
     if not is_vae:
-        return Model(layers)
+        return _with_aux_heads(Model(layers), model_spec, width, key)
     head_key = jax.random.fold_in(key, len(layers))
     return Vae(layers, width, model_spec.latent, model_spec.decoder, n_features, key=head_key)
 
 
+def _with_aux_heads(
+    model: Model, model_spec: ModelSpec | Sequence[LayerSpec], width: int, key: PRNGKeyArray
+) -> Model:
+    """`model` with one linear head per level below the top of its hierarchy layer, if asked."""
+    layer_specs = model_spec if isinstance(model_spec, Sequence) else model_spec.layers
+    weights = getattr(layer_specs[0], "aux_heads", None)
+    if weights is None:
+        return model
+    levels = model.layers[0].level_bounds[:-1]
+    if isinstance(weights, list) and len(weights) != len(levels):
+        raise _layer_problem(
+            0,
+            "aux_heads",
+            f"{len(weights)} auxiliary head weights for {len(levels)} levels below the top",
+            f"give one weight per level ({len(levels)}), or one number for all",
+        )
+    per_level = weights if isinstance(weights, list) else [weights] * len(levels)
+    keys = jax.random.split(jax.random.fold_in(key, len(layer_specs) + 1), max(len(levels), 1))
+    heads = tuple(
+        DenseLayer(
+            b - a,
+            DenseLayerSpec(kind="dense", name=f"{AUX_HEADS}_{i + 1}", units=width),
+            last=True,
+            key=k,
+        )
+        for i, ((a, b), k) in enumerate(zip(levels, keys, strict=False))
+    )
+    return Model(model.layers, heads, tuple(levels), tuple(float(w) for w in per_level))
+
+
+def _parts(model: Model | Vae) -> tuple[eqx.Module, ...]:
+    """Every layer and auxiliary head."""
+    return (*model.layers, *getattr(model, "aux_heads", ()))
+
+
 def group_names(model: Model | Vae) -> tuple[str, ...]:
     """Every name `group_arrays` accepts."""
-    return (WEIGHTS, BIAS, *(layer.name for layer in model.layers))
+    aux = (AUX_HEADS,) if getattr(model, "aux_heads", ()) else ()
+    groups = tuple(name for name, _ in getattr(model, "groups", ()))
+    return (WEIGHTS, BIAS, *(layer.name for layer in model.layers), *aux, *groups)
 
 
 def group_arrays(model: Model | Vae, name: str) -> list[Array]:
     """The trainable arrays of parameter group `name` (see the module docstring)."""
     if name == WEIGHTS:
-        return [layer.weight for layer in model.layers]
+        return [layer.weight for layer in _parts(model) if layer.weight is not None]
     if name == BIAS:
-        return [layer.bias for layer in model.layers if layer.bias is not None]
+        return [layer.bias for layer in _parts(model) if layer.bias is not None]
+    members = dict(getattr(model, "groups", ())).get(name)
+    if members is not None:
+        return [a for member in members for a in group_arrays(model, member)]
+    if name == AUX_HEADS and getattr(model, "aux_heads", ()):
+        return jax.tree.leaves(eqx.filter(model.aux_heads, eqx.is_inexact_array))
     for layer in model.layers:
         if layer.name == name:
             return jax.tree.leaves(eqx.filter(layer, eqx.is_inexact_array))

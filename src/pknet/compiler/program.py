@@ -14,9 +14,11 @@ import jax.numpy as jnp
 import optax
 
 from pknet.compiler.compile_network import CompiledNetwork
+from pknet.compiler.graph_model import SampleGraphModel
 from pknet.compiler.located import spec_problem
 from pknet.compiler.losses import CompiledLoss, compile_loss
-from pknet.compiler.model import Model, build_model, count_parameters
+from pknet.compiler.model import AuxOutput, Model, build_model, count_parameters
+from pknet.compiler.multitask import MultitaskModel
 from pknet.compiler.optimizers import build_optimizer
 from pknet.compiler.vae import Vae, VaeOutput
 from pknet.errors import CompileError
@@ -33,8 +35,9 @@ class Program:
     n_features: int
     n_outputs: int
     n_parameters: int
+    n_tasks: int = 1  # target columns: the towers of a `multitask` model
 
-    def init_model(self, key: jax.Array) -> Model | Vae:
+    def init_model(self, key: jax.Array) -> Model | Vae | MultitaskModel:
         """A freshly initialised model."""
         net = self.network
         return build_model(
@@ -44,6 +47,7 @@ class Program:
             net.outputs if net else None,
             self.n_features,
             key=key,
+            n_tasks=self.n_tasks,
         )
 
     def optimizer(self, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -68,19 +72,29 @@ def _located(spec: Spec, error: CompileError) -> CompileError:
 
 def output_width(model: Model | Vae, n_features: int) -> int:
     """How many values the model gives per example (a VAE: its reconstruction's width)."""
+    if isinstance(model, SampleGraphModel):
+        return model.output_width(n_features)
     out = jax.eval_shape(model, jnp.zeros(n_features, jnp.float32))
-    return int((out.reconstruction if isinstance(out, VaeOutput) else out).shape[-1])
+    if isinstance(out, VaeOutput):
+        return int(out.reconstruction.shape[-1])
+    return int((out.logits if isinstance(out, AuxOutput) else out).shape[-1])
 
 
 def build_program(
-    spec: Spec, network: CompiledNetwork | None, n_features: int, task: str, n_classes: int
+    spec: Spec,
+    network: CompiledNetwork | None,
+    n_features: int,
+    task: str,
+    n_classes: int,
+    n_targets: int = 1,
 ) -> Program:
-    """Build a probe model to learn the output width, then check the loss against it."""
-    draft = Program(spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0)
+    """Build a probe model to learn the output width, then check the loss against it
+    (`n_targets` values per sample for a regression)."""
+    draft = Program(spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0, n_targets)
     try:
         probe = draft.init_model(jax.random.key(0))
     except CompileError as exc:
         raise _located(spec, exc) from None
     n_outputs = output_width(probe, n_features)
-    loss = compile_loss(spec, task, n_outputs, n_classes)
-    return Program(spec, network, loss, n_features, n_outputs, count_parameters(probe))
+    loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
+    return Program(spec, network, loss, n_features, n_outputs, count_parameters(probe), n_targets)

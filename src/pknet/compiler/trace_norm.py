@@ -8,10 +8,10 @@ Its trace norm is the nuclear norm (sum of singular values) of a matrix unfoldin
 - `all`: the sum over the mode-k unfoldings of every axis k (a `(T, d)` tensor counts its one
   nuclear norm twice, once per axis).
 
-Only singular values are computed (`compute_uv=False`): JAX differentiates them as
-`ds = diag(U^T dA V)`, so the gradient is `U V^T` and stays finite on zero and repeated singular
-values (there it is `U V^T` for the `U`, `V` LAPACK returns: a valid subgradient). Differentiating
-through `U` and `V` (`compute_uv=True`) divides by differences of singular values: NaN there.
+The value needs singular values only. The derivative is `trace(U^T dA V)` from the thin SVD
+(a custom JVP), so the gradient is `U V^T` and stays finite on zero and repeated singular values
+(there it is `U V^T` for the `U`, `V` LAPACK returns: a valid subgradient). Differentiating
+through `U` and `V` themselves divides by differences of singular values: NaN there.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+import jax
 import jax.numpy as jnp
+from jax.lax import linalg
 from jaxtyping import Array, Float
 
 TraceNormMode = Literal["task", "all", "last"]
 MODES: tuple[TraceNormMode, ...] = ("task", "all", "last")
+QR = linalg.SvdAlgorithm.QR
 
 
 def unfold(tensor: Float[Array, "*shape"], axis: int) -> Float[Array, "rows cols"]:
@@ -37,7 +40,25 @@ def nuclear_norm(matrix: Float[Array, "rows cols"]) -> Float[Array, ""]:
     """Sum of the singular values of a matrix (0 for an empty one)."""
     if matrix.size == 0:
         return jnp.zeros((), matrix.dtype)
-    return jnp.linalg.svd(matrix, compute_uv=False).sum()
+    return _nuclear_norm(matrix)
+
+
+@jax.custom_jvp
+def _nuclear_norm(matrix: Float[Array, "rows cols"]) -> Float[Array, ""]:
+    return linalg.svd(matrix, full_matrices=False, compute_uv=False, algorithm=QR).sum()
+
+
+@_nuclear_norm.defjvp
+def _nuclear_norm_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
+    """d||A||_* = trace(U^T dA V), from one thin SVD.
+
+    The QR algorithm (LAPACK gesvd): the default divide-and-conquer SVD took 3-140 ms for a
+    60 x 72 matrix on a busy 2-core CPU, and 200 ms vmapped over 5 folds, against 0.8 ms and
+    2.3 ms with QR; JAX's own rule for `compute_uv=False` also asks for full matrices.
+    """
+    (matrix,), (tangent,) = primals, tangents
+    u, s, vt = linalg.svd(matrix, full_matrices=False, algorithm=QR)
+    return s.sum(), jnp.sum((u.T @ tangent) * vt)
 
 
 def _tensor_trace_norm(tensor: Float[Array, " tasks *rest"], mode: TraceNormMode) -> Array:

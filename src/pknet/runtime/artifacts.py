@@ -7,6 +7,7 @@ runs/<name>/<timestamp>-<spec hash>/
   folds/<k>/           model.eqx (equinox serialisation), stats.npz, history.csv
   metrics.json         predictions.csv (a vae: embedding.h5ad)   importances.csv
   figures/*.png        report.md
+  graph_inputs.npz     a sample-graph model's inputs and training rows per fold (for predict)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pknet.runtime.manifest import build_manifest
 from pknet.runtime.metrics import roc_curve
 from pknet.runtime.report import hierarchy_report, write_report
 from pknet.runtime.run import RunOutcome
+from pknet.runtime.sample_graph import GRAPH_INPUTS_FILE, save_graph_inputs
 from pknet.specs import render_spec
 
 MODEL_FILE = "model.eqx"
@@ -65,6 +67,8 @@ def write_run(outcome: RunOutcome, run_dir: Path, extra_manifest: dict[str, obje
             if hierarchy is not None:
                 _json(tmp / "network" / HIERARCHY_FILE, hierarchy.to_dict())
         _write_folds(outcome, tmp / "folds")
+        if outcome.graphs is not None:
+            save_graph_inputs(tmp / GRAPH_INPUTS_FILE, outcome.dataset.x, outcome.graphs)
         _json(tmp / "metrics.json", outcome.metrics_document())
         if outcome.embeddings is None:
             predictions(outcome).to_csv(tmp / "predictions.csv", index=False)
@@ -96,6 +100,8 @@ def model_info(outcome: RunOutcome) -> dict[str, object]:
         "features": list(outcome.dataset.features),
         "n_folds": len(outcome.splits),
     }
+    if outcome.dataset.targets:
+        info["targets"] = list(outcome.dataset.targets)
     if outcome.network is not None:
         net = outcome.network.network
         info["nodes"] = list(net.nodes)
@@ -120,18 +126,20 @@ def _write_folds(outcome: RunOutcome, folder: Path) -> None:
 
 
 def predictions(outcome: RunOutcome) -> pd.DataFrame:
-    """Held-out predictions: one row per sample, from the fold that held it out."""
+    """Held-out predictions: one row per sample, from the fold that held it out; with several
+    targets a `target_<task>` and a `score_<task>` column per task."""
     dataset = outcome.dataset
     frames = []
     for k, split in enumerate(outcome.splits):
         scores = outcome.test_scores[k]
         frame = pd.DataFrame(
-            {
-                "sample": np.asarray(dataset.samples, dtype=object)[split.test],
-                "fold": k,
-                "target": _target_names(dataset.y[split.test], dataset.classes, dataset.task),
-            }
+            {"sample": np.asarray(dataset.samples, dtype=object)[split.test], "fold": k}
         )
+        if dataset.targets:
+            tasks = _task_columns(dataset.y[split.test], scores, dataset.targets)
+            frames.append(pd.concat([frame, tasks], axis=1))
+            continue
+        frame["target"] = _target_names(dataset.y[split.test], dataset.classes, dataset.task)
         if scores.ndim == 1:
             frame["score"] = scores
         else:
@@ -139,6 +147,16 @@ def predictions(outcome: RunOutcome) -> pd.DataFrame:
                 frame[f"score_{name}"] = scores[:, c]
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def _task_columns(truth: np.ndarray, scores: np.ndarray, targets: tuple[str, ...]) -> pd.DataFrame:
+    """`target_<task>` and `score_<task>` columns, task by task."""
+    scores = scores.reshape(len(truth), -1)
+    columns = {}
+    for t, name in enumerate(targets):
+        columns[f"target_{name}"] = truth[:, t]
+        columns[f"score_{name}"] = scores[:, t]
+    return pd.DataFrame(columns)
 
 
 def _target_names(y: np.ndarray, classes: tuple[str, ...], task: str) -> np.ndarray:
@@ -160,8 +178,9 @@ def _write_figures(outcome: RunOutcome, folder: Path) -> list[Path]:
         ]
         written.append(folder / "roc.png")
         plot_roc(curves, written[-1])
-    written.append(folder / "training.png")
-    plot_training(outcome.trained.history, written[-1])
+    if any(len(h["epoch"]) > 1 for h in outcome.trained.history):  # not a closed-form fit
+        written.append(folder / "training.png")
+        plot_training(outcome.trained.history, written[-1])
     for method in dict.fromkeys(outcome.importances.get("method", [])):
         written.append(folder / f"importances_{_file_stem(method)}.png")
         plot_importances(outcome.importances, method, written[-1])

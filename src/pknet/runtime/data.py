@@ -14,11 +14,16 @@ Target encoding:
   classes, else multiclass; numeric labels -> binary with at most 2 distinct integer values,
   else regression. An `obs` column is numeric when its dtype is (categoricals and booleans are
   not); a label-file column is numeric when every label parses as a number.
+- several targets (label-file `columns`, or data `features`) are a multi-output regression:
+  `y` is float32 (samples x tasks). Samples without a label row are dropped; an empty or
+  non-numeric value of a used sample is an error. Target `features` leave the inputs and get the
+  same per-sample transforms as the inputs.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,15 +31,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from pknet.compiler.compile_network import CompiledNetwork
 from pknet.compiler.located import spec_problem
 from pknet.errors import CompileError, Location, Problem
-from pknet.io.data import Matrix, read_matrix
+from pknet.io.data import Matrix, read_feature_names, read_matrix
 from pknet.specs import Spec
 from pknet.specs.schema.data import Log1pSpec, NormalizeTotalSpec
 
 Task = Literal["binary", "multiclass", "regression"]
 OTHER, POSITIVE = "other", "positive"
 EXAMPLES = 3
+EXAMPLES_NAMED = 10
 MSG_MISSING_HINT = (
     "set `data.missing: mean` (impute the training-fold mean) or `data.missing: zero`, "
     "or fill the values in the file"
@@ -62,7 +69,8 @@ class JoinReport:
 @dataclass(frozen=True)
 class Dataset:
     """Model-ready arrays: `x` float32 (samples x inputs, in model input order), `y` int64 class
-    codes into `classes` (classification) or float32 values (regression, `classes == ()`).
+    codes into `classes` (classification) or float32 values (regression, `classes == ()`); with
+    several targets `y` is (samples x tasks) and `targets` names the tasks.
 
     `n_missing` counts the missing cells of `x` as read; under `missing: mean` they are still
     NaN here and imputed per training fold.
@@ -76,20 +84,39 @@ class Dataset:
     features: tuple[str, ...]
     join: JoinReport
     n_missing: int
+    targets: tuple[str, ...] = ()
 
 
-def load_dataset(spec: Spec, input_columns: np.ndarray | None) -> Dataset:
+def load_dataset(
+    spec: Spec, input_columns: np.ndarray | None, network: CompiledNetwork | None = None
+) -> Dataset:
     """Read and prepare the samples of `spec.data`.
 
     `input_columns[i]` is the data column (file order) of model input `i`; None keeps every
-    feature.
+    feature (but target `features`). `network`, when the model has one, names unmeasured nodes
+    in errors and gives the columns of `features: network_outputs`.
     """
-    columns = None if input_columns is None else _checked_columns(spec, input_columns)
-    matrix = read_inputs(spec, Path(spec.data.expression.file), columns)
-    labels, join = _labels(spec, matrix)
-    keep = np.flatnonzero(labels.notna().to_numpy())
+    path = Path(spec.data.expression.file)
+    input_names = _node_names(network, "inputs")
+    columns = None if input_columns is None else _checked_columns(spec, input_columns, input_names)
+    target_columns = _target_feature_columns(spec, path, network)
+    if columns is None and target_columns is not None:
+        n_features = len(feature_names(spec, path))
+        columns = np.setdiff1d(np.arange(n_features), target_columns)
+    matrix = read_inputs(spec, path, columns)
+    targets: tuple[str, ...] = ()
+    if target_columns is not None:
+        y, targets, join = _feature_targets(spec, path, matrix, target_columns)
+        keep, task, classes = np.arange(len(matrix.samples)), "regression", ()
+    else:
+        labels, join = _labels(spec, matrix)
+        keep = np.flatnonzero(labels.notna().to_numpy().reshape(len(labels), -1).all(axis=1))
+        if isinstance(labels, pd.DataFrame):
+            y, targets = labels.iloc[keep].to_numpy(np.float32), tuple(labels.columns)
+            task, classes = "regression", ()
+        else:
+            y, task, classes = _encode(spec, labels.iloc[keep], _is_numeric(spec, labels))
     x, features, n_missing = prepare_inputs(spec, matrix, keep, columns)
-    y, task, classes = _encode(spec, labels.iloc[keep], _is_numeric(spec, labels))
     return Dataset(
         x=x,
         y=y,
@@ -99,7 +126,21 @@ def load_dataset(spec: Spec, input_columns: np.ndarray | None) -> Dataset:
         features=features,
         join=join,
         n_missing=n_missing,
+        targets=targets,
     )
+
+
+def _node_names(network: CompiledNetwork | None, which: str) -> tuple[str, ...] | None:
+    """Names of the network's `inputs` or `outputs` nodes, in their order (None: no network)."""
+    if network is None:
+        return None
+    return tuple(network.network.nodes[i] for i in getattr(network, which))
+
+
+def feature_names(spec: Spec, path: Path) -> list[str]:
+    """The feature names of a data file as `spec.data.expression` describes it."""
+    expression = spec.data.expression
+    return read_feature_names(path, expression.format, expression.layer, expression.orientation)
 
 
 def _needs_whole_matrix(spec: Spec) -> bool:
@@ -138,38 +179,104 @@ def prepare_inputs(
     return np.ascontiguousarray(x, dtype=np.float32), features, n_missing
 
 
-def _checked_columns(spec: Spec, input_columns: np.ndarray) -> np.ndarray:
-    columns = np.asarray(input_columns, dtype=np.int64)
-    unmeasured = int((columns < 0).sum())
-    if unmeasured:
+def _checked_columns(
+    spec: Spec,
+    node_columns: np.ndarray,
+    names: Sequence[str] | None,
+    path: tuple[str, ...] = ("network", "inputs"),
+    what: str = "input nodes",
+) -> np.ndarray:
+    """The data columns of network nodes; an error names the nodes no column maps to."""
+    columns = np.asarray(node_columns, dtype=np.int64)
+    unmeasured = np.flatnonzero(columns < 0)
+    if len(unmeasured):
+        shown = ""
+        if names is not None:
+            listed = ", ".join(f"`{names[i]}`" for i in unmeasured[:EXAMPLES_NAMED])
+            shown = f": {listed}" + (", ..." if len(unmeasured) > EXAMPLES_NAMED else "")
         raise CompileError(
             spec_problem(
                 spec,
-                ("network", "inputs"),
-                f"{unmeasured} of {len(columns)} input nodes have no column in the data",
-                "select measured inputs only, e.g. `inputs: leaves & measured`",
+                path,
+                f"{len(unmeasured)} of {len(columns)} {what} have no column in the data{shown}",
+                "select measured nodes only, e.g. `inputs: leaves & measured`, or check "
+                "`network.features` (how node names become column names)",
             )
         )
     return columns
 
 
+def _target_feature_columns(
+    spec: Spec, path: Path, network: CompiledNetwork | None
+) -> np.ndarray | None:
+    """The data columns of the target `features` (None for other targets)."""
+    wanted = spec.data.target.features
+    field = ("data", "target", "features")
+    if wanted is None:
+        return None
+    if wanted == "network_outputs":
+        if network is None:
+            raise ValueError("`features: network_outputs` needs the compiled network")
+        names = _node_names(network, "outputs")
+        return _checked_columns(spec, network.output_columns, names, field, "output nodes")
+    available = feature_names(spec, path)
+    position = {name: i for i, name in enumerate(available)}
+    for i, name in enumerate(wanted):
+        if name not in position:
+            raise CompileError(
+                spec_problem(
+                    spec,
+                    (*field, i),
+                    f"{path.name} has no feature `{name}`",
+                    _did_you_mean(name, available, "features"),
+                )
+            )
+    return np.array([position[name] for name in wanted], dtype=np.int64)
+
+
+def _feature_targets(
+    spec: Spec, path: Path, matrix: Matrix, columns: np.ndarray
+) -> tuple[np.ndarray, tuple[str, ...], JoinReport]:
+    """Target values read from the data's own `columns` (every sample; none may be missing),
+    after the same per-sample transforms as the inputs."""
+    targets = read_inputs(spec, path, columns)
+    whole = _needs_whole_matrix(spec)  # then every column was read
+    names = tuple(targets.features[i] for i in columns) if whole else targets.features
+    missing = np.isnan(targets.values[:, columns] if whole else targets.values)
+    if missing.any():
+        row, col = np.argwhere(missing)[0]
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "target", "features"),
+                f"{path.name} has {int(missing.sum())} missing value(s) in the target features, "
+                f"e.g. sample {targets.samples[row]}, feature {names[col]}",
+                "targets must be complete: fill the values, or predict other features",
+            )
+        )
+    n = len(matrix.samples)
+    y, _, _ = prepare_inputs(spec, targets, np.arange(n), columns)
+    return y, names, JoinReport(f"{path.name} features", n, n, n, 0, n, ())
+
+
 # --- labels --------------------------------------------------------------------------------
 
 
-def _labels(spec: Spec, matrix: Matrix) -> tuple[pd.Series, JoinReport]:
-    """One label per data sample (NaN where it has none), and how they joined."""
+def _labels(spec: Spec, matrix: Matrix) -> tuple[pd.Series | pd.DataFrame, JoinReport]:
+    """One label (several targets: one row of values) per data sample, NaN where it has none;
+    and how they joined."""
     target = spec.data.target
     if target.obs is not None:
         labels = _obs_labels(spec, matrix)
         source, n_labels, n_joined = f"obs.{target.obs}", len(labels), len(labels)
     else:
-        table = _label_table(spec)
+        table = _label_targets(spec, matrix.samples)
         joined = pd.Index(matrix.samples).isin(table.index)
         if not joined.any():
             raise CompileError(_no_join_problem(spec, table, matrix))
         labels = table.reindex(pd.Index(matrix.samples))
         source, n_labels, n_joined = Path(target.file).name, len(table), int(joined.sum())
-    missing = labels.isna().to_numpy()
+    missing = labels.isna().to_numpy().reshape(len(labels), -1).any(axis=1)
     join = JoinReport(
         source=source,
         n_data=len(matrix.samples),
@@ -208,10 +315,10 @@ def _obs_labels(spec: Spec, matrix: Matrix) -> pd.Series:
     return pd.Series(matrix.obs[name].to_numpy(), index=pd.Index(matrix.samples), name=name)
 
 
-def _label_table(spec: Spec) -> pd.Series:
-    """The label column of the label file, indexed by sample id."""
-    target = spec.data.target
-    path = Path(target.file)
+def _label_file(spec: Spec) -> tuple[pd.DataFrame, pd.Series]:
+    """The label file (as text, the id column included) indexed by sample id, and each row's
+    line number; rows without an id are left out."""
+    path = Path(spec.data.target.file)
     sep = "\t" if path.suffix.lower() in (".tsv", ".txt", ".tab") else ","
     try:
         table = pd.read_csv(path, sep=sep, dtype=str)
@@ -220,17 +327,16 @@ def _label_table(spec: Spec) -> pd.Series:
             Problem(f"cannot read label file {path.name}: {exc}", Location(str(path)))
         ) from None
     header = [str(c) for c in table.columns]
-    index = target.index if target.index is not None else header[0]
-    for field, name in (("index", index), ("column", target.column)):
-        if name not in header:
-            raise CompileError(
-                spec_problem(
-                    spec,
-                    ("data", "target", field),
-                    f"label file {path.name} has no column `{name}`",
-                    _did_you_mean(name, header, "columns"),
-                )
+    index = spec.data.target.index or header[0]
+    if index not in header:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "target", "index"),
+                f"label file {path.name} has no column `{index}`",
+                _did_you_mean(index, header, "columns"),
             )
+        )
     ids = table[index]
     duplicated = ids.dropna().duplicated(keep=False)
     if duplicated.any():
@@ -244,12 +350,77 @@ def _label_table(spec: Spec) -> pd.Series:
                 hint="give each sample one label row",
             )
         )
-    labels = table[target.column]
-    labels.index = pd.Index(ids.astype(str))
-    return labels[ids.notna().to_numpy()]
+    has_id = ids.notna().to_numpy()
+    ids = pd.Index(ids[has_id].astype(str))
+    table = table[has_id].set_axis(ids)
+    return table, pd.Series(np.flatnonzero(has_id) + 2, index=ids)
 
 
-def _no_join_problem(spec: Spec, table: pd.Series, matrix: Matrix) -> Problem:
+def _label_columns(spec: Spec, table: pd.DataFrame) -> list[str]:
+    """The label-file columns the target names (`column`, `columns`), checked."""
+    target = spec.data.target
+    header = [str(c) for c in table.columns]
+    if target.columns == "all":
+        index = target.index or header[0]
+        if len(header) < 2:
+            raise CompileError(
+                spec_problem(
+                    spec,
+                    ("data", "target", "columns"),
+                    f"label file {Path(target.file).name} has no column besides the sample ids",
+                )
+            )
+        return [name for name in header if name != index]
+    if target.column is not None:
+        wanted = [(("column",), target.column)]
+    else:
+        wanted = [(("columns", i), name) for i, name in enumerate(target.columns)]
+    for field, name in wanted:
+        if name not in header:
+            raise CompileError(
+                spec_problem(
+                    spec,
+                    ("data", "target", *field),
+                    f"label file {Path(target.file).name} has no column `{name}`",
+                    _did_you_mean(name, header, "columns"),
+                )
+            )
+    return [name for _, name in wanted]
+
+
+def _label_targets(spec: Spec, samples: tuple[str, ...]) -> pd.Series | pd.DataFrame:
+    """The label column (text), or the target columns as numbers, indexed by sample id."""
+    table, lines = _label_file(spec)
+    columns = _label_columns(spec, table)
+    if not spec.data.target.multi_output:
+        return table[columns[0]]
+    return _numeric_targets(table[columns], lines, samples, Path(spec.data.target.file))
+
+
+def _numeric_targets(
+    table: pd.DataFrame, lines: pd.Series, samples: tuple[str, ...], path: Path
+) -> pd.DataFrame:
+    """Label-file targets as numbers; an empty or non-numeric cell of a data sample is an error
+    at its line."""
+    values = table.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna().to_numpy() & table.index.isin(samples)[:, None]
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        sample, cell = table.index[row], table.iat[row, col]
+        what = "no value" if pd.isna(cell) else f"{cell!r}, which is not a number,"
+        raise CompileError(
+            Problem(
+                f"sample `{sample}` has {what} in target column `{table.columns[col]}` "
+                f"({int(bad.sum())} such cell(s) in the target columns)",
+                Location(str(path), int(lines.iloc[row])),
+                hint="give every sample a number in each target column, or drop the sample's "
+                "row (samples without a label row are left out)",
+            )
+        )
+    return values.astype(np.float32)
+
+
+def _no_join_problem(spec: Spec, table: pd.Series | pd.DataFrame, matrix: Matrix) -> Problem:
     label_ids = ", ".join(map(str, table.index[:EXAMPLES]))
     sample_ids = ", ".join(matrix.samples[:EXAMPLES])
     index = spec.data.target.index or "the first column"

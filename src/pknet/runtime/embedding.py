@@ -19,7 +19,7 @@ import pandas as pd
 from pknet.compiler.losses import CompiledLoss
 from pknet.io.data import data_format, read_anndata
 from pknet.runtime.data import Dataset
-from pknet.runtime.metrics import compute_metrics
+from pknet.runtime.metrics import MetricFn
 from pknet.runtime.splits import Split
 from pknet.runtime.train import TrainedFolds
 from pknet.runtime.transforms import InputStats, apply_input_stats
@@ -40,7 +40,7 @@ def latent_means(trained: TrainedFolds, x: np.ndarray, stats: InputStats) -> np.
 
 
 def reconstruction_metrics(
-    names: list[str],
+    metrics: dict[str, MetricFn],
     trained: TrainedFolds,
     loss: CompiledLoss,
     x: np.ndarray,
@@ -60,7 +60,9 @@ def reconstruction_metrics(
         inputs = apply_input_stats(jnp.asarray(x[split.test]), fold_stats)
         recon = np.asarray(reconstruct(trained.model(k), inputs))
         truth = np.asarray(inputs).ravel()
-        per_fold.append(compute_metrics(names, truth, recon.ravel(), "regression"))
+        per_fold.append(
+            {name: fn(truth, recon.ravel(), "regression") for name, fn in metrics.items()}
+        )
     return per_fold
 
 

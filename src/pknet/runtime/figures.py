@@ -11,6 +11,8 @@ from matplotlib.figure import Figure  # the object API draws to files without a 
 
 from pknet.runtime.metrics import roc_curve
 
+MAX_LEGEND_FOLDS = 10  # more folds (leave-one-out) would fill the figure with the legend
+
 
 def plot_roc(curves: list[tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
     """One ROC curve per fold: (false positive rates, true positive rates, AUC)."""
@@ -48,7 +50,8 @@ def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
                 label=f"fold {k} val",
             )
     ax.set(xlabel="epoch", ylabel="loss", title="training curves")
-    ax.legend(fontsize=7, ncol=2)
+    if len(history) <= MAX_LEGEND_FOLDS:
+        ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

@@ -6,13 +6,18 @@ Precision, recall and F1 count class 1 as positive (binary) or macro-average ove
 that occur in `y_true` or the predictions (multiclass); an undefined ratio counts as 0.
 A metric that is undefined on a fold (ROC-AUC with one class present, R² or Pearson on a
 constant) is NaN with a warning, never an error.
+
+Several targets (a multi-output regression, `y` of shape samples x tasks) are scored task by
+task: each metric gets one task's column at a time, and its value is the mean over the tasks
+where it is defined (`score`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
@@ -193,3 +198,62 @@ def summarize(per_fold: list[dict[str, float]]) -> dict[str, dict[str, float]]:
             "n": len(values),
         }
     return summary
+
+
+TaskValues = dict[str, dict[str, float]]  # metric -> task -> value
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The metrics of one set of predictions. With several targets `per_task` holds each
+    task's value and `values` their mean over the tasks where it is defined."""
+
+    values: dict[str, float]
+    per_task: TaskValues
+
+
+def per_task_metrics(
+    metrics: Mapping[str, MetricFn],
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    task: str,
+    targets: Sequence[str],
+) -> TaskValues:
+    """Each metric on each task: column `j` of `y_true` and `y_score` is task `targets[j]`."""
+    truth = np.asarray(y_true).reshape(len(y_true), -1)
+    pred = np.asarray(y_score).reshape(len(y_true), -1)
+    return {
+        name: {t: float(fn(truth[:, j], pred[:, j], task)) for j, t in enumerate(targets)}
+        for name, fn in metrics.items()
+    }
+
+
+def _defined_mean(values: Sequence[float]) -> float:
+    defined = [v for v in values if not math.isnan(v)]
+    return float(np.mean(defined)) if defined else math.nan
+
+
+def score(
+    metrics: Mapping[str, MetricFn],
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    task: str,
+    targets: Sequence[str] = (),
+) -> Scores:
+    """`metrics` of one set of predictions; per task when `targets` name several tasks."""
+    if not targets:
+        return Scores({name: float(fn(y_true, y_score, task)) for name, fn in metrics.items()}, {})
+    tasks = per_task_metrics(metrics, y_true, y_score, task, targets)
+    return Scores({name: _defined_mean(list(v.values())) for name, v in tasks.items()}, tasks)
+
+
+def summarize_tasks(per_fold: list[TaskValues]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per metric and task: mean and sd over the folds (as `summarize`)."""
+    names = list(dict.fromkeys(name for fold in per_fold for name in fold))
+    return {name: summarize([fold[name] for fold in per_fold if name in fold]) for name in names}
+
+
+def across_tasks(per_task: TaskValues) -> dict[str, dict[str, float]]:
+    """Per metric: mean and sd over the tasks (as `summarize`, tasks in place of folds)."""
+    tasks = list(dict.fromkeys(t for values in per_task.values() for t in values))
+    return summarize([{name: values[t] for name, values in per_task.items()} for t in tasks])

@@ -12,14 +12,18 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pknet.compiler.losses import compile_loss
+from pknet.compiler.graph_model import SampleGraphModel
+from pknet.compiler.losses import CompiledLoss, compile_loss
 from pknet.compiler.model import build_model
 from pknet.compiler.network import Network
 from pknet.compiler.program import output_width
+from pknet.compiler.vae import Vae
 from pknet.errors import CompileError, Location, Problem
 from pknet.io.data import read_feature_names
 from pknet.runtime.artifacts import MODEL_FILE, MODEL_INFO, SPEC_FILE, STATS_FILE
 from pknet.runtime.data import prepare_inputs, read_inputs
+from pknet.runtime.sample_graph import GRAPH_INPUTS_FILE, load_training_inputs
+from pknet.runtime.train_graph import predict_new_samples
 from pknet.runtime.transforms import InputStats, apply_input_stats
 from pknet.specs import Spec
 
@@ -83,7 +87,8 @@ def _load_checkpoint(path: Path, skeleton: eqx.Module) -> eqx.Module:
 
 
 def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
-    """Scores of every fold's model on `data`, and their mean (one row per sample)."""
+    """Scores of every fold's model on `data`, and their mean (one row per sample); for a `vae`
+    run, the latent embedding by fold 0's model."""
     run_dir = Path(run_dir)
     spec = Spec.model_validate(yaml.safe_load(_run_file(run_dir, SPEC_FILE).read_text()))
     info = json.loads(_run_file(run_dir, MODEL_INFO).read_text())
@@ -96,24 +101,72 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
     network = _network(run_dir, info) if "nodes" in info else None
     inputs = network.index_of(info["inputs"]) if network else None
     outputs = network.index_of(info["outputs"]) if network else None
-    skeleton = build_model(spec.model, network, inputs, outputs, x.shape[1], key=jax.random.key(0))
-    loss = compile_loss(
-        spec, info["task"], output_width(skeleton, x.shape[1]), len(info["classes"])
+    n_targets = max(len(info.get("targets", [])), 1)
+    skeleton = build_model(
+        spec.model, network, inputs, outputs, x.shape[1], key=jax.random.key(0), n_tasks=n_targets
     )
+    width = output_width(skeleton, x.shape[1])
+    loss = compile_loss(spec, info["task"], width, len(info["classes"]), n_targets)
 
+    def fold(k: int) -> tuple[eqx.Module, jax.Array]:
+        """Fold `k`'s model and its inputs (after that fold's statistics)."""
+        model, stats = _fold_model(run_dir, k, skeleton)
+        return model, apply_input_stats(jnp.asarray(x), stats)
+
+    if isinstance(skeleton, SampleGraphModel):
+        return _table(matrix.samples, _graph_scores(run_dir, spec, skeleton, loss, x, info), info)
+    if isinstance(skeleton, Vae):
+        model, inputs_0 = fold(0)
+        return _embedding_table(matrix.samples, jax.vmap(lambda xi: model.encode(xi)[0])(inputs_0))
     fold_scores = []
     for k in range(info["n_folds"]):
-        model = _load_checkpoint(_run_file(run_dir, f"folds/{k}/{MODEL_FILE}"), skeleton)
-        stats = InputStats(**dict(np.load(_run_file(run_dir, f"folds/{k}/{STATS_FILE}"))))
-        inputs_k = apply_input_stats(jnp.asarray(x), stats)
+        model, inputs_k = fold(k)
         fold_scores.append(np.asarray(loss.predict(jax.vmap(lambda xi, m=model: m(xi))(inputs_k))))
     scores = np.stack(fold_scores)
     return _table(matrix.samples, scores, info)
 
 
+def _fold_model(run_dir: Path, k: int, skeleton: eqx.Module) -> tuple[eqx.Module, InputStats]:
+    """Fold `k`'s trained model and input statistics."""
+    model = _load_checkpoint(_run_file(run_dir, f"folds/{k}/{MODEL_FILE}"), skeleton)
+    return model, InputStats(**dict(np.load(_run_file(run_dir, f"folds/{k}/{STATS_FILE}"))))
+
+
+def _graph_scores(
+    run_dir: Path,
+    spec: Spec,
+    skeleton: SampleGraphModel,
+    loss: CompiledLoss,
+    x: np.ndarray,
+    info: dict,
+) -> np.ndarray:
+    """(folds, samples, ...) scores of a sample-graph run: in each fold's graph, every new
+    sample receives edges from that fold's stored training samples only, as a test sample did."""
+    stored = _run_file(run_dir, GRAPH_INPUTS_FILE)
+    scores = []
+    for k in range(info["n_folds"]):
+        model, stats = _fold_model(run_dir, k, skeleton)
+        train_x = load_training_inputs(stored, k)
+        scores.append(predict_new_samples(spec, model, loss, train_x, x, stats, k))
+    return np.stack(scores)
+
+
+def _embedding_table(samples: tuple[str, ...], means: jax.Array) -> pd.DataFrame:
+    """A VAE run's embedding of new samples by fold 0's model (as `X_pknet` in the run)."""
+    table = pd.DataFrame({"sample": samples})
+    for i, column in enumerate(np.asarray(means).T):
+        table[f"latent_{i}"] = column
+    return table
+
+
 def _table(samples: tuple[str, ...], scores: np.ndarray, info: dict) -> pd.DataFrame:
+    """Mean scores (and per fold for one target); several targets give `score_<task>`."""
     table = pd.DataFrame({"sample": samples})
     mean = scores.mean(axis=0)
+    if "targets" in info:
+        tasks = mean.reshape(len(samples), -1).T
+        columns = {f"score_{name}": tasks[t] for t, name in enumerate(info["targets"])}
+        return pd.concat([table, pd.DataFrame(columns)], axis=1)
     if mean.ndim == 1:
         table["score"] = mean
         for k, fold in enumerate(scores):

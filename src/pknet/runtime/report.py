@@ -30,6 +30,34 @@ def _hierarchy_line(r: HierarchyReport) -> str:
     )
 
 
+def _out_of_fold_lines(pooled: dict | None) -> list[str]:
+    """The metrics of the pooled held-out predictions; per task: their mean and sd over tasks."""
+    if pooled is None:
+        return []
+    lines = ["", f"## Metrics (all {pooled['n']} held-out predictions pooled)", ""]
+    if "across_tasks" not in pooled:
+        lines += ["| metric | value |", "|---|---|"]
+        return lines + [f"| {name} | {v:.4f} |" for name, v in pooled["metrics"].items()]
+    lines += ["| metric | mean over tasks | sd over tasks | tasks |", "|---|---|---|---|"]
+    return lines + [
+        f"| {name} | {v['mean']:.4f} | {v['sd']:.4f} | {v['n']} |"
+        for name, v in pooled["across_tasks"].items()
+    ]
+
+
+def _graph_lines(outcome: RunOutcome) -> list[str]:
+    """How many edges each fold's sample graph has (none without `model.graph`)."""
+    if outcome.graphs is None:
+        return []
+    graph = outcome.spec.model.sample_graph()
+    edges = ", ".join(f"{n:,}" for n in outcome.graphs.n_edges)
+    return [
+        "",
+        f"Graph: `{graph.kind}` over samples, built per fold; edges per fold {edges}. Only each "
+        "fold's training rows send edges and enter the loss; validation and test rows receive.",
+    ]
+
+
 def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
     """Write the markdown report of a run next to its figures."""
     spec, dataset = outcome.spec, outcome.dataset
@@ -57,6 +85,7 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
         "",
         f"{outcome.program.n_parameters} trainable parameters; loss `{spec.loss}`; "
         f"{len(outcome.splits)} folds trained together.",
+        *_graph_lines(outcome),
         "",
         "| fold | train | test | epochs run | best epoch |",
         "|---|---|---|---|---|",
@@ -70,6 +99,7 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
         f"| {name} | {value['mean']:.4f} | {value['sd']:.4f} |"
         for name, value in doc["summary"].items()
     ]
+    lines += _out_of_fold_lines(doc.get("out_of_fold"))
     importances = outcome.importances
     for method in dict.fromkeys(importances.get("method", [])):
         top = importances[importances["method"] == method].head(TOP)

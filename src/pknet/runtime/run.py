@@ -5,7 +5,7 @@ metrics, importances and a run directory.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -24,7 +24,17 @@ from pknet.runtime.activation_importance import activation_auc_per_class
 from pknet.runtime.data import Dataset, load_dataset
 from pknet.runtime.embedding import latent_means, reconstruction_metrics
 from pknet.runtime.explain import explain_fold, importance_table
-from pknet.runtime.metrics import METRICS, compute_metrics, summarize
+from pknet.runtime.metrics import (
+    MetricFn,
+    Scores,
+    TaskValues,
+    across_tasks,
+    score,
+    summarize,
+    summarize_tasks,
+)
+from pknet.runtime.ridge import fit_ridge_folds, has_ridge_head
+from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
 from pknet.runtime.splits import Split, make_splits, validation_split
 from pknet.runtime.train import (
     PURPOSE_CONTROL,
@@ -37,7 +47,9 @@ from pknet.runtime.train import (
     stream_key,
     train_folds,
 )
+from pknet.runtime.train_graph import predict_graph_folds, train_graph_folds
 from pknet.runtime.transforms import InputStats, apply_input_stats, fit_input_stats, stack_stats
+from pknet.runtime.user_metrics import resolve_metrics
 from pknet.specs import Spec
 from pknet.specs.schema import KpnnLayerSpec, VaeModelSpec
 from pknet.specs.schema.data import StandardizeSpec
@@ -66,22 +78,27 @@ class RunOutcome:
     importances: pd.DataFrame
     embeddings: np.ndarray | None = None  # a vae's (folds, samples, latent) posterior means
     timings: dict[str, float] = field(default_factory=dict)
+    graphs: FoldGraphs | None = None  # each fold's sample graph (`model.graph`)
+    task_metrics: list[TaskValues] = field(default_factory=list)  # several targets: per fold
+    out_of_fold: Scores | None = None  # metrics of the pooled held-out predictions
 
     def metrics_document(self) -> dict[str, object]:
-        """The content of metrics.json: per-fold metrics and mean ± sd (no timings)."""
+        """The content of metrics.json: per-fold metrics and mean ± sd (no timings); with
+        several targets also per task; and the metrics of the pooled held-out predictions."""
         folds = []
         for k, split in enumerate(self.splits):
-            folds.append(
-                {
-                    "fold": k,
-                    "n_train": len(split.train),
-                    "n_test": len(split.test),
-                    "best_epoch": int(self.trained.best_epoch[k]),
-                    "epochs_run": int(self.trained.epochs_run[k]),
-                    "metrics": self.fold_metrics[k],
-                }
-            )
-        return {
+            fold = {
+                "fold": k,
+                "n_train": len(split.train),
+                "n_test": len(split.test),
+                "best_epoch": int(self.trained.best_epoch[k]),
+                "epochs_run": int(self.trained.epochs_run[k]),
+                "metrics": self.fold_metrics[k],
+            }
+            if self.task_metrics:
+                fold["per_task"] = self.task_metrics[k]
+            folds.append(fold)
+        document = {
             "name": self.spec.name,
             "task": self.dataset.task,
             "classes": list(self.dataset.classes),
@@ -92,10 +109,33 @@ class RunOutcome:
             "folds": folds,
             "summary": summarize(self.fold_metrics),
         }
+        if self.dataset.targets:
+            document["targets"] = list(self.dataset.targets)
+            document["per_task_summary"] = summarize_tasks(self.task_metrics)
+        if self.out_of_fold is not None:
+            document["out_of_fold"] = out_of_fold_document(self.out_of_fold, self.splits)
+        return document
 
 
-def stopping_rule(spec: Spec, task: str) -> StoppingRule | None:
-    """Resolve `train.early_stopping` into a concrete rule."""
+def out_of_fold_document(scores: Scores, splits: list[Split]) -> dict[str, object]:
+    """metrics.json's `out_of_fold`: the metrics of every held-out prediction pooled."""
+    document: dict[str, object] = {
+        "n": int(sum(len(s.test) for s in splits)),
+        "metrics": scores.values,
+    }
+    if scores.per_task:
+        document["per_task"] = scores.per_task
+        document["across_tasks"] = across_tasks(scores.per_task)
+    return document
+
+
+def stopping_rule(
+    spec: Spec,
+    task: str,
+    metrics: Mapping[str, MetricFn] | None = None,
+    targets: Sequence[str] = (),
+) -> StoppingRule | None:
+    """Resolve `train.early_stopping` into a concrete rule (`metrics`: the spec's, resolved)."""
     early = spec.train.early_stopping
     if early is None:
         return None
@@ -103,10 +143,10 @@ def stopping_rule(spec: Spec, task: str) -> StoppingRule | None:
     lower = early.mode == "min" or (early.mode == "auto" and quantity in LOWER_IS_BETTER)
     metric = None
     if quantity != "loss":
-        fn = METRICS[quantity]
+        fn = {quantity: (metrics or resolve_metrics(spec))[quantity]}
 
         def metric(y: np.ndarray, scores: np.ndarray) -> float:
-            return float(fn(y, scores, task))
+            return score(fn, y, scores, task, targets).values[quantity]
 
     return StoppingRule(
         early.monitor, lower, early.patience, early.min_delta, early.restore_best, metric
@@ -182,13 +222,18 @@ def run_folds(
     say = log or (lambda _: None)
     timings: dict[str, float] = {}
     start = perf_counter()
+    metrics = resolve_metrics(spec)
     network = compile_network(spec) if spec.network is not None else None
-    dataset = load_dataset(spec, network.input_columns if network else None)
-    program = build_program(spec, network, dataset.x.shape[1], dataset.task, len(dataset.classes))
+    dataset = load_dataset(spec, network.input_columns if network else None, network)
+    n_targets = max(len(dataset.targets), 1)
+    program = build_program(
+        spec, network, dataset.x.shape[1], dataset.task, len(dataset.classes), n_targets
+    )
     splits = make_splits(spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec)
-    stopping = stopping_rule(spec, dataset.task)
+    stopping = stopping_rule(spec, dataset.task, metrics, dataset.targets)
     rows = fold_rows(spec, splits, dataset.y, stopping)
     stats = fold_stats(spec, dataset.x, rows)
+    graphs = sample_graphs(spec, dataset.x, rows.fit, stats)
     timings["compile_s"] = perf_counter() - start
     say(
         f"compiled: {len(dataset.samples)} samples x {program.n_features} inputs, "
@@ -196,7 +241,7 @@ def run_folds(
     )
 
     try:
-        trained = _train(spec, program, dataset, rows, stats, stopping, on_epoch)
+        trained = _train(spec, program, dataset, rows, stats, stopping, on_epoch, graphs)
     except TrainingDiverged as exc:
         raise RunError(
             spec_problem(
@@ -210,19 +255,23 @@ def run_folds(
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
-    embeddings = None
+    embeddings, out_of_fold, task_metrics = None, None, []
     if isinstance(spec.model, VaeModelSpec):
         scores = None
         fold_metrics = reconstruction_metrics(
-            spec.evaluate.metrics, trained, program.loss, dataset.x, splits, stats
+            metrics, trained, program.loss, dataset.x, splits, stats
         )
         embeddings = latent_means(trained, dataset.x, stats)
     else:
-        scores = predict_all(trained, program, dataset.x, stats, splits)
-        fold_metrics = [
-            compute_metrics(spec.evaluate.metrics, dataset.y[s.test], scores[k], dataset.task)
-            for k, s in enumerate(splits)
-        ]
+        scores = (
+            predict_all(trained, program, dataset.x, stats, splits)
+            if graphs is None
+            else predict_graph_folds(trained, program.loss, dataset.x, stats, graphs, splits)
+        )
+        per_fold = [fold_scores(metrics, dataset, s, scores[k]) for k, s in enumerate(splits)]
+        fold_metrics = [f.values for f in per_fold]
+        task_metrics = [f.per_task for f in per_fold] if dataset.targets else []
+        out_of_fold = pooled_scores(metrics, dataset, splits, scores)
     importances = _explain(spec, program, trained, dataset, splits, rows, stats, stopping, timings)
     timings["evaluate_s"] = perf_counter() - start
     return RunOutcome(
@@ -238,7 +287,33 @@ def run_folds(
         importances,
         embeddings,
         timings,
+        graphs,
+        task_metrics=task_metrics,
+        out_of_fold=out_of_fold,
     )
+
+
+def fold_scores(
+    metrics: Mapping[str, MetricFn], dataset: Dataset, split: Split, test_scores: np.ndarray
+) -> Scores:
+    """The metrics of one fold's held-out predictions; none for a single held-out sample
+    (leave-one-out), where only the pooled predictions (`pooled_scores`) are scored."""
+    if len(split.test) < 2:
+        return Scores({}, {})
+    return score(metrics, dataset.y[split.test], test_scores, dataset.task, dataset.targets)
+
+
+def pooled_scores(
+    metrics: Mapping[str, MetricFn],
+    dataset: Dataset,
+    splits: list[Split],
+    test_scores: list[np.ndarray],
+) -> Scores:
+    """The metrics of all held-out predictions together, each sample scored by the fold that
+    held it out."""
+    rows = np.concatenate([s.test for s in splits])
+    pooled = np.concatenate([np.asarray(t) for t in test_scores])
+    return score(metrics, dataset.y[rows], pooled, dataset.task, dataset.targets)
 
 
 def _train(
@@ -249,13 +324,40 @@ def _train(
     stats: InputStats,
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
+    graphs: FoldGraphs | None = None,
 ) -> TrainedFolds:
-    """All folds in one vmapped step, or (`train.vmap_folds: false`) one fold at a time."""
+    """All folds in one vmapped step, or (`train.vmap_folds: false`) one fold at a time.
+
+    With sample `graphs`, every step is one full batch over the fold's graph. A `ridge` head
+    is solved in closed form instead (all folds at once).
+    """
+    if has_ridge_head(spec):
+        return fit_ridge_folds(
+            program.init_model, dataset.x, dataset.y, rows, stats, seed=spec.seed
+        )
     longest = max(len(r) for r in rows.fit)
     batch = min(spec.train.batch_size, longest)
-    optimizer = program.optimizer(steps_per_epoch=-(-longest // batch))
+    steps = 1 if graphs is not None else -(-longest // batch)  # full batch over a graph
+    optimizer = program.optimizer(steps_per_epoch=steps)
 
     def train(fold_rows: FoldRows, fold_stats: InputStats, ids: list[int]) -> TrainedFolds:
+        if graphs is not None:
+            return train_graph_folds(
+                program.init_model,
+                program.loss,
+                group_arrays,
+                optimizer,
+                dataset.x,
+                dataset.y,
+                fold_rows,
+                fold_stats,
+                graphs.take(ids),
+                epochs=spec.train.epochs,
+                seed=spec.seed,
+                stopping=stopping,
+                on_epoch=on_epoch,
+                fold_ids=ids,
+            )
         return train_folds(
             program.init_model,
             program.loss,

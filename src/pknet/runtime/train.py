@@ -28,6 +28,10 @@ from pknet.runtime.transforms import InputStats, apply_input_stats
 
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL = 0, 1, 2
 EpochCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
+EpochFn = Callable[[eqx.Module, optax.OptState, jax.Array, jax.Array, jax.Array], tuple]
+"""`(params, opt_state, active, keys, epoch) -> (params, opt_state, train_loss, val_loss,
+val_scores)` over stacked folds; `val_scores[k, :len(rows.val[k])]` scores fold k's validation
+rows in order."""
 
 
 def stream_key(seed: int, purpose: int, *path: int) -> jax.Array:
@@ -74,7 +78,7 @@ class TrainedFolds:
         return eqx.combine(jax.tree.map(lambda a: a[fold], self.params), self.static)
 
 
-def _pad(rows: list[np.ndarray], multiple: int = 1) -> tuple[jax.Array, jax.Array]:
+def pad_rows(rows: list[np.ndarray], multiple: int = 1) -> tuple[jax.Array, jax.Array]:
     """Stack ragged row lists into (K, N) indices and 0/1 weights, N a multiple of `multiple`."""
     longest = max((len(r) for r in rows), default=0)
     width = max(math.ceil(longest / multiple) * multiple, multiple)
@@ -132,8 +136,8 @@ def train_folds(
     ids = list(range(n_folds)) if fold_ids is None else fold_ids
     params, static = stack_models(factory, [stream_key(seed, PURPOSE_INIT, k) for k in ids])
     opt_state = jax.vmap(optimizer.init)(params)
-    fit_index, fit_weight = _pad(rows.fit, batch_size)
-    val_index, val_weight = _pad(rows.val)
+    fit_index, fit_weight = pad_rows(rows.fit, batch_size)
+    val_index, val_weight = pad_rows(rows.val)
     steps = fit_index.shape[1] // batch_size
     x_all, y_all = jnp.asarray(x), jnp.asarray(y)
     n_rows = len(x)
@@ -178,6 +182,45 @@ def train_folds(
         return p, state, total / jnp.maximum(count, 1.0), val_loss, loss.predict(val_outputs)
 
     epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None)))
+
+    def run_epoch(params, opt_state, active, keys, epoch):
+        data = (fit_index, fit_weight, val_index, val_weight, stats)
+        return epoch_fn(params, opt_state, active, *data, keys, epoch)
+
+    return fit_epochs(
+        run_epoch,
+        params,
+        opt_state,
+        static,
+        y,
+        rows,
+        epochs=epochs,
+        seed=seed,
+        fold_ids=ids,
+        stopping=stopping,
+        on_epoch=on_epoch,
+        start=start,
+    )
+
+
+def fit_epochs(
+    epoch_fn: EpochFn,
+    params: eqx.Module,
+    opt_state: optax.OptState,
+    static: eqx.Module,
+    y: np.ndarray,
+    rows: FoldRows,
+    *,
+    epochs: int,
+    seed: int,
+    fold_ids: list[int],
+    stopping: StoppingRule | None,
+    on_epoch: EpochCallback | None,
+    start: float,
+) -> TrainedFolds:
+    """Run `epoch_fn` epoch after epoch with per-fold histories and early stopping (a stopped
+    fold is passed `active = False` and must keep its parameters)."""
+    n_folds = len(rows.fit)
     best = params
     best_value = np.full(n_folds, np.inf)
     best_epoch = np.zeros(n_folds, dtype=np.int64)
@@ -189,18 +232,9 @@ def train_folds(
     ]
     val_y = [np.asarray(y)[r] for r in rows.val]
     for epoch in range(epochs):
-        keys = jnp.stack([stream_key(seed, PURPOSE_SHUFFLE, k, epoch) for k in ids])
+        keys = jnp.stack([stream_key(seed, PURPOSE_SHUFFLE, k, epoch) for k in fold_ids])
         params, opt_state, train_loss, val_loss, val_scores = epoch_fn(
-            params,
-            opt_state,
-            jnp.asarray(active),
-            fit_index,
-            fit_weight,
-            val_index,
-            val_weight,
-            stats,
-            keys,
-            jnp.asarray(epoch, jnp.float32),
+            params, opt_state, jnp.asarray(active), keys, jnp.asarray(epoch, jnp.float32)
         )
         train_loss, val_loss = np.asarray(train_loss), np.asarray(val_loss)
         for k in np.flatnonzero(active):

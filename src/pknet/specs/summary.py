@@ -11,6 +11,9 @@ def summarize(spec: Spec) -> str:
     cv = spec.evaluate.cv
     split = f"{cv.folds}-fold {cv.kind}" if isinstance(cv, KFoldSpec) else cv.kind
     parts = [layers]
+    graph = spec.model.sample_graph()
+    if graph is not None:
+        parts.append(f"{graph.kind} graph over {graph.over}")
     if spec.network is not None:
         parts.append(f"inputs `{spec.network.inputs}` -> outputs `{spec.network.outputs}`")
     parts.append(f"prune {spec.prune.objective}" if spec.prune else "no pruning")

@@ -26,7 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-from jaxtyping import Array, Float, UInt
+from jaxtyping import Array, Float, PRNGKeyArray, UInt
+
+from pknet.compiler.graphs import adjacency, graph_from_edges, symmetrize
+from pknet.compiler.network import Network
+from pknet.errors import CompileError, Problem
+from pknet.specs.schema.model import DiffusionLayerSpec
 
 SOLVE_CHUNK = 512  # source columns solved at once: bounds the dense n x chunk right-hand side
 
@@ -107,6 +112,7 @@ class DiffusionLayer(eqx.Module):
 
     operator_bits: UInt[Array, "n_out n_sources"]
     alphas: tuple[float, ...] = eqx.field(static=True)
+    name: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -115,8 +121,10 @@ class DiffusionLayer(eqx.Module):
         *,
         sources: Sequence[int] | np.ndarray | None = None,
         targets: Sequence[int] | np.ndarray | None = None,
+        name: str = "diffusion",
     ):
         self.alphas = _check_alphas(alphas)
+        self.name = name
         dtype = jax.dtypes.canonicalize_dtype(np.float64)  # float32 unless x64 is enabled
         operator = rwr_operator(adjacency, self.alphas, sources=sources, targets=targets)
         self.operator_bits = jnp.asarray(operator.astype(dtype).view(_bits(dtype)))
@@ -136,10 +144,52 @@ class DiffusionLayer(eqx.Module):
         return self.operator_bits.shape[-2] // len(self.alphas)
 
     @property
+    def n_outputs(self) -> int:
+        return self.operator_bits.shape[-2]
+
+    @property
     def n_parameters(self) -> int:
         """Trainable scalars: none, the operator is fixed."""
         return 0
 
-    def __call__(self, x0: Float[Array, " n_sources"]) -> Float[Array, " n_out"]:
+    @property
+    def weight(self) -> None:
+        """No trained weight (the `weights` loss group skips this layer)."""
+        return None
+
+    @property
+    def bias(self) -> None:
+        """No bias."""
+        return None
+
+    def __call__(
+        self, x0: Float[Array, " n_sources"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, " n_out"]:
+        """`key` is accepted like other layers' (for dropout) and unused: nothing is dropped."""
         operator = self.operator
         return operator @ jnp.asarray(x0, operator.dtype)
+
+
+def network_diffusion(
+    network: Network,
+    inputs: Sequence[int] | np.ndarray,
+    outputs: Sequence[int] | np.ndarray,
+    spec: DiffusionLayerSpec,
+) -> DiffusionLayer:
+    """The `diffusion` layer over `network`'s weighted edges (both ways when `symmetric`):
+    restarts at the `inputs` nodes, values read at the `outputs` nodes."""
+    bad = ~np.isfinite(network.weight) | (network.weight < 0)
+    if bad.any():
+        raise CompileError(
+            Problem(
+                "a random walk needs finite, non-negative edge weights; the network has "
+                f"{int(bad.sum())} edge(s) with others",
+                hint="drop the `weight` column of the network, or give weights >= 0",
+            )
+        )
+    graph = graph_from_edges(network.n_nodes, network.src, network.dst, network.weight)
+    if spec.symmetric:
+        graph = symmetrize(graph)
+    return DiffusionLayer(
+        adjacency(graph), spec.alpha, sources=inputs, targets=outputs, name=spec.name
+    )

@@ -83,6 +83,7 @@ class GcnLayer(eqx.Module):
     bias: Float[Array, " out_features"] | None
     activation: str = eqx.field(static=True)
     dropout: float = eqx.field(static=True)
+    name: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -92,12 +93,14 @@ class GcnLayer(eqx.Module):
         activation: str = "relu",
         bias: bool = True,
         dropout: float = 0.0,
+        name: str = "gcn",
         key: PRNGKeyArray,
     ):
         self.weight = _glorot(key, (in_features, out_features), in_features, out_features)
         self.bias = jnp.asarray(np.zeros(out_features, self.weight.dtype)) if bias else None
         self.activation = activation
         self.dropout = dropout
+        self.name = name
 
     def __check_init__(self) -> None:
         check_activation_and_dropout(self.activation, self.dropout)
@@ -152,6 +155,7 @@ class GatLayer(eqx.Module):
     concat: bool = eqx.field(static=True)
     activation: str = eqx.field(static=True)
     dropout: float = eqx.field(static=True)
+    name: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -163,6 +167,7 @@ class GatLayer(eqx.Module):
         activation: str = "relu",
         bias: bool = True,
         dropout: float = 0.0,
+        name: str = "gat",
         key: PRNGKeyArray,
     ):
         if heads < 1:
@@ -176,6 +181,7 @@ class GatLayer(eqx.Module):
         self.concat = concat
         self.activation = activation
         self.dropout = dropout
+        self.name = name
 
     def __check_init__(self) -> None:
         check_activation_and_dropout(self.activation, self.dropout)
@@ -188,6 +194,12 @@ class GatLayer(eqx.Module):
     def out_features(self) -> int:
         """Features per head."""
         return self.attention_sender.shape[-1]
+
+    @property
+    def n_out(self) -> int:
+        """Output features per node: `heads * out_features` when concatenating, else
+        `out_features`."""
+        return self.heads * self.out_features if self.concat else self.out_features
 
     @property
     def n_parameters(self) -> int:

@@ -36,8 +36,10 @@ from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import HierarchyLayerSpec, KpnnLayerSpec
 
 MAX_NAMED = 5
-PAD_SLACK = 2  # a scanned run of levels may do this many times the work of its real connections
-SMALL_WORK = 4096  # units + connections below which padding a run of levels costs nothing
+# consecutive levels are scanned together when each one's units and connections plus all hidden
+# units stay within this: each step of the loop passes over the hidden buffer and the padding, which
+# in wide networks costs more step time than the compile time the loop saves
+SCAN_LIMIT = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -271,46 +273,51 @@ def _input_terms(plan: KpnnPlan, dropped: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 class LevelRun(eqx.Module):
-    """Consecutive levels evaluated by one `lax.scan`, padded to one width.
+    """Consecutive levels evaluated together (one `lax.scan` when more than one), padded to the
+    widest.
 
-    Row `i` describes one level: `start` is its first hidden unit (slot - `n_inputs`), and
-    `connection`, `parent` (hidden unit) and `child` (unit within the level) list its connections
-    from hidden units. Padding connections have child `width`, a segment that is dropped.
+    Level `i` of the run has `units[i]` units from hidden unit `starts[i]` (slot - `n_inputs`)
+    on; row `i` of `connection`, `parent` (hidden unit) and `child` (unit within the level) lists
+    its connections from hidden units. Padding connections have child `width`, a dropped segment.
+    `from_inputs` says whether any of the levels has connections from inputs.
     """
 
-    start: Int[Array, " levels"]
-    connection: Int[Array, "levels width_connections"]
-    parent: Int[Array, "levels width_connections"]
-    child: Int[Array, "levels width_connections"]
-    width: int = eqx.field(static=True)
+    connection: Int[Array, "levels n"]
+    parent: Int[Array, "levels n"]
+    child: Int[Array, "levels n"]
+    starts: tuple[int, ...] = eqx.field(static=True)
+    units: tuple[int, ...] = eqx.field(static=True)
+    from_inputs: bool = eqx.field(static=True)
+
+    @property
+    def width(self) -> int:
+        return max(self.units)
 
 
-def _group_levels(units: np.ndarray, connections: np.ndarray) -> list[range]:
-    """Split levels into runs of consecutive levels whose padded work stays close to the real."""
-    if len(units) == 0:
-        return []
+def _group_levels(units: np.ndarray, connections: np.ndarray, n_hidden: int) -> list[range]:
+    """Runs of consecutive levels: the small levels (see `SCAN_LIMIT`) together, others alone."""
+    small = units + connections + n_hidden <= SCAN_LIMIT
     runs: list[range] = []
-    first = 0
-    for level in range(1, len(units)):
-        run = slice(first, level + 1)
-        padded = (level + 1 - first) * (units[run].max() + connections[run].max())
-        real = units[run].sum() + connections[run].sum()
-        if padded > max(PAD_SLACK * real, SMALL_WORK):
-            runs.append(range(first, level))
-            first = level
-    return [*runs, range(first, len(units))]
+    for level in range(len(units)):
+        if runs and small[level] and small[runs[-1].start]:
+            runs[-1] = range(runs[-1].start, level + 1)
+        else:
+            runs.append(range(level, level + 1))
+    return runs
 
 
 def _level_runs(plan: KpnnPlan) -> tuple[LevelRun, ...]:
     """The levels' connections from hidden units, grouped into padded runs."""
+    parent = plan.connection_parent
+    from_input = [parent[c0:c1] < plan.n_inputs for c0, c1 in plan.level_connections]
     per_level = [
-        np.arange(c0, c1)[plan.connection_parent[c0:c1] >= plan.n_inputs]
-        for c0, c1 in plan.level_connections
+        np.arange(c0, c1)[~is_input]
+        for (c0, c1), is_input in zip(plan.level_connections, from_input, strict=True)
     ]
     units = np.array([hi - lo for lo, hi in plan.level_bounds], dtype=np.int64)
     counts = np.array([len(c) for c in per_level], dtype=np.int64)
     runs = []
-    for levels in _group_levels(units, counts):
+    for levels in _group_levels(units, counts, plan.n_slots - plan.n_inputs):
         width, n = int(units[levels].max()), int(counts[levels].max())
         connection = np.zeros((len(levels), n), dtype=np.int64)
         parent = np.zeros((len(levels), n), dtype=np.int64)
@@ -320,9 +327,16 @@ def _level_runs(plan: KpnnPlan) -> tuple[LevelRun, ...]:
             connection[row, : len(ids)] = ids
             parent[row, : len(ids)] = plan.connection_parent[ids] - plan.n_inputs
             child[row, : len(ids)] = plan.connection_child[ids] - plan.level_bounds[level][0]
-        start = [plan.level_bounds[level][0] - plan.n_inputs for level in levels]
+        starts = tuple(plan.level_bounds[level][0] - plan.n_inputs for level in levels)
         runs.append(
-            LevelRun(_int32(start), _int32(connection), _int32(parent), _int32(child), width)
+            LevelRun(
+                _int32(connection),
+                _int32(parent),
+                _int32(child),
+                starts,
+                tuple(int(units[level]) for level in levels),
+                any(from_input[level].any() for level in levels),
+            )
         )
     return tuple(runs)
 
@@ -452,7 +466,7 @@ class KpnnLayer(eqx.Module):
         self.level_bounds = plan.level_bounds
         self.level_connections = plan.level_connections
         self.level_runs = _level_runs(plan)
-        dropped = plan.n_slots - plan.n_inputs + max((r.width for r in self.level_runs), default=0)
+        dropped = plan.n_slots - plan.n_inputs + self._padding
         connection, child, repeat = _input_terms(plan, dropped)
         self.input_connection = _int32(connection)
         self.input_child = _int32(child)
@@ -524,12 +538,11 @@ class KpnnLayer(eqx.Module):
         scale, shift = self._slot_factors(x.dtype, key, gate, offset)
         n, n_hidden = self.n_inputs, self.n_slots - self.n_inputs
         inputs = _emit(x, *(f if f is None else f[:n] for f in (scale, shift)))
-        # level writes are `width` units long, so the buffers get that much room past the end
-        width = max((run.width for run in self.level_runs), default=0)
+        pad = self._padding
         hidden_scale, hidden_shift = (
-            f if f is None else jnp.pad(f[n:], (0, width)) for f in (scale, shift)
+            f if f is None else jnp.pad(f[n:], (0, pad)) for f in (scale, shift)
         )
-        bias = None if self.bias is None else jnp.pad(self.bias, (0, width))
+        bias = None if self.bias is None else jnp.pad(self.bias, (0, pad))
         act = ACTIVATIONS[self.activation]
         weight = self.effective_weight()
         # input parents are summed once for every level; levels only gather hidden parents
@@ -537,42 +550,53 @@ class KpnnLayer(eqx.Module):
         from_inputs = jax.ops.segment_sum(
             jnp.append(weight, jnp.zeros(1, weight.dtype))[self.input_connection] * terms,
             self.input_child,
-            num_segments=n_hidden + width + 1,
+            num_segments=n_hidden + pad + 1,
         )[:-1]
 
-        def level(carry: tuple[Array, Array], run: LevelRun) -> tuple[tuple[Array, Array], None]:
-            hidden, pre = carry
+        def level(
+            hidden: Array, start: int | Array, run: LevelRun, *connections: Array
+        ) -> tuple[Array, Array]:
+            """`hidden` with one level's activations written in, and its pre-activations;
+            `connections` are the level's rows of `run.connection`, `run.parent`, `run.child`."""
+            connection, parent, child = connections
 
             def part(a: Array | None) -> Array | None:
-                return None if a is None else jax.lax.dynamic_slice_in_dim(a, run.start, run.width)
+                return None if a is None else jax.lax.dynamic_slice_in_dim(a, start, run.width)
 
-            # padding units compute garbage past the level's end; later levels overwrite it
-            z = (
-                part(from_inputs)
-                + jax.ops.segment_sum(
-                    weight[run.connection] * hidden[run.parent],
-                    run.child,
-                    num_segments=run.width + 1,
-                    indices_are_sorted=True,
-                )[:-1]
-            )
+            z = jax.ops.segment_sum(
+                weight[connection] * hidden[parent],
+                child,
+                num_segments=run.width + 1,
+                indices_are_sorted=True,
+            )[:-1]
+            if run.from_inputs:  # skipped where it is all zeros: its gradient is not free
+                z = part(from_inputs) + z
             if bias is not None:
                 z = z + part(bias)
             h = _emit(act(z), part(hidden_scale), part(hidden_shift))
-            update = jax.lax.dynamic_update_slice_in_dim
-            return (update(hidden, h, run.start, 0), update(pre, z, run.start, 0)), None
+            return jax.lax.dynamic_update_slice_in_dim(hidden, h, start, 0), z
 
-        carry = (jnp.zeros(n_hidden + width, x.dtype), jnp.zeros(n_hidden + width, x.dtype))
+        hidden = jnp.zeros(n_hidden + pad, x.dtype)
+        pre = [x]
         for run in self.level_runs:
-            if len(run.start) == 1:
-                carry, _ = level(carry, jax.tree.map(lambda a: a[0], run))
-            else:
-                carry, _ = jax.lax.scan(level, carry, run)
-        hidden, pre = carry
-        return (
-            jnp.concatenate([inputs, hidden[:n_hidden]]),
-            jnp.concatenate([x, pre[:n_hidden]]),
-        )
+            arrays = (run.connection, run.parent, run.child)
+            if len(run.units) == 1:
+                hidden, z = level(hidden, run.starts[0], run, *(a[0] for a in arrays))
+                pre.append(z)
+                continue
+            # a padded level computes garbage past its end, which later levels overwrite
+            hidden, zs = jax.lax.scan(
+                lambda h, row, run=run: level(h, row[0], run, *row[1:]),
+                hidden,
+                (jnp.asarray(run.starts), *arrays),
+            )
+            pre.extend(zs[i, :units] for i, units in enumerate(run.units))
+        return jnp.concatenate([inputs, hidden[:n_hidden]]), jnp.concatenate(pre)
+
+    @property
+    def _padding(self) -> int:
+        """Room past the hidden units for the padded writes of scanned levels."""
+        return max((run.width for run in self.level_runs if len(run.units) > 1), default=0)
 
     def _slot_factors(
         self,
@@ -624,8 +648,19 @@ class KpnnLayer(eqx.Module):
         Dropout (inverted, scaled by `1 / (1 - dropout)`) applies only when `key` is given;
         `gate` and `offset` act on node activations as in `node_values`.
         """
+        return self.outputs_and_values(x, key=key, gate=gate, offset=offset)[0]
+
+    def outputs_and_values(
+        self,
+        x: Float[Array, " n_inputs"],
+        *,
+        key: PRNGKeyArray | None = None,
+        gate: Float[Array, " n_nodes"] | None = None,
+        offset: Float[Array, " n_nodes"] | None = None,
+    ) -> tuple[Float[Array, " n_out"], Float[Array, " n_slots"]]:
+        """What `__call__` returns and what `node_values` returns, from one evaluation."""
         activations, pre_activations = self._evaluate(x, key, gate, offset)
-        return (pre_activations if self.last else activations)[self.output_slot]
+        return (pre_activations if self.last else activations)[self.output_slot], activations
 
     @property
     def node_fan_in(self) -> np.ndarray:

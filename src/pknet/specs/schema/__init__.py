@@ -14,6 +14,7 @@ from pknet.specs.schema.model import (
     KpnnLayerSpec,
     LayerSpec,
     ModelSpec,
+    MultitaskModelSpec,
     StackModelSpec,
     VaeModelSpec,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "LayerSpec",
     "Metric",
     "ModelSpec",
+    "MultitaskModelSpec",
     "NetworkSourceSpec",
     "NetworkSpec",
     "OptimizerSpec",

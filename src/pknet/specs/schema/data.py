@@ -28,7 +28,9 @@ class ExpressionSpec(SpecModel):
 
 
 class TargetSpec(SpecModel):
-    """What to predict: an `obs` column of the AnnData, or a column of a label file."""
+    """What to predict: an `obs` column of the AnnData, a column of a label file, or several
+    values per sample (multi-output regression): label-file `columns` or data `features`.
+    """
 
     obs: str | None = Field(None, min_length=1, description="Column of the AnnData `obs` table.")
     file: SpecPath | None = Field(None, description="Label table (CSV/TSV) joined on sample ids.")
@@ -36,6 +38,19 @@ class TargetSpec(SpecModel):
         None, min_length=1, description="Label-file column holding sample ids (default: first)."
     )
     column: str | None = Field(None, min_length=1, description="Label-file column to predict.")
+    columns: list[Annotated[str, Field(min_length=1)]] | Literal["all"] | None = Field(
+        None,
+        min_length=1,
+        description="Label-file columns predicted together (multi-output regression, one task "
+        "per column); `all`: every column but `index`.",
+    )
+    features: list[Annotated[str, Field(min_length=1)]] | Literal["network_outputs"] | None = Field(
+        None,
+        min_length=1,
+        description="Columns of the expression matrix predicted from the other columns "
+        "(multi-output regression; they are removed from the inputs); `network_outputs`: "
+        "the columns of the network's output nodes.",
+    )
     positive: list[str] | None = Field(
         None,
         min_length=1,
@@ -45,22 +60,47 @@ class TargetSpec(SpecModel):
         "auto", description="Prediction task; `auto` infers it from the target values."
     )
 
+    @property
+    def multi_output(self) -> bool:
+        """Several values per sample: label-file `columns` or data `features`."""
+        return self.columns is not None or self.features is not None
+
     @model_validator(mode="after")
     def check_source(self) -> TargetSpec:
-        if (self.obs is None) == (self.file is None):
+        sources = [self.obs, self.file, self.features]
+        if sum(source is not None for source in sources) != 1:
             raise rule_error(
                 (),
-                "give exactly one target source: `obs` or `file`",
-                "e.g. `target: {obs: cell_type}` or "
-                "`target: {file: labels.csv, index: barcode, column: TCR}`",
+                "give exactly one target source: `obs`, `file` or `features`",
+                "e.g. `target: {obs: cell_type}`, "
+                "`target: {file: labels.csv, index: barcode, column: TCR}` or "
+                "`target: {features: [GATA3, TBX21]}`",
             )
-        if self.file is not None and self.column is None:
-            raise rule_error(("column",), "a label `file` needs the `column` to predict")
-        if self.obs is not None and (self.index or self.column):
-            field = "index" if self.index else "column"
-            raise rule_error((field,), f"`{field}` applies to a label `file`, not to `obs`")
+        if self.file is not None and (self.column is None) == (self.columns is None):
+            field = "columns" if self.columns is not None else "column"
+            raise rule_error(
+                (field,),
+                "a label `file` needs exactly one of `column` (one target) or `columns` "
+                "(several targets)",
+            )
+        file_fields = [f for f in ("index", "column", "columns") if getattr(self, f)]
+        source = "obs" if self.obs is not None else "features"
+        if self.file is None and file_fields:
+            field = file_fields[0]
+            raise rule_error((field,), f"`{field}` applies to a label `file`, not to `{source}`")
         if self.positive is not None and self.task not in ("auto", "binary"):
             raise rule_error(("positive",), f"`positive` makes the task binary, not {self.task}")
+        if self.multi_output and self.task not in ("auto", "regression"):
+            raise rule_error(
+                ("task",), f"several targets are predicted as a regression, not {self.task}"
+            )
+        if self.multi_output and self.positive is not None:
+            raise rule_error(("positive",), "`positive` needs one class target, not several")
+        for field in ("columns", "features"):
+            names = getattr(self, field)
+            for i, name in enumerate(names if isinstance(names, list) else []):
+                if name in names[:i]:
+                    raise rule_error((field, i), f"target `{name}` is listed twice")
         return self
 
 

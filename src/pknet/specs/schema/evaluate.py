@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.types import Name, SpecPath
 
 Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "r2", "pearson", "mse", "mae"]
+REGRESSION_METRICS = ("r2", "pearson", "mse", "mae")
 ExplainMethod = Literal["bias", "gradient_x_input", "node_weights", "activation_auc"]
 
 
@@ -37,6 +39,38 @@ class HoldoutSpec(SpecModel):
 CvSpec = Annotated[KFoldSpec | LeaveOneOutSpec | HoldoutSpec, Field(discriminator="kind")]
 
 
+class PythonMetricSpec(SpecModel):
+    """A metric written in Python: `function(y_true, y_score, task) -> float` in `file`.
+
+    The file is imported when the run starts (not when the spec is validated). Arguments are
+    NumPy arrays as the built-in metrics get them: one task's values at a time for several
+    targets, where the fold value is the mean over the tasks.
+    """
+
+    name: Name = Field(description="Metric name in reports and `val_<name>` monitors.")
+    file: SpecPath = Field(description="Python file defining the function.")
+    function: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Function to call (default: the metric's `name`).",
+    )
+
+    @property
+    def function_name(self) -> str:
+        return self.function or self.name
+
+
+def _metric_form(value: Any) -> str:
+    """A mapping is a Python metric; anything else is read as a built-in metric name."""
+    return "python" if isinstance(value, dict | PythonMetricSpec) else "builtin"
+
+
+MetricSpec = Annotated[
+    Annotated[Metric, Tag("builtin")] | Annotated[PythonMetricSpec, Tag("python")],
+    Discriminator(_metric_form),
+]
+
+
 class EvaluateSpec(SpecModel):
     """How the model is scored."""
 
@@ -44,17 +78,24 @@ class EvaluateSpec(SpecModel):
         default_factory=lambda: KFoldSpec(kind="stratified_kfold"),
         description="Cross-validation scheme.",
     )
-    metrics: list[Metric] = Field(
+    metrics: list[MetricSpec] = Field(
         default_factory=lambda: ["accuracy", "roc_auc"],
         min_length=1,
-        description="Metrics reported per fold and as mean ± sd.",
+        description="Metrics reported per fold and as mean ± sd: built-in names, or "
+        "`{name: ..., file: metrics.py, function: ...}` for a metric written in Python.",
     )
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The name of every metric, in order."""
+        return [m if isinstance(m, str) else m.name for m in self.metrics]
 
     @model_validator(mode="after")
     def check_metrics_unique(self) -> EvaluateSpec:
-        for i, metric in enumerate(self.metrics):
-            if metric in self.metrics[:i]:
-                raise rule_error(("metrics", i), f"metric `{metric}` is listed twice")
+        names = self.metric_names
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise rule_error(("metrics", i), f"metric `{name}` is listed twice")
         return self
 
 

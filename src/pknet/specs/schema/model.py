@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.graph import GraphSpec
 from pknet.specs.schema.types import Name
 
 RESERVED_GROUPS = ("weights", "bias")  # loss groups over every layer
@@ -85,6 +86,12 @@ class HierarchyLayerSpec(LayerSpecBase):
         "`none`: connections may skip levels (DrugCell).",
     )
     bias: bool = Field(True, description="Give every gene, term and copy unit a bias.")
+    aux_heads: Annotated[float, Field(ge=0)] | list[Annotated[float, Field(ge=0)]] | None = Field(
+        None,
+        description="P-NET deep supervision: a linear head on every level below the top (genes "
+        "first) predicts the target too, and its data term joins the loss with this weight "
+        "(one number for every level, or one per level). Predictions use the model's output.",
+    )
 
     @model_validator(mode="after")
     def check_gene_range(self) -> HierarchyLayerSpec:
@@ -107,10 +114,117 @@ class DenseLayerSpec(LayerSpecBase):
     bias: bool = Field(True, description="Add a bias.")
 
 
+class GcnLayerSpec(LayerSpecBase):
+    """Kipf & Welling's graph convolution over `model.graph`: each node mixes its own features
+    with its neighbours' (symmetric degree normalisation, self-loops), then a linear map."""
+
+    kind: Literal["gcn"] = Field(description="Layer kind.")
+    units: int = Field(ge=1, description="Output features per node.")
+    activation: Activation = Field("relu", description="Activation (the last layer: none).")
+    bias: bool = Field(True, description="Add a bias.")
+
+
+class GatLayerSpec(LayerSpecBase):
+    """Veličković et al.'s graph attention over `model.graph`: each node averages its own and
+    its neighbours' transformed features with learned attention weights, per head."""
+
+    kind: Literal["gat"] = Field(description="Layer kind.")
+    units: int = Field(ge=1, description="Output features per node and head.")
+    heads: int = Field(1, ge=1, le=64, description="Attention heads.")
+    concat: bool = Field(
+        True,
+        description="Concatenate the heads (`heads x units` outputs) or average them (`units`); "
+        "average them in a last layer that gives the logits.",
+    )
+    activation: Activation = Field("relu", description="Activation (the last layer: none).")
+    bias: bool = Field(True, description="Add a bias.")
+
+
+def _check_no_dropout(layer: LayerSpecBase) -> None:
+    if layer.dropout:
+        raise rule_error(
+            ("dropout",),
+            f"a `{layer.kind}` layer is not trained by gradient steps, so dropout does not apply",
+            "leave `dropout` out",
+        )
+
+
+RestartProbability = Annotated[float, Field(gt=0, lt=1)]
+
+
+class DiffusionLayerSpec(LayerSpecBase):
+    """Random walk with restart over the network (no trained parameters).
+
+    The values of the input nodes (`network.inputs`, e.g. a perturbation's doses) are the
+    restart distribution; the walk steps along the network's edges with probability `alpha`
+    and restarts otherwise. The layer gives the walk's stationary values at the output nodes
+    (`network.outputs`) for each `alpha`, alpha by alpha: `(1 - a) (I - a W)^-1 x0` with
+    `W = A D^-1` the degree-normalised (weighted) adjacency. Follow it with a head, e.g. a
+    `ridge` layer.
+    """
+
+    kind: Literal["diffusion"] = Field(description="Layer kind.")
+    alpha: list[RestartProbability] = Field(
+        min_length=1,
+        description="Probability of stepping on rather than restarting, strictly between 0 and "
+        "1; one value or a list (the outputs of each are concatenated).",
+    )
+    graph: Literal["network"] = Field(
+        "network", description="The graph walked on: the spec's `network`."
+    )
+    symmetric: bool = Field(
+        True,
+        description="Walk each edge both ways (an undirected prior such as a protein "
+        "interaction network); `false`: only in the edge's direction.",
+    )
+
+    @field_validator("alpha", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return value if isinstance(value, list) else [value]
+
+    @model_validator(mode="after")
+    def check_alphas(self) -> DiffusionLayerSpec:
+        _check_no_dropout(self)
+        for i, alpha in enumerate(self.alpha):
+            if alpha in self.alpha[:i]:
+                raise rule_error(("alpha", i), f"alpha {alpha:g} is listed twice")
+        return self
+
+
+class RidgeLayerSpec(LayerSpecBase):
+    """A linear head solved exactly on each training fold (ridge regression), not by gradient.
+
+    Minimises `sum((y - x W - b)^2) + alpha * sum(W^2)` over the fold's training samples, as
+    scikit-learn's `Ridge(alpha)` does; the intercept `b` is not penalised. The layers before it
+    must have no trained parameters (e.g. a `diffusion` layer, or none); the loss is `mse`.
+    """
+
+    kind: Literal["ridge"] = Field(description="Layer kind.")
+    units: int = Field(ge=1, description="Number of outputs (one per target).")
+    alpha: float = Field(1.0, gt=0, description="L2 penalty on the weights (scikit-learn's alpha).")
+    bias: bool = Field(True, description="Fit an unpenalised intercept.")
+
+    @model_validator(mode="after")
+    def check_dropout(self) -> RidgeLayerSpec:
+        _check_no_dropout(self)
+        return self
+
+
 LayerSpec = Annotated[
-    KpnnLayerSpec | HierarchyLayerSpec | DenseLayerSpec, Field(discriminator="kind")
+    KpnnLayerSpec
+    | HierarchyLayerSpec
+    | DenseLayerSpec
+    | GcnLayerSpec
+    | GatLayerSpec
+    | DiffusionLayerSpec
+    | RidgeLayerSpec,
+    Field(discriminator="kind"),
 ]
-NETWORK_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec)  # wired by `network`; only first
+NETWORK_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec, DiffusionLayerSpec)  # wired by `network`
+EXPLAINED_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec)  # give importances per network node
+UNTRAINED_LAYERS = (DiffusionLayerSpec,)  # no parameters: may come before a `ridge` head
+GRAPH_LAYERS = (GcnLayerSpec, GatLayerSpec)  # pass messages over `model.graph`
 
 
 def _name_layers(value: Any, prefix: str | None = None) -> Any:
@@ -147,6 +261,42 @@ class ModelSpecBase(SpecModel):
         """Names of layers the model kind adds itself (reserved, and usable as groups)."""
         return ()
 
+    def sample_graph(self) -> GraphSpec | None:
+        """The graph `gcn` and `gat` layers pass messages over (None: no graph declared)."""
+        return None
+
+    @model_validator(mode="after")
+    def check_graph_layers(self) -> ModelSpecBase:
+        """`gcn`/`gat` layers need `model.graph`, and then act on all samples at once, which a
+        network layer (one sample at a time) cannot join."""
+        graph_layers = [i for i, layer in enumerate(self.layers) if isinstance(layer, GRAPH_LAYERS)]
+        if not graph_layers:
+            return self
+        first = graph_layers[0]
+        kind = self.layers[first].kind
+        if "graph" not in type(self).model_fields:
+            raise rule_error(
+                ("layers", first, "kind"),
+                f"a `{kind}` layer passes messages over `model.graph`, which only a `stack` "
+                "model has",
+                "use `kind: stack` with `graph: {kind: knn, k: 15}`",
+            )
+        if self.sample_graph() is None:
+            raise rule_error(
+                ("layers", first, "kind"),
+                f"a `{kind}` layer passes messages over a graph, but `model.graph` is not set",
+                "add e.g. `graph: {kind: knn, over: samples, k: 15}` under `model`",
+            )
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, NETWORK_LAYERS):
+                raise rule_error(
+                    ("layers", i, "kind"),
+                    f"a `{layer.kind}` layer reads one sample at a time, but with `model.graph` "
+                    "the model reads all samples at once",
+                    "use `gcn`, `gat` and `dense` layers only",
+                )
+        return self
+
     @model_validator(mode="after")
     def check_names_unique(self) -> ModelSpecBase:
         first: dict[str, tuple[str | int, ...]] = {}
@@ -177,8 +327,31 @@ class StackModelSpec(ModelSpecBase):
     """Layers applied in order; the last layer's outputs are what the loss reads."""
 
     kind: Literal["stack"] = Field("stack", description="Model kind (the default).")
+    graph: GraphSpec | None = Field(
+        None,
+        description="The graph `gcn` and `gat` layers pass messages over: a graph over samples "
+        "(one node per sample, built per fold from the inputs).",
+    )
+
+    def sample_graph(self) -> GraphSpec | None:
+        return self.graph
+
+    @model_validator(mode="after")
+    def check_graph_used(self) -> StackModelSpec:
+        if self.graph is not None and not any(isinstance(x, GRAPH_LAYERS) for x in self.layers):
+            raise rule_error(
+                ("graph",),
+                "`model.graph` is set, but no `gcn` or `gat` layer passes messages over it",
+                "add a `gcn` or `gat` layer, or remove `graph`",
+            )
+        return self
+
+    def built_in_layers(self) -> tuple[str, ...]:
+        first = self.layers[0]
+        return (AUX_HEADS,) if getattr(first, "aux_heads", None) is not None else ()
 
 
+AUX_HEADS = "aux"  # the group of a hierarchy layer's auxiliary heads
 LATENT_LAYER = "latent"
 RECONSTRUCTION_LAYER = "reconstruction"
 
@@ -211,12 +384,84 @@ class VaeModelSpec(ModelSpecBase):
     def _default_decoder_names(cls, value: Any) -> Any:
         return _name_layers(value, prefix="decoder")
 
+    @model_validator(mode="after")
+    def check_no_aux_heads(self) -> VaeModelSpec:
+        for i, layer in enumerate(self.layers):
+            if getattr(layer, "aux_heads", None) is not None:
+                raise rule_error(
+                    ("layers", i, "aux_heads"),
+                    "auxiliary heads predict the target, which a `vae` model does not",
+                    "remove `aux_heads`, or use `kind: stack`",
+                )
+        return self
+
     def named_layers(self) -> list[tuple[tuple[str | int, ...], str]]:
         decoder = [(("decoder", i, "name"), layer.name) for i, layer in enumerate(self.decoder)]
         return [*super().named_layers(), *decoder]
 
     def built_in_layers(self) -> tuple[str, ...]:
         return (LATENT_LAYER, RECONSTRUCTION_LAYER)
+
+
+TaskFeature = Literal["expression", "mor", "expression_x_mor"]
+
+
+class MultitaskModelSpec(ModelSpecBase):
+    """One tower of `layers` (dense) per task, stored stacked and evaluated with `vmap`.
+
+    A task is one target column (e.g. one gene). With `task_inputs: network` the tasks are the
+    network's outputs in order and task `t` reads only its parents among the network's inputs
+    (e.g. a gene's TFs in a regulon), each parent giving the `task_features` (its value, the
+    edge's signed weight `mor`, or their product), zero-padded to the largest fan-in. With `all`
+    every task reads every input. The towers' outputs are concatenated, task by task.
+    """
+
+    kind: Literal["multitask"] = Field(description="Model kind.")
+    task_inputs: Literal["network", "all"] = Field(
+        "network",
+        description="`network`: each task reads its parents among the network's inputs; "
+        "`all`: every task reads every input feature.",
+    )
+    task_features: list[TaskFeature] = Field(
+        default_factory=lambda: ["expression"],
+        min_length=1,
+        description="What each input gives a task: `expression` (its value), `mor` (the edge's "
+        "signed weight, e.g. DoRothEA's mode of regulation) and `expression_x_mor`.",
+    )
+    groups: dict[Name, list[Name]] = Field(
+        default_factory=dict,
+        description="Named parameter groups of several layers for the loss, e.g. "
+        "`{shared: [dense_1, dense_2]}` for `trace_norm(shared, mode=all)`.",
+    )
+
+    @model_validator(mode="after")
+    def check_towers(self) -> MultitaskModelSpec:
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, DenseLayerSpec):
+                raise rule_error(
+                    ("layers", i, "kind"),
+                    f"a multitask tower is built of `dense` layers, not `{layer.kind}`",
+                    "per-task inputs come from the network through `task_inputs: network`",
+                )
+        if self.task_inputs == "all" and self.task_features != ["expression"]:
+            raise rule_error(
+                ("task_features",),
+                "edge features (`mor`) need per-task inputs from the network",
+                "set `task_inputs: network`, or `task_features: [expression]`",
+            )
+        layers = {layer.name for layer in self.layers}
+        for name, members in self.groups.items():
+            for j, member in enumerate(members):
+                if member not in layers:
+                    raise rule_error(
+                        ("groups", name, j),
+                        f"group `{name}` names `{member}`, which is not a layer",
+                        f"layers are {', '.join(f'`{n}`' for n in sorted(layers))}",
+                    )
+        return self
+
+    def built_in_layers(self) -> tuple[str, ...]:
+        return tuple(self.groups)
 
 
 MODEL_KIND_ERROR = "model_kind_invalid"  # reported like an unknown `kind` tag
@@ -231,11 +476,16 @@ def _model_kind(value: Any) -> str:
 
 
 ModelSpec = Annotated[
-    Annotated[StackModelSpec, Tag("stack")] | Annotated[VaeModelSpec, Tag("vae")],
+    Annotated[StackModelSpec, Tag("stack")]
+    | Annotated[VaeModelSpec, Tag("vae")]
+    | Annotated[MultitaskModelSpec, Tag("multitask")],
     Discriminator(
         _model_kind,
         custom_error_type=MODEL_KIND_ERROR,
         custom_error_message="unknown model kind",
-        custom_error_context={"discriminator": "kind", "expected_tags": "'stack', 'vae'"},
+        custom_error_context={
+            "discriminator": "kind",
+            "expected_tags": "'stack', 'vae', 'multitask'",
+        },
     ),
 ]

@@ -6,11 +6,19 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from pknet.specs.dsl import loss_groups
+from pknet.specs.dsl import linear_terms, loss_groups
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.data import DataSpec
-from pknet.specs.schema.evaluate import EvaluateSpec, ExplainSpec
-from pknet.specs.schema.model import NETWORK_LAYERS, RESERVED_GROUPS, ModelSpec, VaeModelSpec
+from pknet.specs.schema.evaluate import REGRESSION_METRICS, EvaluateSpec, ExplainSpec
+from pknet.specs.schema.model import (
+    EXPLAINED_LAYERS,
+    NETWORK_LAYERS,
+    RESERVED_GROUPS,
+    UNTRAINED_LAYERS,
+    ModelSpec,
+    RidgeLayerSpec,
+    VaeModelSpec,
+)
 from pknet.specs.schema.network import NetworkSpec
 from pknet.specs.schema.prune import PruneSpec
 from pknet.specs.schema.train import TrainSpec
@@ -20,7 +28,7 @@ if TYPE_CHECKING:
     from pknet.specs.sources import SourceMap
 
 SUPPORTED_VERSIONS = (1,)
-RECONSTRUCTION_METRICS = ("mse", "mae", "r2", "pearson")
+RECONSTRUCTION_METRICS = REGRESSION_METRICS
 VAE_EXPLAIN_METHODS = ("activation_auc", "bias")
 
 
@@ -111,8 +119,9 @@ class Spec(SpecModel):
             return self
         field = ("train", "early_stopping", "monitor")
         split, _, quantity = stopping.monitor.partition("_")
-        if quantity != "loss" and quantity not in self.evaluate.metrics:
-            allowed = ["val_loss", "train_loss", *(f"val_{m}" for m in self.evaluate.metrics)]
+        names = self.evaluate.metric_names
+        if quantity != "loss" and quantity not in names:
+            allowed = ["val_loss", "train_loss", *(f"val_{m}" for m in names)]
             raise rule_error(
                 field,
                 f"cannot monitor `{stopping.monitor}`: `{quantity}` is not a computed metric",
@@ -128,7 +137,7 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_explain_needs_network_layer(self) -> Spec:
-        if self.explain.methods and not isinstance(self.model.layers[0], NETWORK_LAYERS):
+        if self.explain.methods and not isinstance(self.model.layers[0], EXPLAINED_LAYERS):
             raise rule_error(
                 ("explain",),
                 "importances are computed per network node: the first layer must be `kpnn` or "
@@ -143,11 +152,11 @@ class Spec(SpecModel):
         if not isinstance(self.model, VaeModelSpec):
             return self
         for i, metric in enumerate(self.evaluate.metrics):
-            if metric not in RECONSTRUCTION_METRICS:
+            if not isinstance(metric, str) or metric not in RECONSTRUCTION_METRICS:
                 raise rule_error(
                     ("evaluate", "metrics", i),
                     f"a `vae` model is scored on how well it reconstructs held-out inputs, "
-                    f"which `{metric}` does not measure",
+                    f"which `{self.evaluate.metric_names[i]}` does not measure",
                     f"use metrics from {', '.join(f'`{m}`' for m in RECONSTRUCTION_METRICS)}",
                 )
         stopping = self.train.early_stopping
@@ -163,6 +172,73 @@ class Spec(SpecModel):
                     ("explain", "methods", i),
                     f"`{method}` explains a predicted score, which a `vae` model does not give",
                     f"use {' or '.join(f'`{m}`' for m in VAE_EXPLAIN_METHODS)}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def check_ridge_head(self) -> Spec:
+        """A `ridge` head is solved in closed form: last, on untrained layers, for `mse`."""
+        layers = self.model.layers
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, RidgeLayerSpec):
+                continue
+            field = ("model", "layers", i, "kind")
+            if self.model.kind != "stack":
+                raise rule_error(
+                    field, f"a `ridge` head needs a `stack` model, not `{self.model.kind}`"
+                )
+            if i != len(layers) - 1:
+                raise rule_error(
+                    field,
+                    "a `ridge` layer is the model's head, so it must be the last layer",
+                    "move it to the end of `model.layers`",
+                )
+            trained = [
+                j for j, before in enumerate(layers[:i]) if not isinstance(before, UNTRAINED_LAYERS)
+            ]
+            if trained:
+                raise rule_error(
+                    ("model", "layers", trained[0], "kind"),
+                    f"a `ridge` head is solved exactly on fixed features, but the "
+                    f"`{layers[trained[0]].kind}` layer before it has trained parameters",
+                    "keep only `diffusion` layers before it, or use a `dense` head with "
+                    "`loss: mse + 1e-2 * l2(weights)`",
+                )
+            if [term.name for _, term in linear_terms(self.loss)] != ["mse"]:
+                raise rule_error(
+                    ("loss",),
+                    "a `ridge` head minimises `mse` plus its own penalty, so the loss must be "
+                    "`mse` alone",
+                    "write `loss: mse` and set the penalty with the ridge layer's `alpha`",
+                )
+            if self.train.early_stopping is not None:
+                raise rule_error(
+                    ("train", "early_stopping"),
+                    "a `ridge` head is solved exactly, without epochs to stop early",
+                    "remove `train.early_stopping`",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def check_multi_output(self) -> Spec:
+        """Several targets: regression metrics per task; `network_outputs` needs a network."""
+        target = self.data.target
+        if target.features == "network_outputs" and self.network is None:
+            raise rule_error(
+                ("data", "target", "features"),
+                "`network_outputs` names the network's output nodes, but the spec has no "
+                "`network` section",
+                "list the target columns, e.g. `features: [GATA3, TBX21]`",
+            )
+        if not target.multi_output:
+            return self
+        for i, metric in enumerate(self.evaluate.metrics):
+            if isinstance(metric, str) and metric not in REGRESSION_METRICS:
+                raise rule_error(
+                    ("evaluate", "metrics", i),
+                    f"several targets are scored task by task as regressions, which `{metric}` "
+                    "does not measure",
+                    f"use metrics from {', '.join(f'`{m}`' for m in REGRESSION_METRICS)}",
                 )
         return self
 

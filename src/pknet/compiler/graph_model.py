@@ -1,0 +1,85 @@
+"""A model over a sample graph: all samples at once, `gcn`/`gat` layers along the graph's edges.
+
+`SampleGraphModel(x, senders, receivers, weights)` maps the inputs of every sample, `(n, d)`, to
+every sample's outputs, `(n, n_out)`. Graph layers pass messages along the edges (each sample is a
+node); `dense` layers act on each sample alone. The graph is an argument, so the K folds of a
+cross-validation pass their own graphs, padded to one edge count with weight-0 edges.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from pknet.compiler.layers import DenseLayer
+from pknet.compiler.layers.graph import GatLayer, GcnLayer
+from pknet.specs.schema.model import GatLayerSpec, GcnLayerSpec
+
+GraphLayer = GcnLayer | GatLayer
+
+
+def graph_layer(
+    in_features: int, spec: GcnLayerSpec | GatLayerSpec, *, last: bool, key: PRNGKeyArray
+) -> tuple[GraphLayer, int]:
+    """The layer `spec` declares and its output width; a last layer has no activation."""
+    options = {
+        "activation": "linear" if last else spec.activation,
+        "bias": spec.bias,
+        "dropout": spec.dropout,
+        "name": spec.name,
+        "key": key,
+    }
+    if isinstance(spec, GcnLayerSpec):
+        return GcnLayer(in_features, spec.units, **options), spec.units
+    layer = GatLayer(in_features, spec.units, heads=spec.heads, concat=spec.concat, **options)
+    return layer, layer.n_out
+
+
+class SampleGraphModel(eqx.Module):
+    """Layers applied in order to all samples; graph layers along the sample graph, `dense`
+    layers to each sample alone."""
+
+    layers: tuple[GraphLayer | DenseLayer, ...]
+
+    def __check_init__(self) -> None:
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"layer names must be unique, got {names}")
+
+    def __call__(
+        self,
+        x: Float[Array, "n_samples n_features"],
+        senders: Int[Array, " n_edges"],
+        receivers: Int[Array, " n_edges"],
+        weights: Float[Array, " n_edges"],
+        *,
+        key: PRNGKeyArray | None = None,
+    ) -> Float[Array, "n_samples n_out"]:
+        """Dropout is on when `key` is given (one subkey per layer, one per sample in a dense
+        layer)."""
+        keys = [None] * len(self.layers) if key is None else jax.random.split(key, len(self.layers))
+        for layer, layer_key in zip(self.layers, keys, strict=True):
+            if isinstance(layer, DenseLayer):
+                x = _per_sample(layer, x, layer_key)
+            else:
+                x = layer(x, senders, receivers, weights, key=layer_key)
+        return x
+
+    @property
+    def n_parameters(self) -> int:
+        """Trainable scalars of all layers."""
+        return sum(layer.n_parameters for layer in self.layers)
+
+    def output_width(self, n_features: int) -> int:
+        """Outputs per sample for `n_features` inputs."""
+        none = jnp.zeros(0, jnp.int32)
+        out = jax.eval_shape(self, jnp.zeros((1, n_features)), none, none, jnp.zeros(0))
+        return int(out.shape[-1])
+
+
+def _per_sample(layer: DenseLayer, x: Array, key: PRNGKeyArray | None) -> Array:
+    if key is None:
+        return jax.vmap(lambda xi: layer(xi))(x)
+    return jax.vmap(lambda xi, ki: layer(xi, key=ki))(x, jax.random.split(key, len(x)))

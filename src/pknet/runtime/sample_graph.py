@@ -1,0 +1,164 @@
+"""Per-fold sample graphs for `model.graph`: built from each fold's inputs, padded to one shape.
+
+Fold k's graph is built on the inputs after fold k's statistics (optionally projected on
+principal components fitted on fold k's training rows), with fold k's training rows as the
+graph's training rows: they are linked among themselves only, and every other row (validation,
+test) receives edges from training rows only. So a training row's prediction never depends on a
+held-out row's features, and the folds' graphs differ only where their training rows do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from pknet.compiler.graphs import Graph, fold_cosine_graph, fold_knn_graph
+from pknet.compiler.located import spec_problem
+from pknet.errors import CompileError
+from pknet.runtime.transforms import InputStats, apply_input_stats
+from pknet.specs import Spec
+from pknet.specs.schema.graph import GraphSpec, KnnGraphSpec
+
+GRAPH_PATH = ("model", "graph")
+GRAPH_INPUTS_FILE = "graph_inputs.npz"
+
+
+@dataclass(frozen=True)
+class FoldGraphs:
+    """K folds' graphs as `(K, n_edges)` edge arrays, padded with weight-0 edges `0 -> 0`, and
+    each fold's training rows (the rows that send edges)."""
+
+    senders: np.ndarray  # int32
+    receivers: np.ndarray  # int32
+    weights: np.ndarray  # float32
+    train_rows: tuple[np.ndarray, ...]
+
+    def take(self, folds: list[int]) -> FoldGraphs:
+        """The graphs of `folds` only, in that order."""
+        return FoldGraphs(
+            self.senders[folds],
+            self.receivers[folds],
+            self.weights[folds],
+            tuple(self.train_rows[k] for k in folds),
+        )
+
+    def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(senders, receivers, weights), each with a leading fold axis."""
+        return self.senders, self.receivers, self.weights
+
+    @property
+    def n_edges(self) -> np.ndarray:
+        """Real (non-padding) edges per fold."""
+        return (self.weights != 0).sum(axis=1)
+
+
+def pad_graphs(graphs: list[Graph], train_rows: list[np.ndarray]) -> FoldGraphs:
+    """Stack graphs on a fold axis, each padded to the most edges with weight-0 edges."""
+    width = max(max((g.n_edges for g in graphs), default=0), 1)
+    senders = np.zeros((len(graphs), width), np.int32)
+    receivers = np.zeros((len(graphs), width), np.int32)
+    weights = np.zeros((len(graphs), width), np.float32)
+    for k, g in enumerate(graphs):
+        senders[k, : g.n_edges] = g.senders
+        receivers[k, : g.n_edges] = g.receivers
+        weights[k, : g.n_edges] = g.weights
+    return FoldGraphs(senders, receivers, weights, tuple(np.asarray(r) for r in train_rows))
+
+
+def sample_graphs(
+    spec: Spec, x: np.ndarray, fit_rows: list[np.ndarray], stats: InputStats
+) -> FoldGraphs | None:
+    """Each fold's graph over the samples of `x` (None when the spec declares no graph).
+
+    `fit_rows[k]` are fold k's training rows and `stats` its input statistics (leading fold
+    axis); raises a located `CompileError` when a fold cannot carry the graph.
+    """
+    graph = spec.model.sample_graph()
+    if graph is None:
+        return None
+    graphs = []
+    for k, rows in enumerate(fit_rows):
+        fold_stats = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
+        graphs.append(fold_graph(spec, graph, apply_input_stats(x, fold_stats), rows, k))
+    return pad_graphs(graphs, fit_rows)
+
+
+def fold_graph(
+    spec: Spec, graph: GraphSpec, inputs: np.ndarray, train_rows: np.ndarray, fold: int
+) -> Graph:
+    """The graph of one fold over the rows of `inputs` (already transformed by its statistics)."""
+    if isinstance(graph, KnnGraphSpec) and graph.k >= len(train_rows):
+        raise CompileError(
+            spec_problem(
+                spec,
+                (*GRAPH_PATH, "k"),
+                f"k = {graph.k} neighbours need more than k training rows, but fold {fold} "
+                f"trains on {len(train_rows)} rows",
+                f"set `k` below {len(train_rows)}, or use fewer folds",
+            )
+        )
+    points = (
+        inputs if graph.pca is None else _principal_components(spec, inputs, train_rows, graph.pca)
+    )
+    try:
+        if isinstance(graph, KnnGraphSpec):
+            return fold_knn_graph(points, train_rows, graph.k, graph.metric)
+        return fold_cosine_graph(points, train_rows, graph.threshold)
+    except ValueError as exc:  # the cosine of an all-zero row
+        raise CompileError(
+            spec_problem(spec, GRAPH_PATH, f"cannot build the graph of fold {fold}: {exc}")
+        ) from None
+
+
+def _principal_components(
+    spec: Spec, inputs: np.ndarray, train_rows: np.ndarray, n_components: int
+) -> np.ndarray:
+    """Every row projected on the top `n_components` principal components of the training
+    rows."""
+    train = np.asarray(inputs[train_rows], dtype=np.float64)
+    most = min(train.shape)
+    if n_components > most:
+        raise CompileError(
+            spec_problem(
+                spec,
+                (*GRAPH_PATH, "pca"),
+                f"`pca: {n_components}` asks for more components than the {train.shape[0]} "
+                f"training rows x {train.shape[1]} inputs of a fold give ({most})",
+                f"set `pca` to at most {most}",
+            )
+        )
+    mean = train.mean(axis=0)
+    components = _top_components(train - mean, n_components)
+    return (np.asarray(inputs, dtype=np.float64) - mean) @ components
+
+
+def _top_components(centred: np.ndarray, n_components: int) -> np.ndarray:
+    """(features, n_components): the top right singular vectors of `centred`, from the
+    eigendecomposition of the smaller of its Gram and covariance matrices (several times
+    faster than a full SVD here)."""
+    rows, features = centred.shape
+    if features <= rows:
+        _, vectors = np.linalg.eigh(centred.T @ centred)
+        return vectors[:, ::-1][:, :n_components]
+    values, vectors = np.linalg.eigh(centred @ centred.T)
+    singular = np.sqrt(np.maximum(values[::-1][:n_components], 0.0))
+    projected = centred.T @ vectors[:, ::-1][:, :n_components]
+    # directions without variance (rank below n_components) get a zero component
+    real = singular > 1e-10 * max(singular.max(initial=0.0), 1.0)
+    return np.divide(projected, singular, out=np.zeros_like(projected), where=real)
+
+
+def save_graph_inputs(path: Path, x: np.ndarray, graphs: FoldGraphs) -> None:
+    """Store what predicting new samples needs: the inputs `x` (before fold statistics) and each
+    fold's training rows, whose nearest neighbours new samples receive edges from."""
+    rows = {f"train_rows_{k}": r for k, r in enumerate(graphs.train_rows)}
+    np.savez(path, x=x, **rows)
+
+
+def load_training_inputs(path: Path, fold: int) -> np.ndarray:
+    """Fold `fold`'s training rows of the inputs `save_graph_inputs` stored, in graph order."""
+    with np.load(path) as stored:
+        return stored["x"][stored[f"train_rows_{fold}"]]

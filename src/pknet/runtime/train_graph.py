@@ -1,0 +1,155 @@
+"""Train the K folds of a sample-graph model together (transductive, full batch).
+
+A `SampleGraphModel` reads every sample at once: each training step runs the model on all rows
+over the fold's graph, and the loss is the weighted mean over the fold's fit rows only
+(validation and test rows are graph nodes that receive messages from training rows, but never
+enter the loss). One step per epoch; the folds' parameters, graphs, row masks and input
+statistics are stacked and the step is `vmap`ped over them. Early stopping, histories and random
+streams are `train_folds`' (`fit_epochs`), so the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from pknet.compiler.graph_model import SampleGraphModel
+from pknet.compiler.losses import CompiledLoss, GroupArrays
+from pknet.runtime.sample_graph import FoldGraphs, fold_graph
+from pknet.runtime.splits import Split
+from pknet.runtime.train import (
+    PURPOSE_INIT,
+    EpochCallback,
+    FoldRows,
+    StoppingRule,
+    TrainedFolds,
+    fit_epochs,
+    pad_rows,
+    stack_models,
+    stream_key,
+)
+from pknet.runtime.transforms import InputStats, apply_input_stats
+from pknet.specs import Spec
+
+
+def _row_masks(rows: list[np.ndarray], n_rows: int) -> jax.Array:
+    """(K, n_rows) float32: 1 on each fold's `rows`, else 0."""
+    mask = np.zeros((len(rows), n_rows), np.float32)
+    for k, r in enumerate(rows):
+        mask[k, r] = 1.0
+    return jnp.asarray(mask)
+
+
+def train_graph_folds(
+    factory: Callable[[jax.Array], eqx.Module],
+    loss: CompiledLoss,
+    group_arrays: GroupArrays,
+    optimizer: optax.GradientTransformation,
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: FoldRows,
+    stats: InputStats,
+    graphs: FoldGraphs,
+    *,
+    epochs: int,
+    seed: int,
+    stopping: StoppingRule | None,
+    on_epoch: EpochCallback | None = None,
+    fold_ids: list[int] | None = None,
+) -> TrainedFolds:
+    """Train one sample-graph model per fold over its graph, all folds in one vmapped, jitted
+    step per epoch. Arguments as `train_folds`, plus `graphs` (leading fold axis)."""
+    start = perf_counter()
+    ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
+    params, static = stack_models(factory, [stream_key(seed, PURPOSE_INIT, k) for k in ids])
+    opt_state = jax.vmap(optimizer.init)(params)
+    fit_mask, val_mask = _row_masks(rows.fit, len(x)), _row_masks(rows.val, len(x))
+    val_index, _ = pad_rows(rows.val)
+    x_all, y_all = jnp.asarray(x), jnp.asarray(y)
+
+    def fold_epoch(p, state, active, fit_w, val_w, val_idx, fold_stats, edges, key, epoch):
+        xs = apply_input_stats(x_all, fold_stats)
+
+        def fit_loss(p: eqx.Module) -> jax.Array:
+            model = eqx.combine(p, static)
+            outputs = model(xs, *edges, key=key)
+            return loss.total(model, outputs, xs, y_all, fit_w, group_arrays, epoch)
+
+        value, grads = jax.value_and_grad(fit_loss)(p)
+        updates, new_state = optimizer.update(grads, state, p)
+        p = jax.tree.map(lambda a, b: jnp.where(active, a, b), optax.apply_updates(p, updates), p)
+        state = jax.tree.map(lambda a, b: jnp.where(active, a, b), new_state, state)
+        model = eqx.combine(p, static)
+        outputs = model(xs, *edges)
+        val_loss = loss.total(model, outputs, xs, y_all, val_w, group_arrays)
+        return p, state, value, val_loss, loss.predict(outputs)[val_idx]
+
+    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None)))
+
+    def run_epoch(params, opt_state, active, keys, epoch):
+        data = (fit_mask, val_mask, val_index, stats, graphs.edge_arrays())
+        return epoch_fn(params, opt_state, active, *data, keys, epoch)
+
+    return fit_epochs(
+        run_epoch,
+        params,
+        opt_state,
+        static,
+        y,
+        rows,
+        epochs=epochs,
+        seed=seed,
+        fold_ids=ids,
+        stopping=stopping,
+        on_epoch=on_epoch,
+        start=start,
+    )
+
+
+def predict_graph_folds(
+    trained: TrainedFolds,
+    loss: CompiledLoss,
+    x: np.ndarray,
+    stats: InputStats,
+    graphs: FoldGraphs,
+    splits: list[Split],
+) -> list[np.ndarray]:
+    """Each fold's predictions on its own test rows (in `splits[k].test` order), from one
+    forward pass of each fold's model over all samples and its graph."""
+
+    def fold_scores(params, fold_stats, edges, x_all):
+        model = eqx.combine(params, trained.static)
+        return loss.predict(model(apply_input_stats(x_all, fold_stats), *edges))
+
+    scores = jax.jit(jax.vmap(fold_scores, in_axes=(0, 0, 0, None)))
+    every_row = np.asarray(scores(trained.params, stats, graphs.edge_arrays(), jnp.asarray(x)))
+    return [every_row[k][split.test] for k, split in enumerate(splits)]
+
+
+def predict_new_samples(
+    spec: Spec,
+    model: SampleGraphModel,
+    loss: CompiledLoss,
+    train_x: np.ndarray,
+    x: np.ndarray,
+    stats: InputStats,
+    fold: int,
+) -> np.ndarray:
+    """Scores of the rows of `x` by one fold's model: each row is a held-out node receiving
+    edges from the fold's training rows `train_x` only, exactly as a test row in
+    cross-validation, so the rows of `x` do not influence each other."""
+    inputs = apply_input_stats(np.concatenate([train_x, x]), stats)
+    graph = fold_graph(spec, spec.model.sample_graph(), inputs, np.arange(len(train_x)), fold)
+    edges = (
+        jnp.asarray(graph.senders, jnp.int32),
+        jnp.asarray(graph.receivers, jnp.int32),
+        jnp.asarray(graph.weights, jnp.float32),
+    )
+    scores = loss.predict(model(jnp.asarray(inputs), *edges))
+    return np.asarray(scores)[len(train_x) :]

@@ -1,0 +1,58 @@
+"""`model.graph:` — the graph that `gcn` and `gat` layers pass messages over, joined on `kind`.
+
+A graph over **samples** makes every sample (cell) a node: the model reads all samples at once
+and its layers act on their features along the graph (transductive learning, as in GCN cell-type
+classifiers). The graph is built per cross-validation fold from that fold's inputs (after the
+fold's statistics): training rows are linked among themselves only, and every other row
+(validation, test) receives edges from training rows only, so held-out rows never influence the
+training rows' predictions, nor each other's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from pknet.specs.schema.base import SpecModel
+
+
+class SampleGraphSpecBase(SpecModel):
+    """Fields every graph over samples has."""
+
+    kind: str = Field(description="Graph kind.")
+    over: Literal["samples"] = Field(
+        "samples",
+        description="What the graph's nodes are: `samples` (one node per sample; graphs over "
+        "features are not available yet).",
+    )
+    pca: int | None = Field(
+        None,
+        ge=1,
+        description="Build the graph on this many principal components of the inputs (fitted on "
+        "each fold's training rows) instead of on the inputs themselves.",
+    )
+
+
+class KnnGraphSpec(SampleGraphSpecBase):
+    """Each training row receives edges from its `k` nearest other training rows; every other
+    row from its `k` nearest training rows."""
+
+    kind: Literal["knn"] = Field(description="Graph kind.")
+    k: int = Field(15, ge=1, le=1000, description="Neighbours each node receives edges from.")
+    metric: Literal["euclidean", "cosine"] = Field(
+        "euclidean", description="Distance that ranks the neighbours."
+    )
+
+
+class CosineGraphSpec(SampleGraphSpecBase):
+    """Edges between rows whose cosine similarity reaches `threshold`: both ways between training
+    rows, and from training rows into every other row."""
+
+    kind: Literal["cosine"] = Field(description="Graph kind.")
+    threshold: float = Field(
+        ge=-1, le=1, description="Smallest cosine similarity that makes an edge."
+    )
+
+
+GraphSpec = Annotated[KnnGraphSpec | CosineGraphSpec, Field(discriminator="kind")]
