@@ -75,7 +75,9 @@ class SampleGraphModel(eqx.Module):
     def output_width(self, n_features: int) -> int:
         """Outputs per sample for `n_features` inputs."""
         none = jnp.zeros(0, jnp.int32)
-        out = jax.eval_shape(self, jnp.zeros((1, n_features)), none, none, jnp.zeros(0))
+        out = jax.eval_shape(
+            lambda *args: self(*args), jnp.zeros((1, n_features)), none, none, jnp.zeros(0)
+        )
         return int(out.shape[-1])
 
 

@@ -23,6 +23,7 @@ from pknet.compiler.layers.diffusion import DiffusionLayer, network_diffusion
 from pknet.compiler.layers.ridge import RidgeLayer
 from pknet.compiler.multitask import MultitaskModel, build_multitask
 from pknet.compiler.network import Network
+from pknet.compiler.network_graph_model import NetworkGraphModel, build_network_graph_model
 from pknet.compiler.vae import Vae
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import (
@@ -200,10 +201,11 @@ def build_model(
     *,
     key: PRNGKeyArray,
     n_tasks: int = 1,
-) -> Model | Vae | SampleGraphModel | MultitaskModel:
+) -> Model | Vae | SampleGraphModel | NetworkGraphModel | MultitaskModel:
     """Build the model `model_spec` declares (a list of layers: a stack); a `kpnn` or
     `hierarchy` layer may only come first. With `gcn` or `gat` layers it is a
-    `SampleGraphModel` (all samples at once, over a sample graph). A `multitask` model has
+    `SampleGraphModel` (all samples at once, over a sample graph), or with `model.graph:
+    {kind: network}` a `NetworkGraphModel` (one sample at a time). A `multitask` model has
     `n_tasks` towers (the network's outputs when its tasks read the network).
 
     That layer reads `n_features == len(inputs)` columns (in `inputs` order); a model without
@@ -211,6 +213,13 @@ def build_model(
     """
     if isinstance(model_spec, MultitaskModelSpec):
         return build_multitask(model_spec, network, inputs, outputs, n_features, n_tasks, key=key)
+    graph = None if isinstance(model_spec, Sequence) else model_spec.network_graph()
+    if graph is not None:
+        if network is None or inputs is None or outputs is None:
+            raise ValueError("a graph over the network needs `network`, `inputs` and `outputs`")
+        return build_network_graph_model(
+            model_spec.layers, graph, network, inputs, outputs, key=key
+        )
     is_vae = isinstance(model_spec, VaeModelSpec)
     layers, width = _build_layers(
         model_spec if isinstance(model_spec, Sequence) else model_spec.layers,

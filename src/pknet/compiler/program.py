@@ -74,7 +74,8 @@ def output_width(model: Model | Vae, n_features: int) -> int:
     """How many values the model gives per example (a VAE: its reconstruction's width)."""
     if isinstance(model, SampleGraphModel):
         return model.output_width(n_features)
-    out = jax.eval_shape(model, jnp.zeros(n_features, jnp.float32))
+    # a lambda: JAX names a non-function callable by str(), which pretty-prints the whole model
+    out = jax.eval_shape(lambda x: model(x), jnp.zeros(n_features, jnp.float32))
     if isinstance(out, VaeOutput):
         return int(out.reconstruction.shape[-1])
     return int((out.logits if isinstance(out, AuxOutput) else out).shape[-1])

@@ -31,12 +31,15 @@ EMBEDDING_KEY = "X_pknet"
 def latent_means(trained: TrainedFolds, x: np.ndarray, stats: InputStats) -> np.ndarray:
     """(folds, samples, latent): each fold's posterior mean of every sample."""
 
-    def fold_means(params: eqx.Module, fold_stats: InputStats) -> jax.Array:
+    def fold_means(params: eqx.Module, fold_stats: InputStats, data: jax.Array) -> jax.Array:
         model = eqx.combine(params, trained.static)
-        inputs = apply_input_stats(jnp.asarray(x), fold_stats)
+        inputs = apply_input_stats(data, fold_stats)
         return jax.vmap(lambda xi: model.encode(xi)[0])(inputs)
 
-    return np.asarray(jax.jit(jax.vmap(fold_means))(trained.params, stats))
+    means = jax.jit(
+        jax.vmap(fold_means, in_axes=(0, 0, None))
+    )  # data as an argument, not a constant
+    return np.asarray(means(trained.params, stats, jnp.asarray(x)))
 
 
 def reconstruction_metrics(

@@ -6,6 +6,10 @@ classifiers). The graph is built per cross-validation fold from that fold's inpu
 fold's statistics): training rows are linked among themselves only, and every other row
 (validation, test) receives edges from training rows only, so held-out rows never influence the
 training rows' predictions, nor each other's.
+
+A graph over the **network** (`kind: network`) makes every node of the spec's `network` a graph
+node and each sample a signal on it (one feature per node: its data value). The model reads one
+sample at a time (inductive), so it trains in minibatches like a `dense` or `kpnn` model.
 """
 
 from __future__ import annotations
@@ -55,4 +59,24 @@ class CosineGraphSpec(SampleGraphSpecBase):
     )
 
 
-GraphSpec = Annotated[KnnGraphSpec | CosineGraphSpec, Field(discriminator="kind")]
+class NetworkGraphSpec(SpecModel):
+    """The spec's network as the graph: its nodes are the network's nodes after compiling, each
+    fed its data value, and messages pass along its edges; then a readout gives one vector per
+    sample. Every node must be measured (an input node with a data column)."""
+
+    kind: Literal["network"] = Field(description="Graph kind.")
+    symmetric: bool = Field(
+        True,
+        description="Pass messages both ways along each edge; `false`: only in the edge's "
+        "direction (`from` -> `to`).",
+    )
+    readout: Literal["mean", "max", "outputs"] = Field(
+        "mean",
+        description="How the last graph layer's node features become one vector per sample: "
+        "`mean` or `max` over all nodes, or `outputs` (the features of the `network.outputs` "
+        "nodes, concatenated in their order).",
+    )
+
+
+SampleGraphSpec = KnnGraphSpec | CosineGraphSpec
+GraphSpec = Annotated[SampleGraphSpec | NetworkGraphSpec, Field(discriminator="kind")]

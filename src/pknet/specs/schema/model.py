@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from pknet.specs.schema.base import SpecModel, rule_error
-from pknet.specs.schema.graph import GraphSpec
+from pknet.specs.schema.graph import GraphSpec, NetworkGraphSpec, SampleGraphSpec
 from pknet.specs.schema.types import Name
 
 RESERVED_GROUPS = ("weights", "bias")  # loss groups over every layer
@@ -261,8 +261,12 @@ class ModelSpecBase(SpecModel):
         """Names of layers the model kind adds itself (reserved, and usable as groups)."""
         return ()
 
-    def sample_graph(self) -> GraphSpec | None:
-        """The graph `gcn` and `gat` layers pass messages over (None: no graph declared)."""
+    def sample_graph(self) -> SampleGraphSpec | None:
+        """The graph over samples `gcn` and `gat` layers pass messages over (None: none)."""
+        return None
+
+    def network_graph(self) -> NetworkGraphSpec | None:
+        """`model.graph` when it is the spec's network (None: no such graph)."""
         return None
 
     @model_validator(mode="after")
@@ -281,6 +285,8 @@ class ModelSpecBase(SpecModel):
                 "model has",
                 "use `kind: stack` with `graph: {kind: knn, k: 15}`",
             )
+        if self.network_graph() is not None:
+            return self._check_network_graph_layers()
         if self.sample_graph() is None:
             raise rule_error(
                 ("layers", first, "kind"),
@@ -294,6 +300,27 @@ class ModelSpecBase(SpecModel):
                     f"a `{layer.kind}` layer reads one sample at a time, but with `model.graph` "
                     "the model reads all samples at once",
                     "use `gcn`, `gat` and `dense` layers only",
+                )
+        return self
+
+    def _check_network_graph_layers(self) -> ModelSpecBase:
+        """Over the network, graph layers come first (they read the nodes' values) and only
+        `dense` layers follow the readout."""
+        kinds = [isinstance(layer, GRAPH_LAYERS) for layer in self.layers]
+        readout = kinds.index(False) if False in kinds else len(kinds)
+        for i, layer in enumerate(self.layers[readout:], start=readout):
+            if not isinstance(layer, (DenseLayerSpec, *GRAPH_LAYERS)):
+                raise rule_error(
+                    ("layers", i, "kind"),
+                    f"over a `network` graph, a `{layer.kind}` layer cannot join the graph layers",
+                    "use `gcn`/`gat` layers, then `dense` layers",
+                )
+            if isinstance(layer, GRAPH_LAYERS):
+                raise rule_error(
+                    ("layers", i, "kind"),
+                    f"a `{layer.kind}` layer over the network must come before every `dense` "
+                    "layer (the readout pools the nodes before the first `dense` layer)",
+                    "put the `gcn`/`gat` layers first",
                 )
         return self
 
@@ -330,11 +357,15 @@ class StackModelSpec(ModelSpecBase):
     graph: GraphSpec | None = Field(
         None,
         description="The graph `gcn` and `gat` layers pass messages over: a graph over samples "
-        "(one node per sample, built per fold from the inputs).",
+        "(one node per sample, built per fold from the inputs) or `{kind: network}`, the "
+        "spec's network (one node per network node, one sample at a time).",
     )
 
-    def sample_graph(self) -> GraphSpec | None:
-        return self.graph
+    def sample_graph(self) -> SampleGraphSpec | None:
+        return None if isinstance(self.graph, NetworkGraphSpec) else self.graph
+
+    def network_graph(self) -> NetworkGraphSpec | None:
+        return self.graph if isinstance(self.graph, NetworkGraphSpec) else None
 
     @model_validator(mode="after")
     def check_graph_used(self) -> StackModelSpec:

@@ -85,6 +85,13 @@ class Spec(SpecModel):
                 )
         if self.prune is not None:
             raise rule_error(("prune",), "`prune` needs a `network` section to prune")
+        if self.model.network_graph() is not None:
+            raise rule_error(
+                ("model", "graph", "kind"),
+                "a `network` graph (`model.graph.kind`) passes messages over the network, but "
+                "the spec has no `network` section",
+                "add `network: {edges: {file: ..., from: ..., to: ...}}`",
+            )
         return self
 
     @model_validator(mode="after")

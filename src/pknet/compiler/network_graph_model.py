@@ -1,0 +1,137 @@
+"""A model over the spec's network: genes are graph nodes and each sample is a signal on them.
+
+`NetworkGraphModel(x)` maps one sample's inputs, `(n_inputs,)` (one value per network node, in
+`inputs` order), to its outputs. The value of each node is its one input feature; `gcn`/`gat`
+layers pass messages along the network's fixed edges, a readout (`mean`, `max` or the output
+nodes' features) gives one vector, and `dense` layers follow. Being per sample (inductive), it
+trains in minibatches like any other model.
+
+The graph is stored as integer edge arrays, so training (which updates every inexact array)
+leaves it alone; every edge has weight 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from pknet.compiler.graph_model import GraphLayer, graph_layer
+from pknet.compiler.layers import DenseLayer
+from pknet.compiler.network import Network
+from pknet.errors import CompileError, Problem
+from pknet.specs.schema.graph import NetworkGraphSpec
+from pknet.specs.schema.model import DenseLayerSpec, LayerSpec
+
+GRAPH_NODE_HINT = (
+    "every graph node needs a data column: use `network.inputs: measured` and "
+    "`network.outputs: measured` (nodes off every path between them are dropped), map the "
+    "node names to data columns (`network.features`), or leave those nodes' edges out"
+)
+
+
+class NetworkGraphModel(eqx.Module):
+    """Graph layers over the network's nodes, a readout, then `dense` layers."""
+
+    layers: tuple[GraphLayer | DenseLayer, ...]
+    senders: Int[Array, " n_edges"]
+    receivers: Int[Array, " n_edges"]
+    readout_nodes: Int[Array, " n_readout"]
+    readout: str = eqx.field(static=True)
+
+    def __check_init__(self) -> None:
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"layer names must be unique, got {names}")
+
+    def __call__(
+        self, x: Float[Array, " n_inputs"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, " n_out"]:
+        """Dropout is on when `key` is given (one subkey per layer)."""
+        keys = [None] * len(self.layers) if key is None else jax.random.split(key, len(self.layers))
+        weights = jnp.ones(self.senders.shape, jnp.float32)
+        h = x[:, None]
+        for layer, layer_key in zip(self.layers, keys, strict=True):
+            if isinstance(layer, DenseLayer):
+                h = layer(self._read(h) if h.ndim == 2 else h, key=layer_key)
+            else:
+                h = layer(h, self.senders, self.receivers, weights, key=layer_key)
+        return self._read(h) if h.ndim == 2 else h
+
+    def _read(self, h: Float[Array, "n_nodes features"]) -> Float[Array, " width"]:
+        """One vector from the node features."""
+        if self.readout == "mean":
+            return h.mean(axis=0)
+        if self.readout == "max":
+            return h.max(axis=0)
+        return h[self.readout_nodes].reshape(-1)
+
+    @property
+    def n_parameters(self) -> int:
+        """Trainable scalars of all layers."""
+        return sum(layer.n_parameters for layer in self.layers)
+
+
+def graph_edges(
+    network: Network, inputs: Sequence[int] | np.ndarray, *, symmetric: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The network's edges as (senders, receivers) indexing `inputs`; each pair once, both ways
+    when `symmetric`. Raises a `CompileError` when a network node is not an input."""
+    position = np.full(network.n_nodes, -1, np.int64)
+    position[np.asarray(inputs, np.int64)] = np.arange(len(inputs))
+    missing = [network.nodes[i] for i in np.flatnonzero(position < 0)]
+    if missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise CompileError(
+            Problem(
+                f"graph node missing in the data: {len(missing)} network node(s) are not "
+                f"measured inputs, so they have no value: {shown}",
+                path="model.graph",
+                hint=GRAPH_NODE_HINT,
+            )
+        )
+    senders, receivers = position[network.src], position[network.dst]
+    if symmetric:
+        senders, receivers = np.r_[senders, receivers], np.r_[receivers, senders]
+    pairs = np.unique(np.stack([senders, receivers], axis=1), axis=0).reshape(-1, 2)
+    return pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32)
+
+
+def build_network_graph_model(
+    layer_specs: Sequence[LayerSpec],
+    graph: NetworkGraphSpec,
+    network: Network,
+    inputs: Sequence[int] | np.ndarray,
+    outputs: Sequence[int] | np.ndarray,
+    *,
+    key: PRNGKeyArray,
+) -> NetworkGraphModel:
+    """The model over `network` (nodes in `inputs` order): `gcn`/`gat` layers with one input
+    feature per node, the readout, then `dense` layers; the last layer gives the logits."""
+    senders, receivers = graph_edges(network, inputs, symmetric=graph.symmetric)
+    position = {int(node): i for i, node in enumerate(inputs)}
+    readout_nodes = np.asarray([position[int(o)] for o in outputs], np.int32)
+    keys = jax.random.split(key, len(layer_specs))
+    layers: list[GraphLayer | DenseLayer] = []
+    width = 1
+    for i, (spec, layer_key) in enumerate(zip(layer_specs, keys, strict=True)):
+        last = i == len(layer_specs) - 1
+        if isinstance(spec, DenseLayerSpec):
+            if not isinstance(layers[-1], DenseLayer):
+                width *= len(readout_nodes) if graph.readout == "outputs" else 1
+            layers.append(DenseLayer(width, spec, last=last, key=layer_key))
+            width = spec.units
+        else:
+            layer, width = graph_layer(width, spec, last=last, key=layer_key)
+            layers.append(layer)
+    return NetworkGraphModel(
+        tuple(layers),
+        jnp.asarray(senders),
+        jnp.asarray(receivers),
+        jnp.asarray(readout_nodes),
+        graph.readout,
+    )
