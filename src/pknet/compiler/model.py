@@ -18,12 +18,17 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.graph_model import GraphLayer, SampleGraphModel, graph_layer
+from pknet.compiler.graphs import Graph
 from pknet.compiler.layers import DenseLayer, HierarchyLayer, KpnnLayer
 from pknet.compiler.layers.diffusion import DiffusionLayer, network_diffusion
 from pknet.compiler.layers.ridge import RidgeLayer
 from pknet.compiler.multitask import MultitaskModel, build_multitask
 from pknet.compiler.network import Network
-from pknet.compiler.network_graph_model import NetworkGraphModel, build_network_graph_model
+from pknet.compiler.network_graph_model import (
+    NetworkGraphModel,
+    build_feature_graph_model,
+    build_network_graph_model,
+)
 from pknet.compiler.vae import Vae
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import (
@@ -201,12 +206,15 @@ def build_model(
     *,
     key: PRNGKeyArray,
     n_tasks: int = 1,
+    feature_graph: Graph | None = None,
 ) -> Model | Vae | SampleGraphModel | NetworkGraphModel | MultitaskModel:
     """Build the model `model_spec` declares (a list of layers: a stack); a `kpnn` or
     `hierarchy` layer may only come first. With `gcn` or `gat` layers it is a
     `SampleGraphModel` (all samples at once, over a sample graph), or with `model.graph:
-    {kind: network}` a `NetworkGraphModel` (one sample at a time). A `multitask` model has
-    `n_tasks` towers (the network's outputs when its tasks read the network).
+    {kind: network}` a `NetworkGraphModel` (one sample at a time), or over the input features
+    (`over: features`) that model with the `feature_graph` edges the runtime built from the data.
+    A `multitask` model has `n_tasks` towers (the network's outputs when its tasks read the
+    network).
 
     That layer reads `n_features == len(inputs)` columns (in `inputs` order); a model without
     one reads `n_features` columns. `network`, `inputs`, `outputs` may be None then.
@@ -219,6 +227,13 @@ def build_model(
             raise ValueError("a graph over the network needs `network`, `inputs` and `outputs`")
         return build_network_graph_model(
             model_spec.layers, graph, network, inputs, outputs, key=key
+        )
+    over_features = None if isinstance(model_spec, Sequence) else model_spec.feature_graph()
+    if over_features is not None:
+        if feature_graph is None or feature_graph.n_nodes != n_features:
+            raise ValueError(f"a graph over features needs its edges over {n_features} features")
+        return build_feature_graph_model(
+            model_spec.layers, over_features.pooling, feature_graph, key=key
         )
     is_vae = isinstance(model_spec, VaeModelSpec)
     layers, width = _build_layers(

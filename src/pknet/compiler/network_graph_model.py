@@ -6,6 +6,9 @@ layers pass messages along the network's fixed edges, a readout (`mean`, `max` o
 nodes' features) gives one vector, and `dense` layers follow. Being per sample (inductive), it
 trains in minibatches like any other model.
 
+The same model runs over a graph of the input features (`model.graph: {kind: knn|cosine, over:
+features}`), with the edges the runtime built from the data (`build_feature_graph_model`).
+
 The graph is stored as integer edge arrays, so training (which updates every inexact array)
 leaves it alone; every edge has weight 1.
 """
@@ -21,6 +24,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pknet.compiler.graph_model import GraphLayer, graph_layer
+from pknet.compiler.graphs import Graph
 from pknet.compiler.layers import DenseLayer
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
@@ -115,6 +119,39 @@ def build_network_graph_model(
     senders, receivers = graph_edges(network, inputs, symmetric=graph.symmetric)
     position = {int(node): i for i, node in enumerate(inputs)}
     readout_nodes = np.asarray([position[int(o)] for o in outputs], np.int32)
+    layers = _graph_stack(layer_specs, graph.readout, len(readout_nodes), key)
+    return NetworkGraphModel(
+        layers,
+        jnp.asarray(senders),
+        jnp.asarray(receivers),
+        jnp.asarray(readout_nodes),
+        graph.readout,
+    )
+
+
+def build_feature_graph_model(
+    layer_specs: Sequence[LayerSpec],
+    readout: str,
+    edges: Graph,
+    *,
+    key: PRNGKeyArray,
+) -> NetworkGraphModel:
+    """The model over a graph of the input features (`edges`, one node per input column, unit
+    weights): `gcn`/`gat` layers, the `mean` or `max` readout, then `dense` layers."""
+    return NetworkGraphModel(
+        _graph_stack(layer_specs, readout, 0, key),
+        jnp.asarray(edges.senders, jnp.int32),
+        jnp.asarray(edges.receivers, jnp.int32),
+        jnp.zeros(0, jnp.int32),
+        readout,
+    )
+
+
+def _graph_stack(
+    layer_specs: Sequence[LayerSpec], readout: str, n_readout: int, key: PRNGKeyArray
+) -> tuple[GraphLayer | DenseLayer, ...]:
+    """Graph layers with one input feature per node, then `dense` layers after the readout
+    (`outputs`: `n_readout` nodes' features concatenated); the last layer gives the logits."""
     keys = jax.random.split(key, len(layer_specs))
     layers: list[GraphLayer | DenseLayer] = []
     width = 1
@@ -122,16 +159,10 @@ def build_network_graph_model(
         last = i == len(layer_specs) - 1
         if isinstance(spec, DenseLayerSpec):
             if not isinstance(layers[-1], DenseLayer):
-                width *= len(readout_nodes) if graph.readout == "outputs" else 1
+                width *= n_readout if readout == "outputs" else 1
             layers.append(DenseLayer(width, spec, last=last, key=layer_key))
             width = spec.units
         else:
             layer, width = graph_layer(width, spec, last=last, key=layer_key)
             layers.append(layer)
-    return NetworkGraphModel(
-        tuple(layers),
-        jnp.asarray(senders),
-        jnp.asarray(receivers),
-        jnp.asarray(readout_nodes),
-        graph.readout,
-    )
+    return tuple(layers)

@@ -15,6 +15,7 @@ import optax
 
 from pknet.compiler.compile_network import CompiledNetwork
 from pknet.compiler.graph_model import SampleGraphModel
+from pknet.compiler.graphs import Graph
 from pknet.compiler.located import spec_problem
 from pknet.compiler.losses import CompiledLoss, compile_loss
 from pknet.compiler.model import AuxOutput, Model, build_model, count_parameters
@@ -36,6 +37,8 @@ class Program:
     n_outputs: int
     n_parameters: int
     n_tasks: int = 1  # target columns: the towers of a `multitask` model
+    # a graph over the input features (`model.graph.over: features`), built by the runtime
+    feature_graph: Graph | None = None
 
     def init_model(self, key: jax.Array) -> Model | Vae | MultitaskModel:
         """A freshly initialised model."""
@@ -48,6 +51,7 @@ class Program:
             self.n_features,
             key=key,
             n_tasks=self.n_tasks,
+            feature_graph=self.feature_graph,
         )
 
     def optimizer(self, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -88,14 +92,21 @@ def build_program(
     task: str,
     n_classes: int,
     n_targets: int = 1,
+    feature_graph: Graph | None = None,
 ) -> Program:
     """Build a probe model to learn the output width, then check the loss against it
-    (`n_targets` values per sample for a regression)."""
-    draft = Program(spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0, n_targets)
+    (`n_targets` values per sample for a regression; `feature_graph`: the edges of a graph over
+    the input features)."""
+    draft = Program(
+        spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0, n_targets, feature_graph
+    )
     try:
         probe = draft.init_model(jax.random.key(0))
     except CompileError as exc:
         raise _located(spec, exc) from None
     n_outputs = output_width(probe, n_features)
     loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
-    return Program(spec, network, loss, n_features, n_outputs, count_parameters(probe), n_targets)
+    n_parameters = count_parameters(probe)
+    return Program(
+        spec, network, loss, n_features, n_outputs, n_parameters, n_targets, feature_graph
+    )

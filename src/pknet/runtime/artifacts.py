@@ -8,6 +8,7 @@ runs/<name>/<timestamp>-<spec hash>/
   metrics.json         predictions.csv (a vae: embedding.h5ad)   importances.csv
   figures/*.png        report.md
   graph_inputs.npz     a sample-graph model's inputs and training rows per fold (for predict)
+  feature_graph.npz    the edges of a graph over features (for predict)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pandas as pd
 from pknet.compiler.network_files import write_network_files
 from pknet.io.atomic import atomic_directory
 from pknet.runtime.embedding import embedding_anndata, principal_components
+from pknet.runtime.feature_graph import FEATURE_GRAPH_FILE, save_feature_graph
 from pknet.runtime.figures import plot_embedding, plot_importances, plot_roc, plot_training
 from pknet.runtime.manifest import build_manifest
 from pknet.runtime.metrics import roc_curve
@@ -69,6 +71,8 @@ def write_run(outcome: RunOutcome, run_dir: Path, extra_manifest: dict[str, obje
         _write_folds(outcome, tmp / "folds")
         if outcome.graphs is not None:
             save_graph_inputs(tmp / GRAPH_INPUTS_FILE, outcome.dataset.x, outcome.graphs)
+        if outcome.program.feature_graph is not None:
+            save_feature_graph(tmp / FEATURE_GRAPH_FILE, outcome.program.feature_graph)
         _json(tmp / "metrics.json", outcome.metrics_document())
         if outcome.embeddings is None:
             predictions(outcome).to_csv(tmp / "predictions.csv", index=False)

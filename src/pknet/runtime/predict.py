@@ -22,6 +22,7 @@ from pknet.errors import CompileError, Location, Problem
 from pknet.io.data import read_feature_names
 from pknet.runtime.artifacts import MODEL_FILE, MODEL_INFO, SPEC_FILE, STATS_FILE
 from pknet.runtime.data import prepare_inputs, read_inputs
+from pknet.runtime.feature_graph import FEATURE_GRAPH_FILE, load_feature_graph
 from pknet.runtime.sample_graph import GRAPH_INPUTS_FILE, load_training_inputs
 from pknet.runtime.train_graph import predict_new_samples
 from pknet.runtime.transforms import InputStats, apply_input_stats
@@ -102,8 +103,20 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
     inputs = network.index_of(info["inputs"]) if network else None
     outputs = network.index_of(info["outputs"]) if network else None
     n_targets = max(len(info.get("targets", [])), 1)
+    edges = (
+        load_feature_graph(_run_file(run_dir, FEATURE_GRAPH_FILE))
+        if spec.model.feature_graph() is not None
+        else None
+    )
     skeleton = build_model(
-        spec.model, network, inputs, outputs, x.shape[1], key=jax.random.key(0), n_tasks=n_targets
+        spec.model,
+        network,
+        inputs,
+        outputs,
+        x.shape[1],
+        key=jax.random.key(0),
+        n_tasks=n_targets,
+        feature_graph=edges,
     )
     width = output_width(skeleton, x.shape[1])
     loss = compile_loss(spec, info["task"], width, len(info["classes"]), n_targets)

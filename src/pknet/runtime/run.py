@@ -24,6 +24,7 @@ from pknet.runtime.activation_importance import activation_auc_per_class
 from pknet.runtime.data import Dataset, load_dataset
 from pknet.runtime.embedding import latent_means, reconstruction_metrics
 from pknet.runtime.explain import explain_fold, importance_table
+from pknet.runtime.feature_graph import feature_graph
 from pknet.runtime.metrics import (
     MetricFn,
     Scores,
@@ -227,7 +228,13 @@ def run_folds(
     dataset = load_dataset(spec, network.input_columns if network else None, network)
     n_targets = max(len(dataset.targets), 1)
     program = build_program(
-        spec, network, dataset.x.shape[1], dataset.task, len(dataset.classes), n_targets
+        spec,
+        network,
+        dataset.x.shape[1],
+        dataset.task,
+        len(dataset.classes),
+        n_targets,
+        feature_graph(spec, dataset.x, dataset.features),
     )
     splits = make_splits(spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec)
     stopping = stopping_rule(spec, dataset.task, metrics, dataset.targets)

@@ -11,7 +11,7 @@ def summarize(spec: Spec) -> str:
     cv = spec.evaluate.cv
     split = f"{cv.folds}-fold {cv.kind}" if isinstance(cv, KFoldSpec) else cv.kind
     parts = [layers]
-    graph = spec.model.sample_graph()
+    graph = spec.model.sample_graph() or spec.model.feature_graph()
     if graph is not None:
         parts.append(f"{graph.kind} graph over {graph.over}")
     if spec.network is not None:

@@ -10,37 +10,71 @@ training rows' predictions, nor each other's.
 A graph over the **network** (`kind: network`) makes every node of the spec's `network` a graph
 node and each sample a signal on it (one feature per node: its data value). The model reads one
 sample at a time (inductive), so it trains in minibatches like a `dense` or `kpnn` model.
+
+A `knn` or `cosine` graph over **features** (`over: features`) makes every input feature (data
+column) a node, linked to the features it resembles across samples, and reads one sample at a
+time like a `network` graph. No labels are used, so it is built once, before the folds, from all
+samples' model inputs (every column's values over every sample, before the folds' statistics).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from pknet.specs.schema.base import SpecModel
+from pknet.specs.schema.base import SpecModel, rule_error
 
 
 class SampleGraphSpecBase(SpecModel):
-    """Fields every graph over samples has."""
+    """Fields every graph built from the data (over samples or over features) has."""
 
     kind: str = Field(description="Graph kind.")
-    over: Literal["samples"] = Field(
+    over: Literal["samples", "features"] = Field(
         "samples",
-        description="What the graph's nodes are: `samples` (one node per sample; graphs over "
-        "features are not available yet).",
+        description="What the graph's nodes are: `samples` (one node per sample, built per fold "
+        "from that fold's inputs) or `features` (one node per input feature, built once from "
+        "the columns of all samples' model inputs; no labels are used).",
     )
     pca: int | None = Field(
         None,
         ge=1,
-        description="Build the graph on this many principal components of the inputs (fitted on "
-        "each fold's training rows) instead of on the inputs themselves.",
+        description="Over samples only: build the graph on this many principal components of "
+        "the inputs (fitted on each fold's training rows) instead of on the inputs themselves.",
     )
+    readout: Literal["mean", "max"] | None = Field(
+        None,
+        description="Over features only: how the last graph layer's node features become one "
+        "vector per sample, `mean` (the default) or `max` over all features.",
+    )
+
+    @model_validator(mode="after")
+    def check_over(self) -> SampleGraphSpecBase:
+        """`pca` is for graphs over samples, `readout` for graphs over features."""
+        if self.over == "features" and self.pca is not None:
+            raise rule_error(
+                ("pca",),
+                "`pca` projects samples; a graph over features is built on the columns",
+                "remove `pca`, or use `over: samples`",
+            )
+        if self.over == "samples" and self.readout is not None:
+            raise rule_error(
+                ("readout",),
+                "`readout` pools feature nodes; a graph over samples has one node per sample",
+                "remove `readout`, or use `over: features`",
+            )
+        return self
+
+    @property
+    def pooling(self) -> Literal["mean", "max"]:
+        """The readout of a graph over features (`mean` unless set)."""
+        return self.readout or "mean"
 
 
 class KnnGraphSpec(SampleGraphSpecBase):
-    """Each training row receives edges from its `k` nearest other training rows; every other
-    row from its `k` nearest training rows."""
+    """Over samples: each training row receives edges from its `k` nearest other training rows,
+    every other row from its `k` nearest training rows. Over features: each feature is linked
+    both ways with its `k` nearest other features."""
 
     kind: Literal["knn"] = Field(description="Graph kind.")
     k: int = Field(15, ge=1, le=1000, description="Neighbours each node receives edges from.")
@@ -50,8 +84,9 @@ class KnnGraphSpec(SampleGraphSpecBase):
 
 
 class CosineGraphSpec(SampleGraphSpecBase):
-    """Edges between rows whose cosine similarity reaches `threshold`: both ways between training
-    rows, and from training rows into every other row."""
+    """Over samples: edges between rows whose cosine similarity reaches `threshold`, both ways
+    between training rows and from training rows into every other row. Over features: both ways
+    between features whose columns' cosine similarity reaches `threshold`."""
 
     kind: Literal["cosine"] = Field(description="Graph kind.")
     threshold: float = Field(

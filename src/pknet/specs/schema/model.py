@@ -269,6 +269,10 @@ class ModelSpecBase(SpecModel):
         """`model.graph` when it is the spec's network (None: no such graph)."""
         return None
 
+    def feature_graph(self) -> SampleGraphSpec | None:
+        """`model.graph` when it is over the input features (None: no such graph)."""
+        return None
+
     @model_validator(mode="after")
     def check_graph_layers(self) -> ModelSpecBase:
         """`gcn`/`gat` layers need `model.graph`, and then act on all samples at once, which a
@@ -285,7 +289,7 @@ class ModelSpecBase(SpecModel):
                 "model has",
                 "use `kind: stack` with `graph: {kind: knn, k: 15}`",
             )
-        if self.network_graph() is not None:
+        if self.network_graph() is not None or self.feature_graph() is not None:
             return self._check_network_graph_layers()
         if self.sample_graph() is None:
             raise rule_error(
@@ -304,22 +308,23 @@ class ModelSpecBase(SpecModel):
         return self
 
     def _check_network_graph_layers(self) -> ModelSpecBase:
-        """Over the network, graph layers come first (they read the nodes' values) and only
-        `dense` layers follow the readout."""
+        """Over the network or the features, graph layers come first (they read the nodes'
+        values) and only `dense` layers follow the readout."""
         kinds = [isinstance(layer, GRAPH_LAYERS) for layer in self.layers]
         readout = kinds.index(False) if False in kinds else len(kinds)
         for i, layer in enumerate(self.layers[readout:], start=readout):
             if not isinstance(layer, (DenseLayerSpec, *GRAPH_LAYERS)):
                 raise rule_error(
                     ("layers", i, "kind"),
-                    f"over a `network` graph, a `{layer.kind}` layer cannot join the graph layers",
+                    f"over a graph of network nodes or features, a `{layer.kind}` layer cannot "
+                    "join the graph layers",
                     "use `gcn`/`gat` layers, then `dense` layers",
                 )
             if isinstance(layer, GRAPH_LAYERS):
                 raise rule_error(
                     ("layers", i, "kind"),
-                    f"a `{layer.kind}` layer over the network must come before every `dense` "
-                    "layer (the readout pools the nodes before the first `dense` layer)",
+                    f"a `{layer.kind}` layer over network nodes or features must come before "
+                    "every `dense` layer (the readout pools the nodes before the first one)",
                     "put the `gcn`/`gat` layers first",
                 )
         return self
@@ -357,15 +362,23 @@ class StackModelSpec(ModelSpecBase):
     graph: GraphSpec | None = Field(
         None,
         description="The graph `gcn` and `gat` layers pass messages over: a graph over samples "
-        "(one node per sample, built per fold from the inputs) or `{kind: network}`, the "
-        "spec's network (one node per network node, one sample at a time).",
+        "(one node per sample, built per fold from the inputs), a graph over features "
+        "(`over: features`: one node per input feature, built once from all samples' inputs, "
+        "one sample at a time) or `{kind: network}`, the spec's network (one node per network "
+        "node, one sample at a time).",
     )
 
     def sample_graph(self) -> SampleGraphSpec | None:
-        return None if isinstance(self.graph, NetworkGraphSpec) else self.graph
+        graph = self.graph
+        return None if isinstance(graph, NetworkGraphSpec) or self.feature_graph() else graph
 
     def network_graph(self) -> NetworkGraphSpec | None:
         return self.graph if isinstance(self.graph, NetworkGraphSpec) else None
+
+    def feature_graph(self) -> SampleGraphSpec | None:
+        graph = self.graph
+        over_features = not isinstance(graph, NetworkGraphSpec | None) and graph.over == "features"
+        return graph if over_features else None
 
     @model_validator(mode="after")
     def check_graph_used(self) -> StackModelSpec:
