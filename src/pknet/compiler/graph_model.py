@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pknet.compiler.layers import DenseLayer
+from pknet.compiler.layers.chain import layer_keys
 from pknet.compiler.layers.graph import GatLayer, GcnLayer
 from pknet.specs.schema.model import GatLayerSpec, GcnLayerSpec
 
@@ -59,7 +60,7 @@ class SampleGraphModel(eqx.Module):
     ) -> Float[Array, "n_samples n_out"]:
         """Dropout is on when `key` is given (one subkey per layer, one per sample in a dense
         layer)."""
-        keys = [None] * len(self.layers) if key is None else jax.random.split(key, len(self.layers))
+        keys = layer_keys(key, len(self.layers))
         for layer, layer_key in zip(self.layers, keys, strict=True):
             if isinstance(layer, DenseLayer):
                 x = _per_sample(layer, x, layer_key)

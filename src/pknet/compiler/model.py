@@ -20,6 +20,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from pknet.compiler.graph_model import GraphLayer, SampleGraphModel, graph_layer
 from pknet.compiler.graphs import Graph
 from pknet.compiler.layers import DenseLayer, HierarchyLayer, KpnnLayer
+from pknet.compiler.layers.chain import layer_keys
 from pknet.compiler.layers.diffusion import DiffusionLayer, network_diffusion
 from pknet.compiler.layers.ridge import RidgeLayer
 from pknet.compiler.multitask import MultitaskModel, build_multitask
@@ -79,7 +80,7 @@ class Model(eqx.Module):
         self, x: Float[Array, " n_features"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, " n_out"] | AuxOutput:
         """Dropout is on when `key` is given (one subkey per layer)."""
-        keys = [None] * len(self.layers) if key is None else jax.random.split(key, len(self.layers))
+        keys = layer_keys(key, len(self.layers))
         first, *rest = self.layers
         if not self.aux_heads:
             h = first(x, key=keys[0])

@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pknet.compiler.layers import DenseLayer
+from pknet.compiler.layers.chain import apply_chain
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import MultitaskModelSpec
@@ -117,24 +118,11 @@ class MultitaskModel(eqx.Module):
     ) -> Float[Array, " n_out"]:
         """Every task's outputs, task by task. Dropout is on when `key` is given."""
         features = self.inputs(x)
-        keys = None if key is None else jax.random.split(key, self.n_tasks)
-
-        def tower(
-            layers: tuple[DenseLayer, ...], h: Array, tower_key: PRNGKeyArray | None
-        ) -> Array:
-            layer_keys = (
-                [None] * len(layers)
-                if tower_key is None
-                else jax.random.split(tower_key, len(layers))
-            )
-            for layer, layer_key in zip(layers, layer_keys, strict=True):
-                h = layer(h, key=layer_key)
-            return h
-
-        if keys is None:
-            out = jax.vmap(lambda layers, h: tower(layers, h, None))(self.towers, features)
+        if key is None:
+            out = jax.vmap(lambda layers, h: apply_chain(layers, h, None))(self.towers, features)
         else:
-            out = jax.vmap(tower)(self.towers, features, keys)
+            keys = jax.random.split(key, self.n_tasks)
+            out = jax.vmap(apply_chain)(self.towers, features, keys)
         return out.reshape(-1)
 
 

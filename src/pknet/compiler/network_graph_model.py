@@ -26,6 +26,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from pknet.compiler.graph_model import GraphLayer, graph_layer
 from pknet.compiler.graphs import Graph
 from pknet.compiler.layers import DenseLayer
+from pknet.compiler.layers.chain import layer_keys
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.graph import NetworkGraphSpec
@@ -56,7 +57,7 @@ class NetworkGraphModel(eqx.Module):
         self, x: Float[Array, " n_inputs"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, " n_out"]:
         """Dropout is on when `key` is given (one subkey per layer)."""
-        keys = [None] * len(self.layers) if key is None else jax.random.split(key, len(self.layers))
+        keys = layer_keys(key, len(self.layers))
         weights = jnp.ones(self.senders.shape, jnp.float32)
         h = x[:, None]
         for layer, layer_key in zip(self.layers, keys, strict=True):

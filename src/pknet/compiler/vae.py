@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.layers import DenseLayer
+from pknet.compiler.layers.chain import apply_chain
 from pknet.specs.schema.model import LATENT_LAYER, RECONSTRUCTION_LAYER, DenseLayerSpec
 
 
@@ -26,13 +27,6 @@ class VaeOutput(NamedTuple):
     mean: Float[Array, " latent"]
     logvar: Float[Array, " latent"]
     log_dispersion: Float[Array, " n_features"]
-
-
-def _apply(layers: tuple, x: Array, key: PRNGKeyArray | None) -> Array:
-    keys = [None] * len(layers) if key is None else jax.random.split(key, len(layers))
-    for layer, layer_key in zip(layers, keys, strict=True):
-        x = layer(x, key=layer_key)
-    return x
 
 
 class Vae(eqx.Module):
@@ -84,7 +78,7 @@ class Vae(eqx.Module):
         self, x: Float[Array, " n_features"], *, key: PRNGKeyArray | None = None
     ) -> tuple[Float[Array, " latent"], Float[Array, " latent"]]:
         """The posterior's mean and log-variance."""
-        stats = self.latent(_apply(self.encoder, x, key))
+        stats = self.latent(apply_chain(self.encoder, x, key))
         return stats[: self.latent_size], stats[self.latent_size :]
 
     def __call__(
@@ -97,7 +91,8 @@ class Vae(eqx.Module):
         z = mean
         if sample_key is not None:
             z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(sample_key, mean.shape, mean.dtype)
-        return VaeOutput(_apply(self.decoder, z, decode_key), mean, logvar, self.log_dispersion)
+        reconstruction = apply_chain(self.decoder, z, decode_key)
+        return VaeOutput(reconstruction, mean, logvar, self.log_dispersion)
 
 
 def kl_divergence(mean: Array, logvar: Array) -> Array:

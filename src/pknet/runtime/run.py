@@ -348,39 +348,18 @@ def _train(
     optimizer = program.optimizer(steps_per_epoch=steps)
 
     def train(fold_rows: FoldRows, fold_stats: InputStats, ids: list[int]) -> TrainedFolds:
+        data = (dataset.x, dataset.y, fold_rows, fold_stats)
+        shared = (program.init_model, program.loss, group_arrays, optimizer, *data)
+        options = {
+            "epochs": spec.train.epochs,
+            "seed": spec.seed,
+            "stopping": stopping,
+            "on_epoch": on_epoch,
+            "fold_ids": ids,
+        }
         if graphs is not None:
-            return train_graph_folds(
-                program.init_model,
-                program.loss,
-                group_arrays,
-                optimizer,
-                dataset.x,
-                dataset.y,
-                fold_rows,
-                fold_stats,
-                graphs.take(ids),
-                epochs=spec.train.epochs,
-                seed=spec.seed,
-                stopping=stopping,
-                on_epoch=on_epoch,
-                fold_ids=ids,
-            )
-        return train_folds(
-            program.init_model,
-            program.loss,
-            group_arrays,
-            optimizer,
-            dataset.x,
-            dataset.y,
-            fold_rows,
-            fold_stats,
-            epochs=spec.train.epochs,
-            batch_size=batch,
-            seed=spec.seed,
-            stopping=stopping,
-            on_epoch=on_epoch,
-            fold_ids=ids,
-        )
+            return train_graph_folds(*shared, graphs.take(ids), **options)
+        return train_folds(*shared, batch_size=batch, **options)
 
     if spec.train.vmap_folds:
         return train(rows, stats, list(range(len(rows.fit))))

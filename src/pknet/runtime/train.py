@@ -99,12 +99,33 @@ def _where(mask: jax.Array, new: eqx.Module, old: eqx.Module) -> eqx.Module:
     return jax.tree.map(pick, new, old)
 
 
-def stack_models(factory: Callable[[jax.Array], eqx.Module], keys: list[jax.Array]):
-    """Build one model per key; return (stacked trainable arrays, shared static part)."""
-    models = [factory(key) for key in keys]
+def init_folds(
+    factory: Callable[[jax.Array], eqx.Module],
+    optimizer: optax.GradientTransformation,
+    seed: int,
+    fold_ids: list[int],
+) -> tuple[eqx.Module, eqx.Module, optax.OptState]:
+    """One model per fold from its own init stream: (stacked trainable arrays, the shared static
+    part, the stacked optimiser state)."""
+    models = [factory(stream_key(seed, PURPOSE_INIT, k)) for k in fold_ids]
     parts = [eqx.partition(m, eqx.is_inexact_array) for m in models]
     stacked = jax.tree.map(lambda *arrays: jnp.stack(arrays), *(p for p, _ in parts))
-    return stacked, parts[0][1]
+    return stacked, parts[0][1], jax.vmap(optimizer.init)(stacked)
+
+
+def masked_step(
+    keep: jax.Array,
+    optimizer: optax.GradientTransformation,
+    grads: eqx.Module,
+    params: eqx.Module,
+    state: optax.OptState,
+) -> tuple[eqx.Module, optax.OptState]:
+    """One optimiser step where `keep` holds; otherwise the parameters and state unchanged."""
+    updates, new_state = optimizer.update(grads, state, params)
+    new_params = optax.apply_updates(params, updates)
+    params = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_params, params)
+    state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_state, state)
+    return params, state
 
 
 def train_folds(
@@ -132,10 +153,8 @@ def train_folds(
     reproduces what those folds do when trained with the others.
     """
     start = perf_counter()
-    n_folds = len(rows.fit)
-    ids = list(range(n_folds)) if fold_ids is None else fold_ids
-    params, static = stack_models(factory, [stream_key(seed, PURPOSE_INIT, k) for k in ids])
-    opt_state = jax.vmap(optimizer.init)(params)
+    ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
+    params, static, opt_state = init_folds(factory, optimizer, seed, ids)
     fit_index, fit_weight = pad_rows(rows.fit, batch_size)
     val_index, val_weight = pad_rows(rows.val)
     steps = fit_index.shape[1] // batch_size
@@ -170,10 +189,7 @@ def train_folds(
             xb = apply_input_stats(x_all[rows_b], fold_stats)
             keys = jax.random.split(jax.random.fold_in(dropout_key, i), batch_size)
             value, grads = jax.value_and_grad(batch_loss)(p, xb, y_all[rows_b], w_b, keys, epoch)
-            updates, new_state = optimizer.update(grads, state, p)
-            keep = active & (w_b.sum() > 0)
-            p = jax.tree.map(lambda a, b: jnp.where(keep, a, b), optax.apply_updates(p, updates), p)
-            state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new_state, state)
+            p, state = masked_step(active & (w_b.sum() > 0), optimizer, grads, p, state)
             return (p, state, total + value * w_b.sum(), count + w_b.sum()), None
 
         init = (p, state, jnp.zeros(()), jnp.zeros(()))

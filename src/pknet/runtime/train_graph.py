@@ -24,15 +24,14 @@ from pknet.compiler.losses import CompiledLoss, GroupArrays
 from pknet.runtime.sample_graph import FoldGraphs, fold_graph
 from pknet.runtime.splits import Split
 from pknet.runtime.train import (
-    PURPOSE_INIT,
     EpochCallback,
     FoldRows,
     StoppingRule,
     TrainedFolds,
     fit_epochs,
+    init_folds,
+    masked_step,
     pad_rows,
-    stack_models,
-    stream_key,
 )
 from pknet.runtime.transforms import InputStats, apply_input_stats
 from pknet.specs import Spec
@@ -67,13 +66,13 @@ def train_graph_folds(
     step per epoch. Arguments as `train_folds`, plus `graphs` (leading fold axis)."""
     start = perf_counter()
     ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
-    params, static = stack_models(factory, [stream_key(seed, PURPOSE_INIT, k) for k in ids])
-    opt_state = jax.vmap(optimizer.init)(params)
+    params, static, opt_state = init_folds(factory, optimizer, seed, ids)
     fit_mask, val_mask = _row_masks(rows.fit, len(x)), _row_masks(rows.val, len(x))
     val_index, _ = pad_rows(rows.val)
-    x_all, y_all = jnp.asarray(x), jnp.asarray(y)
 
-    def fold_epoch(p, state, active, fit_w, val_w, val_idx, fold_stats, edges, key, epoch):
+    def fold_epoch(
+        p, state, active, fit_w, val_w, val_idx, fold_stats, edges, key, epoch, x_all, y_all
+    ):
         xs = apply_input_stats(x_all, fold_stats)
 
         def fit_loss(p: eqx.Module) -> jax.Array:
@@ -82,19 +81,19 @@ def train_graph_folds(
             return loss.total(model, outputs, xs, y_all, fit_w, group_arrays, epoch)
 
         value, grads = jax.value_and_grad(fit_loss)(p)
-        updates, new_state = optimizer.update(grads, state, p)
-        p = jax.tree.map(lambda a, b: jnp.where(active, a, b), optax.apply_updates(p, updates), p)
-        state = jax.tree.map(lambda a, b: jnp.where(active, a, b), new_state, state)
+        p, state = masked_step(active, optimizer, grads, p, state)
         model = eqx.combine(p, static)
         outputs = model(xs, *edges)
         val_loss = loss.total(model, outputs, xs, y_all, val_w, group_arrays)
         return p, state, value, val_loss, loss.predict(outputs)[val_idx]
 
-    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None)))
+    # the data are arguments, not closed-over constants (see `train_folds`)
+    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None, None, None)))
+    x_all, y_all = jnp.asarray(x), jnp.asarray(y)
 
     def run_epoch(params, opt_state, active, keys, epoch):
         data = (fit_mask, val_mask, val_index, stats, graphs.edge_arrays())
-        return epoch_fn(params, opt_state, active, *data, keys, epoch)
+        return epoch_fn(params, opt_state, active, *data, keys, epoch, x_all, y_all)
 
     return fit_epochs(
         run_epoch,
