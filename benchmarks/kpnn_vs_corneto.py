@@ -375,7 +375,7 @@ def pknet_worker(config_path: Path) -> None:
             (pknet.runtime.run, "train_folds"),
             (pknet.runtime.run, "predict_all"),
             (pknet.runtime.run, "_explain"),
-            (pknet.runtime.train, "stack_models"),
+            (pknet.runtime.train, "init_folds"),
         ):
             stack.enter_context(timed_calls(module, name, parts))
         t0 = perf_counter()
@@ -648,7 +648,7 @@ def report(
     say(
         f"    network {part('compile_network'):.2f}, data {part('load_dataset'):.2f} (file read "
         f"{part('read_inputs'):.2f}), program {part('build_program'):.2f}, fold input stats "
-        f"{part('fold_stats'):.2f}, fold models {part('stack_models'):.2f}"
+        f"{part('fold_stats'):.2f}, fold models {part('init_folds'):.2f}"
     )
     say(
         f"    jit of the epoch: trace {jit['trace']:.2f} + lower {jit['lower']:.2f} + XLA "

@@ -4,19 +4,29 @@ embedding."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure  # the object API draws to files without a GUI backend
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 from pknet.runtime.metrics import roc_curve
 
 MAX_LEGEND_FOLDS = 10  # more folds (leave-one-out) would fill the figure with the legend
 
 
+def _figure(width: float, height: float) -> Figure:
+    """A matplotlib figure; the object API draws to files without a GUI backend. Imported here
+    so that matplotlib's 0.6 s import is paid when figures are drawn, not by `import pknet.api`."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
 def plot_roc(curves: list[tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
     """One ROC curve per fold: (false positive rates, true positive rates, AUC)."""
-    fig = Figure(figsize=(4.5, 4.5))
+    fig = _figure(4.5, 4.5)
     ax = fig.subplots()
     for k, (fpr, tpr, auc) in enumerate(curves):
         ax.plot(fpr, tpr, lw=1.2, label=f"fold {k} (AUC {auc:.3f})")
@@ -36,7 +46,7 @@ def roc_curves(
 
 def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
     """Training and validation loss per epoch, one colour per fold."""
-    fig = Figure(figsize=(6, 4))
+    fig = _figure(6, 4)
     ax = fig.subplots()
     for k, h in enumerate(history):
         line = ax.plot(h["epoch"], h["train_loss"], lw=1.2, label=f"fold {k} train")[0]
@@ -59,7 +69,7 @@ def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
 def plot_importances(table: pd.DataFrame, method: str, path: Path, top: int = 20) -> None:
     """Horizontal bars of the `top` nodes by mean importance, with the sd across folds."""
     rows = table[table["method"] == method].nlargest(top, "mean").iloc[::-1]
-    fig = Figure(figsize=(6, 0.25 * len(rows) + 1.2))
+    fig = _figure(6, 0.25 * len(rows) + 1.2)
     ax = fig.subplots()
     ax.barh(rows["node"], rows["mean"], xerr=rows["sd"], color="#4c72b0")
     ax.set(xlabel=f"{method} (mean over folds)", title=f"top {len(rows)} nodes by {method}")
@@ -71,7 +81,7 @@ def plot_importances(table: pd.DataFrame, method: str, path: Path, top: int = 20
 def plot_embedding(coords: np.ndarray, labels: np.ndarray | None, path: Path) -> None:
     """A 2-D scatter of embedded samples (e.g. the first two principal components), coloured by
     label."""
-    fig = Figure(figsize=(7.5, 4.5))
+    fig = _figure(7.5, 4.5)
     ax = fig.subplots()
     if labels is None:
         ax.scatter(coords[:, 0], coords[:, 1], s=6)
