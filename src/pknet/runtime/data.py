@@ -165,9 +165,12 @@ def prepare_inputs(
 ) -> tuple[np.ndarray, tuple[str, ...], int]:
     """Model inputs of `rows`: missing-value policy, per-sample transforms, column selection.
 
-    Returns (x float32 in input order, feature names, number of missing cells).
+    Returns (x float32 in input order, feature names, number of missing cells). `matrix` is
+    read for this call: when `rows` are all its rows in order, its values are used (and may be
+    changed) in place rather than copied.
     """
-    x = matrix.values[rows]
+    in_order = len(rows) == len(matrix.values) and np.array_equal(rows, np.arange(len(rows)))
+    x = matrix.values if in_order else matrix.values[rows]
     whole = columns is not None and _needs_whole_matrix(spec)
     used = columns if whole else slice(None)
     samples = tuple(matrix.samples[i] for i in rows)
@@ -560,7 +563,9 @@ def apply_missing_policy(
     features: tuple[str, ...],
 ) -> int:
     """Count the missing cells of the used columns; fail or zero-fill them (in place)."""
-    missing = np.isnan(x[:, used])
+    values = x[:, used]
+    # a sum without NaN proves there is none, without a mask as large as the data
+    missing = np.zeros((0, 0), bool) if not np.isnan(values.sum()) else np.isnan(values)
     n_missing = int(missing.sum())
     if n_missing and spec.data.missing == "error":
         row, col = np.argwhere(missing)[0]
