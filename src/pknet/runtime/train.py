@@ -13,7 +13,7 @@ spec, data and seed give the same numbers on CPU, run after run.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -29,9 +29,10 @@ from pknet.runtime.transforms import InputStats, apply_input_stats
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL = 0, 1, 2
 EpochCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
 EpochFn = Callable[[eqx.Module, optax.OptState, jax.Array, jax.Array, jax.Array], tuple]
-"""`(params, opt_state, active, keys, epoch) -> (params, opt_state, train_loss, val_loss,
-val_scores)` over stacked folds; `val_scores[k, :len(rows.val[k])]` scores fold k's validation
-rows in order."""
+"""`(params, opt_state, active, streams, epoch) -> (params, opt_state, train_loss, val_loss,
+val_scores)` over stacked folds: fold k's shuffle stream is `streams[k]`, and its key in an epoch
+`fold_in(streams[k], epoch)`; `val_scores[k, :len(rows.val[k])]` scores fold k's validation rows
+in order."""
 
 
 def stream_key(seed: int, purpose: int, *path: int) -> jax.Array:
@@ -40,6 +41,13 @@ def stream_key(seed: int, purpose: int, *path: int) -> jax.Array:
     for index in path:
         key = jax.random.fold_in(key, index)
     return key
+
+
+def fold_keys(seed: int, purpose: int, fold_ids: Sequence[int]) -> jax.Array:
+    """`stream_key(seed, purpose, k)` for each fold `k`, stacked, vmapped over the folds (meant
+    to be called under `jit`: one `fold_in` per fold compiled and dispatched on its own)."""
+    base = stream_key(seed, purpose)
+    return jax.vmap(lambda k: jax.random.fold_in(base, k))(jnp.asarray(fold_ids, jnp.int32))
 
 
 @dataclass(frozen=True)
@@ -104,13 +112,25 @@ def init_folds(
     optimizer: optax.GradientTransformation,
     seed: int,
     fold_ids: list[int],
-) -> tuple[eqx.Module, eqx.Module, optax.OptState]:
+) -> tuple[eqx.Module, eqx.Module, optax.OptState, jax.Array]:
     """One model per fold from its own init stream: (stacked trainable arrays, the shared static
-    part, the stacked optimiser state)."""
-    models = [factory(stream_key(seed, PURPOSE_INIT, k)) for k in fold_ids]
-    parts = [eqx.partition(m, eqx.is_inexact_array) for m in models]
-    stacked = jax.tree.map(lambda *arrays: jnp.stack(arrays), *(p for p, _ in parts))
-    return stacked, parts[0][1], jax.vmap(optimizer.init)(stacked)
+    part, the stacked optimiser state, the folds' shuffle streams for `fit_epochs`).
+
+    One jitted call: the static part (index arrays, names) does not depend on the key, so it
+    comes from one model, and the folds' arrays and optimiser states are drawn vmapped over
+    their keys. Building each fold's model op by op, and deriving keys outside, compiled every
+    small random operation on its own (about 1 s on the TCR benchmark).
+    """
+
+    @eqx.filter_jit
+    def draw() -> tuple[eqx.Module, eqx.Module, optax.OptState, jax.Array]:
+        keys = fold_keys(seed, PURPOSE_INIT, fold_ids)
+        static = eqx.filter(factory(keys[0]), eqx.is_inexact_array, inverse=True)
+        params = jax.vmap(lambda key: eqx.filter(factory(key), eqx.is_inexact_array))(keys)
+        opt_state = jax.vmap(optimizer.init)(params)
+        return params, static, opt_state, fold_keys(seed, PURPOSE_SHUFFLE, fold_ids)
+
+    return draw()
 
 
 def masked_step(
@@ -154,7 +174,7 @@ def train_folds(
     """
     start = perf_counter()
     ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
-    params, static, opt_state = init_folds(factory, optimizer, seed, ids)
+    params, static, opt_state, shuffle_keys = init_folds(factory, optimizer, seed, ids)
     fit_index, fit_weight = pad_rows(rows.fit, batch_size)
     val_index, val_weight = pad_rows(rows.val)
     steps = fit_index.shape[1] // batch_size
@@ -174,9 +194,9 @@ def train_folds(
     # the data are arguments, not closed-over constants: XLA compiled a constant 91 MB matrix
     # into the epoch (3-4 s more compile on the TCR benchmark)
     def fold_epoch(
-        p, state, active, index, weight, val_idx, val_w, fold_stats, epoch_key, epoch, x_all, y_all
+        p, state, active, index, weight, val_idx, val_w, fold_stats, stream, epoch, x_all, y_all
     ):
-        shuffle_key, dropout_key = jax.random.split(epoch_key)
+        shuffle_key, dropout_key = jax.random.split(jax.random.fold_in(stream, epoch))
         # noise per data row (not per padded position), so a fold's batches do not depend on
         # how much it was padded to match the other folds
         noise = jax.random.uniform(shuffle_key, (n_rows,))[index]
@@ -188,7 +208,9 @@ def train_folds(
             (rows_b, w_b), i = batch
             xb = apply_input_stats(x_all[rows_b], fold_stats)
             keys = jax.random.split(jax.random.fold_in(dropout_key, i), batch_size)
-            value, grads = jax.value_and_grad(batch_loss)(p, xb, y_all[rows_b], w_b, keys, epoch)
+            value, grads = jax.value_and_grad(batch_loss)(
+                p, xb, y_all[rows_b], w_b, keys, epoch.astype(jnp.float32)
+            )
             p, state = masked_step(active & (w_b.sum() > 0), optimizer, grads, p, state)
             return (p, state, total + value * w_b.sum(), count + w_b.sum()), None
 
@@ -215,8 +237,7 @@ def train_folds(
         y,
         rows,
         epochs=epochs,
-        seed=seed,
-        fold_ids=ids,
+        shuffle_keys=shuffle_keys,
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
@@ -232,8 +253,7 @@ def fit_epochs(
     rows: FoldRows,
     *,
     epochs: int,
-    seed: int,
-    fold_ids: list[int],
+    shuffle_keys: jax.Array,
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     start: float,
@@ -252,9 +272,8 @@ def fit_epochs(
     ]
     val_y = [np.asarray(y)[r] for r in rows.val]
     for epoch in range(epochs):
-        keys = jnp.stack([stream_key(seed, PURPOSE_SHUFFLE, k, epoch) for k in fold_ids])
         params, opt_state, train_loss, val_loss, val_scores = epoch_fn(
-            params, opt_state, jnp.asarray(active), keys, jnp.asarray(epoch, jnp.float32)
+            params, opt_state, jnp.asarray(active), shuffle_keys, jnp.asarray(epoch, jnp.int32)
         )
         train_loss, val_loss = np.asarray(train_loss), np.asarray(val_loss)
         for k in np.flatnonzero(active):

@@ -66,19 +66,22 @@ def train_graph_folds(
     step per epoch. Arguments as `train_folds`, plus `graphs` (leading fold axis)."""
     start = perf_counter()
     ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
-    params, static, opt_state = init_folds(factory, optimizer, seed, ids)
+    params, static, opt_state, shuffle_keys = init_folds(factory, optimizer, seed, ids)
     fit_mask, val_mask = _row_masks(rows.fit, len(x)), _row_masks(rows.val, len(x))
     val_index, _ = pad_rows(rows.val)
 
     def fold_epoch(
-        p, state, active, fit_w, val_w, val_idx, fold_stats, edges, key, epoch, x_all, y_all
+        p, state, active, fit_w, val_w, val_idx, fold_stats, edges, stream, epoch, x_all, y_all
     ):
         xs = apply_input_stats(x_all, fold_stats)
+        key = jax.random.fold_in(stream, epoch)
 
         def fit_loss(p: eqx.Module) -> jax.Array:
             model = eqx.combine(p, static)
             outputs = model(xs, *edges, key=key)
-            return loss.total(model, outputs, xs, y_all, fit_w, group_arrays, epoch)
+            return loss.total(
+                model, outputs, xs, y_all, fit_w, group_arrays, epoch.astype(jnp.float32)
+            )
 
         value, grads = jax.value_and_grad(fit_loss)(p)
         p, state = masked_step(active, optimizer, grads, p, state)
@@ -103,8 +106,7 @@ def train_graph_folds(
         y,
         rows,
         epochs=epochs,
-        seed=seed,
-        fold_ids=ids,
+        shuffle_keys=shuffle_keys,
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
