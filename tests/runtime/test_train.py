@@ -8,6 +8,7 @@ import numpy as np
 
 from pknet.compiler.model import group_arrays
 from pknet.runtime.run import fold_rows, run_folds, stopping_rule
+from pknet.runtime.train import PURPOSE_INIT, PURPOSE_SHUFFLE, init_folds, stream_key
 
 
 def leaves(trained) -> list[np.ndarray]:
@@ -20,6 +21,20 @@ def test_vmapped_folds_equal_fold_by_fold_training(quick, quick_run) -> None:
     for a, b in zip(leaves(together.trained), leaves(looped.trained), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(together.trained.best_epoch, looped.trained.best_epoch)
+
+
+def test_folds_drawn_together_equal_each_fold_built_from_its_own_key(quick_run) -> None:
+    program = quick_run.program
+    optimizer = program.optimizer(steps_per_epoch=3)
+    params, static, _, streams = init_folds(program.init_model, optimizer, seed=7, fold_ids=[0, 3])
+    for position, fold in enumerate([0, 3]):
+        alone = program.init_model(stream_key(7, PURPOSE_INIT, fold))
+        mine = eqx.combine(jax.tree.map(lambda a: a[position], params), static)
+        assert bool(eqx.tree_equal(mine, alone))
+        np.testing.assert_array_equal(
+            jax.random.key_data(streams[position]),
+            jax.random.key_data(stream_key(7, PURPOSE_SHUFFLE, fold)),
+        )
 
 
 def test_same_seed_same_weights_other_seed_other_weights(quick, quick_run) -> None:
