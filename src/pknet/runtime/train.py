@@ -178,6 +178,7 @@ def train_folds(
     fit_index, fit_weight = pad_rows(rows.fit, batch_size)
     val_index, val_weight = pad_rows(rows.val)
     steps = fit_index.shape[1] // batch_size
+    has_val = any(len(r) for r in rows.val)
     x_all, y_all = jnp.asarray(x), jnp.asarray(y)
     n_rows = len(x)
 
@@ -216,12 +217,15 @@ def train_folds(
 
         init = (p, state, jnp.zeros(()), jnp.zeros(()))
         (p, state, total, count), _ = jax.lax.scan(step, init, (batches, jnp.arange(steps)))
+        train_loss = total / jnp.maximum(count, 1.0)
+        if not has_val:  # no fold holds rows out: a forward pass over padding would be compiled
+            return p, state, train_loss, jnp.full((), jnp.nan, train_loss.dtype), jnp.zeros(0)
         xv = apply_input_stats(x_all[val_idx], fold_stats)
         val_outputs = forward(p, xv, None)
         val_loss = loss.total(  # at the full KL weight: the objective early stopping watches
             eqx.combine(p, static), val_outputs, xv, y_all[val_idx], val_w, group_arrays
         )
-        return p, state, total / jnp.maximum(count, 1.0), val_loss, loss.predict(val_outputs)
+        return p, state, train_loss, val_loss, loss.predict(val_outputs)
 
     epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None, None, None)))
 
