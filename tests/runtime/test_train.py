@@ -29,7 +29,7 @@ def test_folds_drawn_together_equal_each_fold_built_from_its_own_key(quick_run) 
     params, static, _, streams = init_folds(program.init_model, optimizer, seed=7, fold_ids=[0, 3])
     for position, fold in enumerate([0, 3]):
         alone = program.init_model(stream_key(7, PURPOSE_INIT, fold))
-        mine = eqx.combine(jax.tree.map(lambda a: a[position], params), static)
+        mine = eqx.combine(jax.tree.map(lambda a, k=position: a[k], params), static)
         assert bool(eqx.tree_equal(mine, alone))
         np.testing.assert_array_equal(
             jax.random.key_data(streams[position]),
