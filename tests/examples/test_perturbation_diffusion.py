@@ -27,7 +27,7 @@ def test_data_are_the_cellbox_files_with_a_header(name: str) -> None:
     np.testing.assert_array_equal(converted.to_numpy(), source)
 
 
-@pytest.mark.parametrize("spec", ["spec.yaml", "baseline.yaml"])
+@pytest.mark.parametrize("spec", ["spec.yaml", "baseline.yaml", "pca.yaml"])
 def test_example_runs_and_scores_every_node(spec: str, tmp_path: Path) -> None:
     result = pknet.run(EXAMPLE / spec, THREE_FOLDS, out=tmp_path / "run")
     doc = result.metrics

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn.metrics as skm
+from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
 from typer.testing import CliRunner
 
 import pknet
@@ -213,6 +215,31 @@ def test_a_ridge_head_equals_scikit_learn_on_every_fold(data: Path) -> None:
     assert outcome.fold_metrics[0] == {}  # one held-out sample per fold: scored pooled only
     assert outcome.out_of_fold.values["r2"] > 0.9
     assert outcome.trained.epochs_run.tolist() == [1] * (N - 1)
+
+
+PCA_RIDGE = "    - {kind: pca, components: 3, whiten: true}\n" + RIDGE
+
+
+def test_principal_component_regression_equals_scikit_learn_on_every_fold(data: Path) -> None:
+    body = "loss: mse\nevaluate: {cv: {kind: kfold, folds: 4}, metrics: [r2]}\n"
+    spec = write_spec(data, "{file: labels.csv, index: sample, columns: all}", body, PCA_RIDGE)
+    outcome = run_folds(pknet.load_spec(spec))
+    ds = outcome.dataset
+    for k, split in enumerate(outcome.splits):
+        reference = make_pipeline(PCA(3, whiten=True, svd_solver="full"), Ridge(alpha=2.0))
+        expected = reference.fit(ds.x[split.train], ds.y[split.train]).predict(ds.x[split.test])
+        np.testing.assert_allclose(outcome.test_scores[k], expected, rtol=1e-3, atol=1e-3)
+
+
+def test_more_components_than_a_fold_has_samples_is_a_located_error(data: Path) -> None:
+    model = "    - {kind: pca, components: 5}\n" + RIDGE
+    body = "loss: mse\nevaluate: {cv: {kind: holdout, test_fraction: 0.85}, metrics: [r2]}\n"
+    spec = write_spec(data, "{file: labels.csv, index: sample, columns: all}", body, model)
+    result = CliRunner().invoke(app, ["run", str(spec), "--quiet", "--out", str(data / "run")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "spec.yaml:8:31: model.layers[0].components" in result.output
+    assert "the `pca` layer keeps 5 components, but a training fold has only" in result.output
+    assert not (data / "run").exists()
 
 
 # --- metrics written in Python ---------------------------------------------------------------

@@ -22,6 +22,7 @@ from pknet.compiler.graphs import Graph
 from pknet.compiler.layers import DenseLayer, HierarchyLayer, KpnnLayer
 from pknet.compiler.layers.chain import layer_keys
 from pknet.compiler.layers.diffusion import DiffusionLayer, network_diffusion
+from pknet.compiler.layers.pca import PcaLayer
 from pknet.compiler.layers.ridge import RidgeLayer
 from pknet.compiler.multitask import MultitaskModel, build_multitask
 from pknet.compiler.network import Network
@@ -43,11 +44,14 @@ from pknet.specs.schema.model import (
     LayerSpec,
     ModelSpec,
     MultitaskModelSpec,
+    PcaLayerSpec,
     RidgeLayerSpec,
     VaeModelSpec,
 )
 
-Layer = KpnnLayer | HierarchyLayer | DenseLayer | GraphLayer | DiffusionLayer | RidgeLayer
+Layer = (
+    KpnnLayer | HierarchyLayer | DenseLayer | GraphLayer | DiffusionLayer | PcaLayer | RidgeLayer
+)
 WEIGHTS = "weights"
 BIAS = "bias"
 
@@ -187,6 +191,16 @@ def _build_layers(
         elif isinstance(spec, RidgeLayerSpec):
             layer = RidgeLayer(width, spec)
             width = spec.units
+        elif isinstance(spec, PcaLayerSpec):
+            if spec.components > width:
+                raise _layer_problem(
+                    i,
+                    "components",
+                    f"the `pca` layer keeps {spec.components} components of {width} features",
+                    f"keep at most {width} components",
+                )
+            layer = PcaLayer(width, spec)
+            width = spec.components
         elif isinstance(spec, DenseLayerSpec):
             layer = DenseLayer(width, spec, last=last, key=layer_key)
             width = spec.units

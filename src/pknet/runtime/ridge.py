@@ -2,7 +2,8 @@
 
 Nothing before the head trains (the spec checks it), so the head of each fold is solved exactly
 (`solve_ridge`) on the features the fixed layers give for that fold's training rows, after the
-fold's input statistics. All folds are solved at once, vmapped, with padding rows weighted 0.
+fold's input statistics; a `pca` layer on the way is fitted on the same rows first. All folds
+are solved at once, vmapped, with padding rows weighted 0.
 The result is a `TrainedFolds` like gradient training gives, so prediction, checkpoints and
 `pknet predict` work unchanged.
 """
@@ -17,11 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pknet.compiler.layers.pca import PcaLayer
 from pknet.compiler.layers.ridge import solve_ridge
+from pknet.compiler.located import spec_problem
+from pknet.errors import CompileError
 from pknet.runtime.train import PURPOSE_INIT, FoldRows, TrainedFolds, pad_rows, stream_key
 from pknet.runtime.transforms import InputStats, apply_input_stats
 from pknet.specs import Spec
-from pknet.specs.schema.model import RidgeLayerSpec
+from pknet.specs.schema.model import PcaLayerSpec, RidgeLayerSpec
 
 
 def has_ridge_head(spec: Spec) -> bool:
@@ -38,11 +42,15 @@ def _fit_fold(
     weight: jax.Array,
     stats: InputStats,
 ) -> tuple[eqx.Module, jax.Array]:
-    """One fold's parameters with the head solved on its rows, and its training mse."""
+    """One fold's parameters with the head solved (and `pca` layers fitted) on its rows, and its
+    training mse."""
     model = eqx.combine(params, static)
     *fixed, head = model.layers
     h = apply_input_stats(x[index], stats)
-    for layer in fixed:
+    for j, layer in enumerate(fixed):
+        if isinstance(layer, PcaLayer):
+            layer = layer.fitted(h, weight)
+            model = eqx.tree_at(lambda m, j=j: m.layers[j], model, layer)
         h = jax.vmap(layer)(h)
     targets = y[index].reshape(len(index), -1).astype(h.dtype)
     coef, intercept = solve_ridge(
@@ -56,17 +64,35 @@ def _fit_fold(
     return eqx.filter(solved, eqx.is_inexact_array), mse
 
 
+def check_components(spec: Spec, rows: FoldRows) -> None:
+    """A `pca` layer keeps at most as many components as every fold has training samples."""
+    fewest = min(len(r) for r in rows.fit)
+    for i, layer in enumerate(spec.model.layers):
+        if isinstance(layer, PcaLayerSpec) and layer.components > fewest:
+            raise CompileError(
+                spec_problem(
+                    spec,
+                    ("model", "layers", i, "components"),
+                    f"the `pca` layer keeps {layer.components} components, but a training fold "
+                    f"has only {fewest} samples to fit them on",
+                    f"keep at most {fewest} components, or give each fold more training samples "
+                    "(fewer folds, or a smaller holdout `test_fraction`)",
+                )
+            )
+
+
 def fit_ridge_folds(
+    spec: Spec,
     factory: Callable[[jax.Array], eqx.Module],
     x: np.ndarray,
     y: np.ndarray,
     rows: FoldRows,
     stats: InputStats,
-    *,
-    seed: int,
 ) -> TrainedFolds:
     """Solve the ridge head of every fold on its `rows.fit` (one "epoch" in the history)."""
     start = perf_counter()
+    check_components(spec, rows)
+    seed = spec.seed
     n_folds = len(rows.fit)
     # the fixed layers and the zero-initialised head do not depend on the key: build one model
     params, static = eqx.partition(factory(stream_key(seed, PURPOSE_INIT, 0)), eqx.is_inexact_array)

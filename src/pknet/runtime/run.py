@@ -339,9 +339,7 @@ def _train(
     is solved in closed form instead (all folds at once).
     """
     if has_ridge_head(spec):
-        return fit_ridge_folds(
-            program.init_model, dataset.x, dataset.y, rows, stats, seed=spec.seed
-        )
+        return fit_ridge_folds(spec, program.init_model, dataset.x, dataset.y, rows, stats)
     longest = max(len(r) for r in rows.fit)
     batch = min(spec.train.batch_size, longest)
     steps = 1 if graphs is not None else -(-longest // batch)  # full batch over a graph

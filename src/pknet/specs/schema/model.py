@@ -211,6 +211,27 @@ class RidgeLayerSpec(LayerSpecBase):
         return self
 
 
+class PcaLayerSpec(LayerSpecBase):
+    """Principal components of the previous layer's outputs, fitted on each training fold.
+
+    Centres the features on the fold's training mean and projects them on the fold's first
+    `components` principal axes, as scikit-learn's `PCA(components, whiten=whiten)` does. It is
+    fitted in closed form, not by gradient, so it comes before a `ridge` head (principal
+    component regression), e.g. on the outputs of a `diffusion` layer.
+    """
+
+    kind: Literal["pca"] = Field(description="Layer kind.")
+    components: int = Field(ge=1, description="Number of principal components kept.")
+    whiten: bool = Field(
+        False, description="Scale each component to unit variance on the fold's training samples."
+    )
+
+    @model_validator(mode="after")
+    def check_dropout(self) -> PcaLayerSpec:
+        _check_no_dropout(self)
+        return self
+
+
 LayerSpec = Annotated[
     KpnnLayerSpec
     | HierarchyLayerSpec
@@ -218,12 +239,14 @@ LayerSpec = Annotated[
     | GcnLayerSpec
     | GatLayerSpec
     | DiffusionLayerSpec
+    | PcaLayerSpec
     | RidgeLayerSpec,
     Field(discriminator="kind"),
 ]
 NETWORK_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec, DiffusionLayerSpec)  # wired by `network`
 EXPLAINED_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec)  # give importances per network node
 UNTRAINED_LAYERS = (DiffusionLayerSpec,)  # no parameters: may come before a `ridge` head
+FITTED_LAYERS = (PcaLayerSpec,)  # fitted in closed form per fold: only before a `ridge` head
 GRAPH_LAYERS = (GcnLayerSpec, GatLayerSpec)  # pass messages over `model.graph`
 
 

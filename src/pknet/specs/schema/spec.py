@@ -12,6 +12,7 @@ from pknet.specs.schema.data import DataSpec
 from pknet.specs.schema.evaluate import REGRESSION_METRICS, EvaluateSpec, ExplainSpec
 from pknet.specs.schema.model import (
     EXPLAINED_LAYERS,
+    FITTED_LAYERS,
     NETWORK_LAYERS,
     RESERVED_GROUPS,
     UNTRAINED_LAYERS,
@@ -184,9 +185,18 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_ridge_head(self) -> Spec:
-        """A `ridge` head is solved in closed form: last, on untrained layers, for `mse`."""
+        """A `ridge` head is solved in closed form: last, on untrained (or closed-form fitted)
+        layers, for `mse`; a `pca` layer only comes before one."""
         layers = self.model.layers
+        ridge_model = self.model.kind == "stack" and isinstance(layers[-1], RidgeLayerSpec)
         for i, layer in enumerate(layers):
+            if isinstance(layer, FITTED_LAYERS) and not ridge_model:
+                raise rule_error(
+                    ("model", "layers", i, "kind"),
+                    f"a `{layer.kind}` layer is fitted in closed form on each training fold, so "
+                    "it only comes before a `ridge` head",
+                    "end `model.layers` with a `{kind: ridge, units: ...}` head",
+                )
             if not isinstance(layer, RidgeLayerSpec):
                 continue
             field = ("model", "layers", i, "kind")
@@ -201,14 +211,16 @@ class Spec(SpecModel):
                     "move it to the end of `model.layers`",
                 )
             trained = [
-                j for j, before in enumerate(layers[:i]) if not isinstance(before, UNTRAINED_LAYERS)
+                j
+                for j, before in enumerate(layers[:i])
+                if not isinstance(before, UNTRAINED_LAYERS + FITTED_LAYERS)
             ]
             if trained:
                 raise rule_error(
                     ("model", "layers", trained[0], "kind"),
                     f"a `ridge` head is solved exactly on fixed features, but the "
                     f"`{layers[trained[0]].kind}` layer before it has trained parameters",
-                    "keep only `diffusion` layers before it, or use a `dense` head with "
+                    "keep only `diffusion` and `pca` layers before it, or use a `dense` head with "
                     "`loss: mse + 1e-2 * l2(weights)`",
                 )
             if [term.name for _, term in linear_terms(self.loss)] != ["mse"]:
