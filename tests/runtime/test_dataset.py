@@ -233,6 +233,47 @@ def test_missing_values_are_an_error_by_default(tmp_path: Path) -> None:
     assert ds.n_missing == 0 and ds.x.shape == (30, 3)
 
 
+def test_infinite_values_are_an_error_whatever_the_policy(tmp_path: Path) -> None:
+    frame = pd.read_csv(CSV_ROWS, index_col=0)
+    row = int(np.flatnonzero(frame.index.isin(pd.read_csv(LABELS)["barcode"]))[3])
+    frame.iloc[row, 5] = np.inf
+    frame.to_csv(tmp_path / "inf.csv")
+    text = failure(
+        tmp_path,
+        f"  expression: {{file: {tmp_path / 'inf.csv'}}}\n  target: {{file: {LABELS}, "
+        "column: TCR}\n  missing: zero\n",
+    )
+    assert "data.expression: inf.csv has 1 infinite value(s)" in text
+    assert f"e.g. sample {frame.index[row]}, feature {frame.columns[5]}" in text
+
+
+def test_an_infinite_regression_label_is_an_error(tmp_path: Path) -> None:
+    labels = pd.read_csv(LABELS).assign(score=lambda t: np.arange(len(t), dtype=float))
+    labels = labels[labels["barcode"].isin(pd.read_csv(CSV_ROWS, index_col=0).index)]
+    labels.iloc[4, 2] = -np.inf
+    labels.to_csv(tmp_path / "scores.csv", index=False)
+    text = failure(
+        tmp_path,
+        f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {tmp_path / 'scores.csv'}, "
+        "column: score}\n",
+    )
+    assert (
+        f"data.target: 1 sample(s) have an infinite target value, e.g. {labels.iloc[4, 0]}" in text
+    )
+
+
+def test_blank_lines_in_a_features_as_rows_table(tmp_path: Path) -> None:
+    lines = PROTEOMICS.read_text().splitlines()
+    with_blanks = [*lines[:3], "", *lines[3:8], "   ", *lines[8:]]
+    (tmp_path / "blank.csv").write_text("\n".join(with_blanks) + "\n")
+    data = f"{{file: {tmp_path / 'blank.csv'}, orientation: samples_as_columns}}"
+    target = f"  target: {DESIGN_TARGET}\n"
+    plain = load(tmp_path, f"  expression: {PROTEINS}\n{target}", [0, 1, 2, 4, 9])
+    blank = load(tmp_path, f"  expression: {data}\n{target}", [0, 1, 2, 4, 9])
+    np.testing.assert_array_equal(blank.x, plain.x)
+    assert blank.features == plain.features
+
+
 @pytest.mark.parametrize("policy", ["zero", "mean"])
 def test_missing_value_policies(tmp_path: Path, policy: str) -> None:
     ds = load(

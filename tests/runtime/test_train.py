@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import numpy as np
+import pytest
 
+import pknet
 from pknet.compiler.model import group_arrays
-from pknet.runtime.run import fold_rows, run_folds, stopping_rule
+from pknet.runtime.run import RunError, fold_rows, run_folds, stopping_rule
 from pknet.runtime.train import PURPOSE_INIT, PURPOSE_SHUFFLE, init_folds, stream_key
 
 
@@ -84,3 +88,37 @@ def _val_rows(outcome, fold: int) -> np.ndarray:
     spec = outcome.spec
     rows = fold_rows(spec, outcome.splits, outcome.dataset.y, stopping_rule(spec, "binary"))
     return rows.val[fold]
+
+
+H5AD = Path(__file__).parents[2] / "examples" / "kpnn_tcr" / "data" / "pbmc68k_reduced.h5ad"
+
+
+@pytest.mark.parametrize(
+    "target, head, evaluate, message",
+    [
+        (  # ten cell types: one score per class, which r2 does not compare with a label
+            "{obs: bulk_labels}",
+            "{kind: dense, units: 10}]}\nloss: ce",
+            "{metrics: [accuracy, r2]}",
+            "evaluate.metrics[1]: `r2` does not score a multiclass target",
+        ),
+        (  # a numeric obs column: a regression target
+            "{obs: percent_mito}",
+            "{kind: dense, units: 1}]}\nloss: mse",
+            "{cv: {kind: kfold}, metrics: [roc_auc]}",
+            "evaluate.metrics[0]: `roc_auc` does not score a regression target",
+        ),
+    ],
+)
+def test_a_metric_that_does_not_fit_the_task_fails_before_training(
+    tmp_path: Path, target: str, head: str, evaluate: str, message: str
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"version: 1\nname: t\ndata:\n  expression: {{file: {H5AD}, layer: raw}}\n"
+        f"  target: {target}\nmodel: {{layers: [{head}\nevaluate: {evaluate}\n"
+    )
+    with pytest.raises(RunError) as caught:
+        run_folds(pknet.load_spec(spec))
+    assert message in caught.value.format()
+    assert caught.value.problems[0].location.line == 8  # the `evaluate` line

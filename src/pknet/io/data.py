@@ -248,17 +248,17 @@ def _table_matrix(path: Path, sep: str, orientation: str, columns: np.ndarray | 
     """Read a table whose first column is the row index; features are columns or rows."""
     wanted = None if columns is None else np.unique(columns)
     by_rows = orientation == "samples_as_rows"
+    # 0-based file lines of the data rows: pandas skips blank lines, `skiprows` counts them
+    data_lines = _non_blank_lines(path)[1:]
     if by_rows:
         usecols = None if wanted is None else [0, *(wanted + 1).tolist()]
         frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, usecols=usecols)
-        lines = np.arange(len(frame)) + 2
+        lines = data_lines[: len(frame)] + 1
     else:
-        keep = None if wanted is None else frozenset((wanted + 1).tolist())
+        keep = None if wanted is None else frozenset(data_lines[wanted].tolist())
         skip = None if keep is None else (lambda i: i > 0 and i not in keep)
         frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, skiprows=skip)
-        lines = np.arange(len(frame)) + 2 if wanted is None else wanted + 2
-        if len(frame) != len(lines):
-            raise IndexError(f"feature rows {wanted.tolist()} exceed the {len(frame)} in {path}")
+        lines = (data_lines if wanted is None else data_lines[wanted])[: len(frame)] + 1
     if frame.index.hasnans:
         first = _first_column(path, sep)
         frame.index = [first[line - 2] for line in lines]
@@ -273,6 +273,12 @@ def _table_matrix(path: Path, sep: str, orientation: str, columns: np.ndarray | 
         values = values[:, np.searchsorted(wanted, columns)]
         features = [features[i] for i in np.searchsorted(wanted, columns)]
     return Matrix(np.ascontiguousarray(values), tuple(samples), tuple(features))
+
+
+def _non_blank_lines(path: Path) -> np.ndarray:
+    """0-based numbers of the lines of a text file that hold anything but whitespace."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return np.array([i for i, line in enumerate(handle) if line.strip()], dtype=np.int64)
 
 
 def _check_numeric(frame: pd.DataFrame, path: Path, lines: np.ndarray, row_kind: str) -> None:

@@ -117,6 +117,7 @@ def load_dataset(
         else:
             y, task, classes = _encode(spec, labels.iloc[keep], _is_numeric(spec, labels))
     x, features, n_missing = prepare_inputs(spec, matrix, keep, columns)
+    _check_finite_targets(spec, y, [matrix.samples[i] for i in keep])
     return Dataset(
         x=x,
         y=y,
@@ -127,6 +128,21 @@ def load_dataset(
         join=join,
         n_missing=n_missing,
         targets=targets,
+    )
+
+
+def _check_finite_targets(spec: Spec, y: np.ndarray, samples: Sequence[str]) -> None:
+    """Regression targets are finite (missing ones were dropped as unlabelled)."""
+    if y.dtype.kind != "f" or np.isfinite(y).all():
+        return
+    rows = np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))
+    raise CompileError(
+        spec_problem(
+            spec,
+            ("data", "target"),
+            f"{len(rows)} sample(s) have an infinite target value, e.g. {samples[rows[0]]}",
+            "replace the infinite values in the labels (or leave them empty to drop the samples)",
+        )
     )
 
 
@@ -562,10 +578,26 @@ def apply_missing_policy(
     samples: tuple[str, ...],
     features: tuple[str, ...],
 ) -> int:
-    """Count the missing cells of the used columns; fail or zero-fill them (in place)."""
+    """Count the missing cells of the used columns; fail or zero-fill them (in place). Infinite
+    values are always an error: no policy says what they stand for."""
     values = x[:, used]
-    # a sum without NaN proves there is none, without a mask as large as the data
-    missing = np.zeros((0, 0), bool) if not np.isnan(values.sum()) else np.isnan(values)
+    # a finite sum proves there is no NaN or inf, without a mask as large as the data
+    finite = bool(np.isfinite(values.sum()))
+    missing = np.zeros((0, 0), bool) if finite else np.isnan(values)
+    infinite = np.zeros((0, 0), bool) if finite else np.isinf(values)
+    if infinite.any():
+        row, col = np.argwhere(infinite)[0]
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression"),
+                f"{Path(spec.data.expression.file).name} has {int(infinite.sum())} infinite "
+                f"value(s) in the model's inputs, e.g. sample {samples[row]}, feature "
+                f"{features[np.arange(len(features))[used][col]]}",
+                "replace them in the file (they are not missing values, so `data.missing` "
+                "does not apply)",
+            )
+        )
     n_missing = int(missing.sum())
     if n_missing and spec.data.missing == "error":
         row, col = np.argwhere(missing)[0]

@@ -54,6 +54,7 @@ from pknet.runtime.user_metrics import resolve_metrics
 from pknet.specs import Spec
 from pknet.specs.schema import KpnnLayerSpec, VaeModelSpec
 from pknet.specs.schema.data import StandardizeSpec
+from pknet.specs.schema.evaluate import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 LOWER_IS_BETTER = {"loss", "mse", "mae"}
 
@@ -128,6 +129,35 @@ def out_of_fold_document(scores: Scores, splits: list[Split]) -> dict[str, objec
         document["per_task"] = scores.per_task
         document["across_tasks"] = across_tasks(scores.per_task)
     return document
+
+
+def check_task(spec: Spec, task: str) -> None:
+    """Before training: the built-in metrics and explain methods measure what the target is (a
+    multiclass score matrix has no r2; a regression has no ROC curve). A VAE's metrics score its
+    reconstruction, whatever the labels are."""
+    unfit = {"regression": CLASSIFICATION_METRICS, "multiclass": REGRESSION_METRICS}.get(task, ())
+    if isinstance(spec.model, VaeModelSpec):
+        unfit = ()
+    fit = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    for i, metric in enumerate(spec.evaluate.metrics):
+        if isinstance(metric, str) and metric in unfit:
+            raise RunError(
+                spec_problem(
+                    spec,
+                    ("evaluate", "metrics", i),
+                    f"`{metric}` does not score a {task} target",
+                    f"use metrics from {', '.join(f'`{m}`' for m in fit)}",
+                )
+            )
+    if "activation_auc" in spec.explain.methods and task == "regression":
+        raise RunError(
+            spec_problem(
+                spec,
+                ("explain",),
+                "`activation_auc` scores nodes against class labels, not a regression target",
+                "use a class target (`positive: [...]` makes one class against the rest)",
+            )
+        )
 
 
 def stopping_rule(
@@ -226,6 +256,7 @@ def run_folds(
     metrics = resolve_metrics(spec)
     network = compile_network(spec) if spec.network is not None else None
     dataset = load_dataset(spec, network.input_columns if network else None, network)
+    check_task(spec, dataset.task)
     n_targets = max(len(dataset.targets), 1)
     program = build_program(
         spec,
@@ -426,15 +457,6 @@ def _explain(
     network = program.network
     if not spec.explain.methods or network is None:
         return pd.DataFrame()
-    if "activation_auc" in spec.explain.methods and dataset.task == "regression":
-        raise RunError(
-            spec_problem(
-                spec,
-                ("explain",),
-                "`activation_auc` scores nodes against class labels, not a regression target",
-                "use a class target (`positive: [...]` makes one class against the rest)",
-            )
-        )
     importances = _fold_importances(spec, program, trained, dataset, dataset.x, splits, stats)
     control = None
     if spec.explain.control == "shuffled":

@@ -11,6 +11,7 @@ from pknet.specs.schema.types import Name, SpecPath
 
 Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "r2", "pearson", "mse", "mae"]
 REGRESSION_METRICS = ("r2", "pearson", "mse", "mae")
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 ExplainMethod = Literal["bias", "gradient_x_input", "node_weights", "activation_auc"]
 
 

@@ -128,6 +128,13 @@ class Spec(SpecModel):
         field = ("train", "early_stopping", "monitor")
         split, _, quantity = stopping.monitor.partition("_")
         names = self.evaluate.metric_names
+        if split == "train" and quantity != "loss":
+            raise rule_error(
+                field,
+                f"cannot monitor `{stopping.monitor}`: metrics are scored on the validation "
+                "rows each epoch, not on the training rows",
+                f"monitor `val_{quantity}` or `train_loss`",
+            )
         if quantity != "loss" and quantity not in names:
             allowed = ["val_loss", "train_loss", *(f"val_{m}" for m in names)]
             raise rule_error(
