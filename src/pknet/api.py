@@ -12,10 +12,10 @@ import jax
 import pandas as pd
 
 from pknet.compiler import CompiledNetwork, compile_network
-from pknet.compiler.network_files import write_network_files
+from pknet.compiler.network_files import REPORT_FILE, write_network_files
 from pknet.errors import CompileError, Problem
-from pknet.io.atomic import atomic_directory
-from pknet.runtime.artifacts import default_run_dir, spec_hash, write_run
+from pknet.io.atomic import atomic_directory, check_replaceable
+from pknet.runtime.artifacts import MANIFEST_FILE, default_run_dir, spec_hash, write_run
 from pknet.runtime.predict import predict_run
 from pknet.runtime.run import RunOutcome, run_folds
 from pknet.runtime.train import EpochCallback
@@ -37,7 +37,7 @@ def compile_spec(
     """
     compiled = compile_network(_spec(spec, overrides))
     if out is not None:
-        with atomic_directory(Path(out) / "network") as staging:
+        with atomic_directory(Path(out) / "network", REPORT_FILE) as staging:
             write_network_files(compiled, staging)
     return compiled
 
@@ -91,10 +91,11 @@ def run(
     only when complete.
     """
     loaded = _spec(spec, overrides)
-    with on_device(device or loaded.train.device) as chosen:
-        outcome = run_folds(loaded, on_epoch=on_epoch, log=log)
     digest = spec_hash(render_spec(loaded))
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
+    check_replaceable(run_dir, MANIFEST_FILE)  # before training, not after it
+    with on_device(device or loaded.train.device) as chosen:
+        outcome = run_folds(loaded, on_epoch=on_epoch, log=log)
     extra = {"device_used": str(chosen), "command": sys.argv}
     return RunResult(write_run(outcome, run_dir, extra), outcome)
 

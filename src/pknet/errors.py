@@ -69,6 +69,10 @@ class CompileError(PknetError):
     """The spec is valid but its data or network cannot be compiled into a program."""
 
 
+class OutputError(PknetError):
+    """An output path cannot be written without destroying something pknet did not write."""
+
+
 class MetricError(PknetError):
     """A metric written in Python (`evaluate.metrics`) could not be loaded or failed."""
 

@@ -194,6 +194,27 @@ def test_unwritable_outputs_are_user_errors(run_dir: Path, tmp_path: Path) -> No
     assert result.exit_code == 2 and "cannot write" in result.output
 
 
+def test_an_output_folder_pknet_did_not_write_is_never_replaced(tmp_path: Path) -> None:
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    result = runner.invoke(app, ["run", str(EXAMPLE), *QUICK, "--out", str(precious), "-q"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "is a folder pknet did not write (it has no manifest.json)" in result.output
+    assert (precious / "chapter1.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # nothing staged beside it
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep")
+    for out in (a_file, a_file / "run"):
+        result = runner.invoke(app, ["run", str(EXAMPLE), *QUICK, "--out", str(out), "-q"])
+        assert result.exit_code == 2 and f"{a_file} is a file" in result.output
+    assert a_file.read_text() == "keep"
+    result = runner.invoke(app, ["compile", str(EXAMPLE), "--out", str(precious)])
+    assert result.exit_code == 0  # compile writes its own `network/` subfolder only
+    assert (precious / "chapter1.tex").exists() and (precious / "network" / "report.json").exists()
+
+
 def test_a_checkpoint_that_does_not_fit_is_a_user_error(run_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)

@@ -38,6 +38,7 @@ from pknet.specs import render_spec
 MODEL_FILE = "model.eqx"
 STATS_FILE = "stats.npz"
 MODEL_INFO = "model.json"
+MANIFEST_FILE = "manifest.json"  # marks a folder as a pknet run directory
 SPEC_FILE = "spec.resolved.yaml"
 HIERARCHY_FILE = "hierarchy.json"
 EMBEDDING_FILE = "embedding.h5ad"
@@ -57,11 +58,11 @@ def write_run(outcome: RunOutcome, run_dir: Path, extra_manifest: dict[str, obje
     """Write every artifact of `outcome` into `run_dir` (replaced atomically when complete)."""
     spec_text = render_spec(outcome.spec)
     digest = spec_hash(spec_text)
-    with atomic_directory(run_dir) as tmp:
+    with atomic_directory(run_dir, MANIFEST_FILE) as tmp:
         (tmp / SPEC_FILE).write_text(spec_text, encoding="utf-8")
         manifest = {**build_manifest(outcome.spec, digest), **extra_manifest}
         manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
-        _json(tmp / "manifest.json", manifest)
+        _json(tmp / MANIFEST_FILE, manifest)
         _json(tmp / MODEL_INFO, model_info(outcome))
         if outcome.network is not None:
             write_network_files(outcome.network, tmp / "network")
