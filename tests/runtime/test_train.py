@@ -122,3 +122,17 @@ def test_a_metric_that_does_not_fit_the_task_fails_before_training(
         run_folds(pknet.load_spec(spec))
     assert message in caught.value.format()
     assert caught.value.problems[0].location.line == 8  # the `evaluate` line
+
+
+def test_a_monitor_undefined_in_every_epoch_is_an_error_not_the_initial_weights(quick) -> None:
+    # one validation row per fold: its ROC-AUC is undefined, so no epoch can be the best
+    spec = quick(
+        {
+            "train.validation_fraction": 0.001,
+            "train.early_stopping": {"monitor": "val_roc_auc", "patience": 2},
+        }
+    )
+    with pytest.raises(RunError) as caught:
+        run_folds(spec)
+    text = caught.value.format()
+    assert "train.early_stopping.monitor: `val_roc_auc` was undefined (NaN) in every epoch" in text

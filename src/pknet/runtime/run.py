@@ -41,6 +41,7 @@ from pknet.runtime.train import (
     PURPOSE_CONTROL,
     EpochCallback,
     FoldRows,
+    MonitorUndefined,
     StoppingRule,
     TrainedFolds,
     TrainingDiverged,
@@ -280,6 +281,16 @@ def run_folds(
 
     try:
         trained = _train(spec, program, dataset, rows, stats, stopping, on_epoch, graphs)
+    except MonitorUndefined as exc:
+        raise RunError(
+            spec_problem(
+                spec,
+                ("train", "early_stopping", "monitor"),
+                f"{exc}, so early stopping had no best epoch to keep (e.g. a ROC-AUC on "
+                "validation rows of one class)",
+                "monitor `val_loss`, or hold out more rows with `train.validation_fraction`",
+            )
+        ) from None
     except TrainingDiverged as exc:
         raise RunError(
             spec_problem(

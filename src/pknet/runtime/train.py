@@ -301,6 +301,8 @@ def fit_epochs(
         active &= waited < stopping.patience
         if not active.any():
             break
+    if stopping is not None and (best_epoch == 0).any():
+        raise MonitorUndefined(stopping.monitor, np.flatnonzero(best_epoch == 0))
     if stopping is not None and stopping.restore_best:
         params = best
     else:
@@ -338,6 +340,16 @@ def _monitored(
     return np.array(
         [stopping.metric(val_y[k], scores[k, : len(val_rows[k])]) for k in range(len(val_rows))]
     )
+
+
+class MonitorUndefined(ArithmeticError):
+    """The monitored quantity was NaN in every epoch of some fold, so no epoch was best."""
+
+    def __init__(self, monitor: str, folds: np.ndarray):
+        super().__init__(
+            f"`{monitor}` was undefined (NaN) in every epoch of fold(s) {folds.tolist()}"
+        )
+        self.folds = folds
 
 
 class TrainingDiverged(ArithmeticError):
