@@ -452,6 +452,7 @@ def test_plan_errors_teach():
     with pytest.raises(CompileError, match="cycle") as info:
         plan_kpnn(cyclic, cyclic.index_of(["a"]), cyclic.index_of(["T"]))
     assert "prune" in info.value.format()
+    assert info.value.problems[0].path == "network.edges"  # located at the spec's network
     net = named_network([("a", "T")])
     with pytest.raises(CompileError, match="both as inputs and as outputs"):
         plan_kpnn(net, net.index_of(["a", "T"]), net.index_of(["T"]))

@@ -262,6 +262,17 @@ def test_an_infinite_regression_label_is_an_error(tmp_path: Path) -> None:
     )
 
 
+def test_a_table_without_feature_columns_is_an_error(tmp_path: Path) -> None:
+    frame = pd.read_csv(CSV_ROWS, index_col=0)
+    frame.iloc[:, :0].to_csv(tmp_path / "ids.csv")
+    text = failure(
+        tmp_path,
+        f"  expression: {{file: {tmp_path / 'ids.csv'}}}\n"
+        f"  target: {{file: {LABELS}, column: TCR}}\n",
+    )
+    assert "data.expression: ids.csv gives the model no input feature" in text
+
+
 def test_blank_lines_in_a_features_as_rows_table(tmp_path: Path) -> None:
     lines = PROTEOMICS.read_text().splitlines()
     with_blanks = [*lines[:3], "", *lines[3:8], "   ", *lines[8:]]

@@ -14,7 +14,7 @@ import pytest
 import pknet
 from pknet.runtime.embedding import EMBEDDING_KEY, principal_components
 from pknet.runtime.metrics import compute_metrics
-from pknet.runtime.run import RunOutcome, run_folds
+from pknet.runtime.run import RunError, RunOutcome, run_folds
 from pknet.runtime.transforms import apply_input_stats
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "go_vae" / "spec.yaml"
@@ -104,3 +104,12 @@ def test_predict_embeds_new_samples_like_fold_0(tmp_path: Path) -> None:
     assert list(table["sample"]) == list(result.outcome.dataset.samples)
     latent = table[[f"latent_{i}" for i in range(10)]].to_numpy()
     np.testing.assert_allclose(latent, result.outcome.embeddings[0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_count_likelihood_on_standardised_inputs_is_an_error() -> None:
+    spec = pknet.load_spec(EXAMPLE, {**DENSE, "loss": "recon(nb) + kl"})
+    with pytest.raises(RunError) as caught:
+        run_folds(spec)
+    text = caught.value.format()
+    assert "loss: `recon(nb)` is a likelihood of counts" in text
+    assert "standardised per fold" in text

@@ -139,9 +139,9 @@ def _network_layer(
                 hint="map exactly one data column to each input node, in `inputs` order",
             )
         )
-    if isinstance(spec, KpnnLayerSpec):
-        return KpnnLayer(network, inputs, outputs, spec, last=last, key=key)
     try:
+        if isinstance(spec, KpnnLayerSpec):
+            return KpnnLayer(network, inputs, outputs, spec, last=last, key=key)
         if isinstance(spec, DiffusionLayerSpec):
             return network_diffusion(network, inputs, outputs, spec)
         return HierarchyLayer(network, inputs, outputs, spec, last=last, key=key)

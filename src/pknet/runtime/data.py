@@ -117,6 +117,16 @@ def load_dataset(
         else:
             y, task, classes = _encode(spec, labels.iloc[keep], _is_numeric(spec, labels))
     x, features, n_missing = prepare_inputs(spec, matrix, keep, columns)
+    if x.shape[1] == 0:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression"),
+                f"{path.name} gives the model no input feature (it has {len(matrix.samples)} "
+                "samples but no feature columns left)",
+                "check `orientation` (samples as rows or as columns) and the file's separator",
+            )
+        )
     _check_finite_targets(spec, y, [matrix.samples[i] for i in keep])
     return Dataset(
         x=x,

@@ -42,6 +42,36 @@ def _run_file(run_dir: Path, name: str) -> Path:
     return path
 
 
+def _run_documents(run_dir: Path) -> tuple[Spec, dict]:
+    """The run's resolved spec and model description; an edited or damaged file is an error
+    naming it."""
+    spec_path, info_path = _run_file(run_dir, SPEC_FILE), _run_file(run_dir, MODEL_INFO)
+    try:
+        spec = Spec.model_validate(yaml.safe_load(spec_path.read_text()))
+    except (yaml.YAMLError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise _damaged(spec_path, exc) from None
+    try:
+        info = json.loads(info_path.read_text())
+        if not isinstance(info, dict) or not {"features", "task", "classes", "n_folds"} <= set(
+            info
+        ):
+            raise ValueError("not the model description `pknet run` writes")
+    except ValueError as exc:  # json's JSONDecodeError is a ValueError
+        raise _damaged(info_path, exc) from None
+    return spec, info
+
+
+def _damaged(path: Path, exc: Exception) -> CompileError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return CompileError(
+        Problem(
+            f"{path.name} of this run cannot be read: {first}",
+            Location(str(path)),
+            hint="the run directory was edited or damaged; run the spec again with `pknet run`",
+        )
+    )
+
+
 def _network(run_dir: Path, info: dict) -> Network:
     edges = pd.read_csv(
         _run_file(run_dir, "network/edges.pruned.tsv"), sep="\t", dtype={"from": str, "to": str}
@@ -91,8 +121,7 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
     """Scores of every fold's model on `data`, and their mean (one row per sample); for a `vae`
     run, the latent embedding by fold 0's model."""
     run_dir = Path(run_dir)
-    spec = Spec.model_validate(yaml.safe_load(_run_file(run_dir, SPEC_FILE).read_text()))
-    info = json.loads(_run_file(run_dir, MODEL_INFO).read_text())
+    spec, info = _run_documents(run_dir)
     if not Path(data).is_file():
         raise CompileError(Problem(f"data file not found: {data}", Location(str(data))))
     columns = _columns(Path(data), spec, info["features"])

@@ -17,6 +17,7 @@ import pandas as pd
 
 from pknet.compiler.compile_network import CompiledNetwork, compile_network
 from pknet.compiler.located import spec_problem
+from pknet.compiler.losses import CompiledLoss
 from pknet.compiler.model import group_arrays
 from pknet.compiler.program import Program, build_program
 from pknet.errors import PknetError
@@ -161,6 +162,29 @@ def check_task(spec: Spec, task: str) -> None:
         )
 
 
+def check_count_likelihood(spec: Spec, loss: CompiledLoss, x: np.ndarray) -> None:
+    """`recon(poisson|nb)` reconstructs counts: its targets must not be centred or negative."""
+    if loss.likelihood not in ("poisson", "nb"):
+        return
+    centred = [
+        i for i, t in enumerate(spec.data.transform) if isinstance(t, StandardizeSpec)
+    ] or any(
+        isinstance(layer, KpnnLayerSpec) and layer.input_batchnorm for layer in spec.model.layers
+    )
+    if centred or (x.size and np.nanmin(x) < 0):
+        why = "standardised per fold" if centred else f"negative (down to {np.nanmin(x):.3g})"
+        raise RunError(
+            spec_problem(
+                spec,
+                ("loss",),
+                f"`recon({loss.likelihood})` is a likelihood of counts, but the inputs it "
+                f"reconstructs are {why}",
+                "use `recon(mse)`, or reconstruct non-negative values (counts, or `log1p` "
+                "without `standardize` or `input_batchnorm`)",
+            )
+        )
+
+
 def stopping_rule(
     spec: Spec,
     task: str,
@@ -268,6 +292,7 @@ def run_folds(
         n_targets,
         feature_graph(spec, dataset.x, dataset.features),
     )
+    check_count_likelihood(spec, program.loss, dataset.x)
     splits = make_splits(spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec)
     stopping = stopping_rule(spec, dataset.task, metrics, dataset.targets)
     rows = fold_rows(spec, splits, dataset.y, stopping)

@@ -133,6 +133,7 @@ def _levels(network: Network, is_input: np.ndarray, src: np.ndarray, dst: np.nda
         raise CompileError(
             Problem(
                 f"the kpnn network has a cycle through or above {_names(network, stuck)}",
+                path="network.edges",
                 hint="prune the network (a `prune:` section) so that it becomes a DAG",
             )
         )
