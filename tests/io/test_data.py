@@ -188,3 +188,25 @@ def test_matrix_is_frozen() -> None:
     assert isinstance(matrix, Matrix) and matrix.obs is None
     with pytest.raises(AttributeError):
         matrix.values = np.zeros(1)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("orientation", ["samples_as_rows", "samples_as_columns"])
+def test_repeated_sample_or_feature_names_are_errors(tmp_path: Path, orientation: str) -> None:
+    frame = pd.DataFrame(np.arange(12.0).reshape(3, 4), index=["s1", "s2", "s3"])
+    frame.columns = ["g1", "g2", "g2", "g3"]  # pandas would read the repeat back as `g2.1`
+    if orientation == "samples_as_columns":
+        frame = frame.T
+    path = tmp_path / "m.csv"
+    frame.to_csv(path)
+    with pytest.raises(CompileError) as caught:
+        read_matrix(path, orientation=orientation)
+    problem = caught.value.problems[0]
+    assert problem.message == "feature `g2` appears twice (at positions 2 and 3)"
+    assert problem.location.line == (1 if orientation == "samples_as_rows" else 4)
+
+    frame = pd.DataFrame(np.arange(6.0).reshape(3, 2), index=["s1", "s2", "s1"], columns=["a", "b"])
+    if orientation == "samples_as_columns":
+        frame = frame.T
+    frame.to_csv(path)
+    with pytest.raises(CompileError, match="sample `s1` appears twice"):
+        read_matrix(path, orientation=orientation)

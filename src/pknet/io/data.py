@@ -7,6 +7,7 @@ the names the compiler maps and the columns the runtime reads always agree.
 
 from __future__ import annotations
 
+import csv
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -232,10 +233,33 @@ def _tenx_matrix(path: Path, columns: np.ndarray | None) -> Matrix:
 
 
 def _table_names(path: Path, sep: str, orientation: str) -> list[str]:
-    if orientation == "samples_as_rows":
-        header = pd.read_csv(path, sep=sep, nrows=0, dtype=str)
-        return [str(c) for c in header.columns[1:]]
-    return _first_column(path, sep)
+    names = _header(path, sep) if orientation == "samples_as_rows" else _first_column(path, sep)
+    _check_unique(names, path, "feature", orientation)
+    return names
+
+
+def _header(path: Path, sep: str) -> list[str]:
+    """The column names after the index column, as written (pandas renames repeats `X.1`)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        rows = (row for row in csv.reader(handle, delimiter=sep) if any(c.strip() for c in row))
+        return next(rows, [])[1:]
+
+
+def _check_unique(names: Sequence[str], path: Path, what: str, orientation: str) -> None:
+    """Sample and feature names are keys (label joins, network nodes): none may repeat."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            in_rows = (what == "sample") == (orientation == "samples_as_rows")
+            line = int(_non_blank_lines(path)[1 + i]) + 1 if in_rows else 1
+            raise CompileError(
+                Problem(
+                    f"{what} `{name}` appears twice (at positions {seen[name] + 1} and {i + 1})",
+                    Location(str(path), line),
+                    hint=f"{what} names are keys (label joins, network nodes): make them unique",
+                )
+            )
+        seen[name] = i
 
 
 def _first_column(path: Path, sep: str) -> list[str]:
@@ -265,8 +289,13 @@ def _table_matrix(path: Path, sep: str, orientation: str, columns: np.ndarray | 
     _check_numeric(frame, path, lines, "sample" if by_rows else "feature")
     values = frame.to_numpy(dtype=np.float32)
     index = [str(v) for v in frame.index]
-    header = [str(c) for c in frame.columns]
+    header = (
+        _header(path, sep) if wanted is None or not by_rows else [str(c) for c in frame.columns]
+    )
     samples, features = (index, header) if by_rows else (header, index)
+    _check_unique(samples, path, "sample", orientation)
+    if wanted is None:  # else `_table_names` checked them when the columns were chosen
+        _check_unique(features, path, "feature", orientation)
     if not by_rows:
         values = values.T
     if columns is not None:
