@@ -157,6 +157,19 @@ def test_write_mps_round_trips(tmp_path) -> None:
     assert highs.getInfo().objective_function_value == pytest.approx(result.report.objective)
 
 
+def test_a_milp_presolve_decides_entirely_is_written_as_an_empty_model(tmp_path) -> None:
+    # every edge is the only out-edge of its tail: all forced, no variable left to solve for
+    result = run(network("a>p b>p c>q p>o q>o"), ["a", "b", "c"], ["o"])
+    assert result.report.size_after.cols == 0
+    path = write_mps(result, tmp_path / "prune.mps")
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.readModel(str(path))
+    highs.run()
+    assert highs.getInfo().objective_function_value == pytest.approx(result.report.objective)
+    assert result.report.objective == 5
+
+
 def test_missing_highs_is_a_solver_error(monkeypatch) -> None:
     monkeypatch.setattr(cp, "installed_solvers", lambda: ["SCS"])
     with pytest.raises(SolverError, match="HiGHS") as err:

@@ -113,6 +113,10 @@ def write_mps(problem: cp.Problem, path: str | Path) -> Path:
     import highspy
 
     problem = getattr(problem, "problem", problem)
+    if not problem.variables():  # presolve decided everything: an empty model, its constant cost
+        lp = highspy.HighsLp()
+        lp.offset_ = float(problem.objective.value)
+        return _write_model(lp, path)
     data, _, inverse = problem.get_problem_data(cp.HIGHS)
     a = data[s.A].tocsc()
     dims = data[s.DIMS]
@@ -142,6 +146,12 @@ def write_mps(problem: cp.Problem, path: str | Path) -> Path:
     lp.col_names_ = [
         f"{v.name()}({i})" for v in data[s.PARAM_PROB].variables for i in range(v.size)
     ]
+    return _write_model(lp, path)
+
+
+def _write_model(lp: object, path: str | Path) -> Path:
+    """Write a `highspy.HighsLp` as MPS."""
+    import highspy
 
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
