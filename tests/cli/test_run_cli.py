@@ -235,6 +235,19 @@ def test_a_damaged_run_directory_is_a_user_error(
     assert message in result.output and f"{copy / name}" in result.output
 
 
+def test_missing_values_in_new_samples_are_named_in_their_file(run_dir, tmp_path) -> None:
+    data = EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"
+    table = pknet.predict(run_dir, data)  # the samples as they are
+    inputs = json.loads((run_dir / "model.json").read_text())["features"]
+    frame = pd.DataFrame(0.0, index=table["sample"][:5], columns=inputs)
+    frame.iloc[2, 3] = np.nan
+    frame.to_csv(tmp_path / "new.csv")
+    result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "new.csv")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{tmp_path / 'new.csv'}: new.csv has 1 missing value(s)" in result.output
+    assert f"e.g. sample {frame.index[2]}, feature {inputs[3]}" in result.output
+
+
 def test_a_checkpoint_that_does_not_fit_is_a_user_error(run_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)

@@ -187,20 +187,25 @@ def read_inputs(spec: Spec, path: Path, columns: np.ndarray | None) -> Matrix:
 
 
 def prepare_inputs(
-    spec: Spec, matrix: Matrix, rows: np.ndarray, columns: np.ndarray | None
+    spec: Spec,
+    matrix: Matrix,
+    rows: np.ndarray,
+    columns: np.ndarray | None,
+    source: Path | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...], int]:
     """Model inputs of `rows`: missing-value policy, per-sample transforms, column selection.
 
     Returns (x float32 in input order, feature names, number of missing cells). `matrix` is
     read for this call: when `rows` are all its rows in order, its values are used (and may be
-    changed) in place rather than copied.
+    changed) in place rather than copied. `source`: the file it was read from, when that is not
+    the spec's data file.
     """
     in_order = len(rows) == len(matrix.values) and np.array_equal(rows, np.arange(len(rows)))
     x = matrix.values if in_order else matrix.values[rows]
     whole = columns is not None and _needs_whole_matrix(spec)
     used = columns if whole else slice(None)
     samples = tuple(matrix.samples[i] for i in rows)
-    n_missing = apply_missing_policy(spec, x, used, samples, matrix.features)
+    n_missing = apply_missing_policy(spec, x, used, samples, matrix.features, source)
     x = per_sample_transforms(spec, x)
     features = matrix.features
     if whole:
@@ -587,40 +592,40 @@ def apply_missing_policy(
     used: slice | np.ndarray,
     samples: tuple[str, ...],
     features: tuple[str, ...],
+    source: Path | None = None,
 ) -> int:
     """Count the missing cells of the used columns; fail or zero-fill them (in place). Infinite
-    values are always an error: no policy says what they stand for."""
+    values are always an error: no policy says what they stand for. `source` is the file `x`
+    came from when it is not the spec's data file (e.g. new samples to predict)."""
     values = x[:, used]
     # a finite sum proves there is no NaN or inf, without a mask as large as the data
     finite = bool(np.isfinite(values.sum()))
     missing = np.zeros((0, 0), bool) if finite else np.isnan(values)
     infinite = np.zeros((0, 0), bool) if finite else np.isinf(values)
+    name = Path(source or spec.data.expression.file).name
+
+    def problem(field: str, mask: np.ndarray, what: str, hint: str) -> CompileError:
+        row, col = np.argwhere(mask)[0]
+        message = (
+            f"{name} has {int(mask.sum())} {what} value(s) in the model's inputs, e.g. sample "
+            f"{samples[row]}, feature {features[np.arange(len(features))[used][col]]}"
+        )
+        if source is not None:
+            return CompileError(Problem(message, Location(str(source)), hint=hint))
+        return CompileError(spec_problem(spec, ("data", field), message, hint))
+
     if infinite.any():
-        row, col = np.argwhere(infinite)[0]
-        raise CompileError(
-            spec_problem(
-                spec,
-                ("data", "expression"),
-                f"{Path(spec.data.expression.file).name} has {int(infinite.sum())} infinite "
-                f"value(s) in the model's inputs, e.g. sample {samples[row]}, feature "
-                f"{features[np.arange(len(features))[used][col]]}",
-                "replace them in the file (they are not missing values, so `data.missing` "
-                "does not apply)",
-            )
+        raise problem(
+            "expression",
+            infinite,
+            "infinite",
+            "replace them in the file (they are not missing values, so `data.missing` does "
+            "not apply)",
         )
     n_missing = int(missing.sum())
     if n_missing and spec.data.missing == "error":
-        row, col = np.argwhere(missing)[0]
-        feature = features[np.arange(len(features))[used][col]]
-        raise CompileError(
-            spec_problem(
-                spec,
-                ("data", "missing"),
-                f"{Path(spec.data.expression.file).name} has {n_missing} missing value(s) in the "
-                f"model's inputs, e.g. sample {samples[row]}, feature {feature}",
-                MSG_MISSING_HINT,
-            )
-        )
+        hint = MSG_MISSING_HINT if source is None else "fill the values in the file"
+        raise problem("missing", missing, "missing", hint)
     if spec.data.missing == "zero":
         np.nan_to_num(x, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
     return n_missing
