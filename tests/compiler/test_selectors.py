@@ -57,6 +57,14 @@ def test_selectors_pick_the_expected_nodes(text: str, expected: set[str], ctx) -
     assert names(text, ctx) == expected
 
 
+def test_self_loops_do_not_count_toward_degrees(ctx) -> None:
+    """Hygiene drops self-loops, so a gene with one is still a leaf (and TCR still a root)."""
+    src, dst = zip(*EDGES, ("a_gene", "a_gene"), ("TCR", "TCR"), strict=True)
+    looped = SelectionContext(Network.from_edges(list(src), list(dst)), ctx.measured)
+    for text in ("leaves", "roots", "degree(total >= 3)", "degree(in > 1)"):
+        assert names(text, looped) == names(text, ctx)
+
+
 def test_file_selector_reads_one_name_per_line(tmp_path, ctx) -> None:
     listing = tmp_path / "inputs.txt"
     listing.write_text("# inputs\na_gene\n\n  b_gene  \n")

@@ -52,11 +52,16 @@ class SelectionContext:
     features: tuple[str, ...] = ()
 
     def degree(self, direction: str) -> np.ndarray:
+        """Degrees without self-loops, which hygiene drops: a gene with a loop is a leaf."""
+        net = self.network
+        proper = net.src != net.dst
+        incoming = np.bincount(net.dst[proper], minlength=net.n_nodes)
+        outgoing = np.bincount(net.src[proper], minlength=net.n_nodes)
         if direction == "in":
-            return self.network.in_degree()
+            return incoming
         if direction == "out":
-            return self.network.out_degree()
-        return self.network.in_degree() + self.network.out_degree()
+            return outgoing
+        return incoming + outgoing
 
 
 def select(selector: Selector, ctx: SelectionContext) -> np.ndarray:
@@ -64,9 +69,9 @@ def select(selector: Selector, ctx: SelectionContext) -> np.ndarray:
     net = ctx.network
     match selector:
         case Leaves():
-            return net.in_degree() == 0
+            return ctx.degree("in") == 0
         case Roots():
-            return net.out_degree() == 0
+            return ctx.degree("out") == 0
         case Measured():
             return ctx.measured.copy()
         case AllNodes():
