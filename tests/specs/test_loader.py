@@ -272,6 +272,24 @@ def test_set_located_error_points_at_the_override(example_spec: Path) -> None:
     assert problem.path == "train.epochs"
 
 
+def test_a_path_set_on_a_one_or_many_field_resolves_like_any_override(
+    example_spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`network.edges` is written as one mapping but validates as a list: an override of its
+    `file` still resolves against the working directory and is the place errors point at."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "edges.csv").write_text(
+        (example_spec.parent / "data" / "TCR_Edgelist.csv").read_text()
+    )
+    spec = load_spec(example_spec, ["network.edges.file=edges.csv"])
+    assert spec.network.edges[0].file == tmp_path / "edges.csv"
+    with pytest.raises(SpecError) as info:
+        load_spec(example_spec, ["network.edges.file=nope.csv"])
+    problem = only_problem(info)
+    assert problem.location.source == "--set network.edges.file=nope.csv"
+    assert str(tmp_path) in problem.hint
+
+
 def test_overrides_as_a_mapping(example_spec: Path) -> None:
     spec = load_spec(
         example_spec,

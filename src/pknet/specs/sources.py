@@ -60,8 +60,20 @@ class SourceMap:
         self._files = files
         self._lines = {source: text.splitlines() for source, text in texts.items()}
 
+    def _as_written(self, path: PathKey) -> PathKey:
+        """`path` without the list index 0 a one-or-many field adds to a single value
+        (`edges: {file: ...}` validates as `edges: [{file: ...}]`)."""
+        written: list = []
+        for key in path:
+            parent = tuple(written)
+            if key == 0 and parent in self._entries and (*parent, 0) not in self._entries:
+                continue
+            written.append(key)
+        return tuple(written)
+
     def entry(self, path: PathKey) -> SourceEntry | None:
         """The entry of `path`, or of its nearest ancestor that was written down."""
+        path = self._as_written(path)
         for end in range(len(path), -1, -1):
             found = self._entries.get(tuple(path[:end]))
             if found is not None:
@@ -73,13 +85,13 @@ class SourceMap:
         return found.value if found else None
 
     def key_location(self, path: PathKey) -> Location | None:
-        exact = self._entries.get(tuple(path))
+        exact = self._entries.get(self._as_written(path))
         if exact is not None and exact.key is not None:
             return exact.key
         return self.value_location(path)
 
     def is_exact(self, path: PathKey) -> bool:
-        return tuple(path) in self._entries
+        return self._as_written(path) in self._entries
 
     def base_dir(self, path: PathKey) -> Path:
         """The folder relative paths at `path` resolve against: that of the file declaring them."""
