@@ -132,6 +132,15 @@ def test_class_smaller_than_folds_is_an_error() -> None:
     text = caught.value.format()
     assert "evaluate.cv.folds: class 1 has 3 sample(s), fewer than the 5 folds" in text
     assert "use at most 3 folds, or `kind: kfold`" in text
+    with pytest.raises(CompileError) as caught:
+        make_splits(
+            KFoldSpec(kind="stratified_kfold", folds=5),
+            labels([10, 3]),
+            "binary",
+            0,
+            classes=("T cell", "other"),
+        )
+    assert "class `other` has 3 sample(s)" in caught.value.format()  # named, not coded
 
 
 def test_error_located_in_the_spec(tmp_path: Path) -> None:

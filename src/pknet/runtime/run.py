@@ -293,7 +293,9 @@ def run_folds(
         feature_graph(spec, dataset.x, dataset.features),
     )
     check_count_likelihood(spec, program.loss, dataset.x)
-    splits = make_splits(spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec)
+    splits = make_splits(
+        spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec, classes=dataset.classes
+    )
     stopping = stopping_rule(spec, dataset.task, metrics, dataset.targets)
     rows = fold_rows(spec, splits, dataset.y, stopping)
     stats = fold_stats(spec, dataset.x, rows)

@@ -15,6 +15,7 @@ gives the same folds on every machine and Python hash seed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,11 +39,18 @@ class Split:
 
 
 def make_splits(
-    cv: CvSpec, y: np.ndarray, task: Task, seed: int, *, spec: Spec | None = None
+    cv: CvSpec,
+    y: np.ndarray,
+    task: Task,
+    seed: int,
+    *,
+    spec: Spec | None = None,
+    classes: Sequence[str] = (),
 ) -> list[Split]:
     """The train/test splits of `cv` for targets `y` (class codes or values).
 
-    `spec`, when given, locates errors at their line in the spec file.
+    `spec`, when given, locates errors at their line in the spec file; `classes` names the
+    class codes in them.
     """
     n = len(y)
     rng = np.random.default_rng([seed, CV_STREAM])
@@ -77,7 +85,7 @@ def make_splits(
             )
         )
     if cv.kind == "stratified_kfold" and task != "regression":
-        _check_class_sizes(spec, y, cv.folds)
+        _check_class_sizes(spec, y, cv.folds, classes)
         order = _class_order(y, rng if cv.shuffle else None)
         fold_of = np.empty(n, dtype=np.int64)
         fold_of[order] = np.arange(n) % cv.folds
@@ -122,10 +130,13 @@ def _problem(spec: Spec | None, path: PathKey, message: str, hint: str | None = 
     return Problem(message, path=".".join(map(str, path)), hint=hint)
 
 
-def _check_class_sizes(spec: Spec | None, y: np.ndarray, folds: int) -> None:
+def _check_class_sizes(
+    spec: Spec | None, y: np.ndarray, folds: int, classes: Sequence[str]
+) -> None:
     codes, counts = np.unique(y, return_counts=True)
     if counts.min() < folds:
-        small = int(codes[np.argmin(counts)])
+        code = int(codes[np.argmin(counts)])
+        small = f"`{classes[code]}`" if code < len(classes) else str(code)
         raise CompileError(
             _problem(
                 spec,
