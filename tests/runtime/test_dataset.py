@@ -273,6 +273,16 @@ def test_a_table_without_feature_columns_is_an_error(tmp_path: Path) -> None:
     assert "data.expression: ids.csv gives the model no input feature" in text
 
 
+def test_a_table_with_a_header_only_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text(CSV_ROWS.read_text().splitlines()[0] + "\n")
+    text = failure(
+        tmp_path,
+        f"  expression: {{file: {tmp_path / 'empty.csv'}}}\n"
+        f"  target: {{file: {LABELS}, column: TCR}}\n",
+    )
+    assert "data.expression: empty.csv holds no samples" in text
+
+
 def test_blank_lines_in_a_features_as_rows_table(tmp_path: Path) -> None:
     lines = PROTEOMICS.read_text().splitlines()
     with_blanks = [*lines[:3], "", *lines[3:8], "   ", *lines[8:]]

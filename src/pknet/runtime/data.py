@@ -104,6 +104,15 @@ def load_dataset(
         n_features = len(feature_names(spec, path))
         columns = np.setdiff1d(np.arange(n_features), target_columns)
     matrix = read_inputs(spec, path, columns)
+    if not matrix.samples:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression"),
+                f"{path.name} holds no samples",
+                "check the file, and `orientation` (samples as rows or as columns)",
+            )
+        )
     targets: tuple[str, ...] = ()
     if target_columns is not None:
         y, targets, join = _feature_targets(spec, path, matrix, target_columns)

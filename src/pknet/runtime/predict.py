@@ -126,6 +126,10 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
         raise CompileError(Problem(f"data file not found: {data}", Location(str(data))))
     columns = _columns(Path(data), spec, info["features"])
     matrix = read_inputs(spec, Path(data), columns)
+    if not matrix.samples:
+        raise CompileError(
+            Problem(f"{Path(data).name} holds no samples to predict", Location(str(data)))
+        )
     x, _, _ = prepare_inputs(spec, matrix, np.arange(len(matrix.samples)), columns, Path(data))
 
     network = _network(run_dir, info) if "nodes" in info else None
