@@ -145,6 +145,12 @@ def test_edge_weights_steer_the_pruned_tree(tmp_path: Path) -> None:
         net = pknet.compile_spec(spec_file(tmp_path, body)).network
         kept[heavy] = sorted(set(net.nodes) - {"A_gene", "TCR"})
     assert kept == {"K1": ["K2"], "K2": ["K1"]}
+    weights.write_text("from,to,weight\nTCR,K1,5\nK9,TCR,2\n")  # reversed, unknown: none fits
+    with pytest.raises(CompileError) as caught:
+        pknet.compile_spec(spec_file(tmp_path, body))
+    text = caught.value.format()
+    assert "prune.weights: none of the 2 weights in weights.csv names an edge" in text
+    assert "`TCR -> K1`" in text
 
 
 def test_min_nodes_prefers_fewer_nodes_over_fewer_edges(tmp_path: Path) -> None:

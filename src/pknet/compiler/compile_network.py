@@ -22,7 +22,7 @@ from pknet.io.networks import load_mapping
 from pknet.io.weights import load_weights
 from pknet.specs import Spec
 from pknet.specs.dsl import Measured, Selector, walk
-from pknet.specs.schema import NetworkSpec, PruneSpec
+from pknet.specs.schema import NetworkSpec
 from pknet.specs.yaml_tree import PathKey
 
 EXAMPLES = 10
@@ -197,17 +197,33 @@ def _check_connected(spec: Spec, hygiene: HygieneReport) -> None:
         raise InfeasiblePruningError(problems)
 
 
-def _weights(prune_spec: PruneSpec, net: Network) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if prune_spec.weights is None:
+def _weights(spec: Spec, net: Network) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per-edge or per-node weights from `prune.weights` (1 where the file has none); a file
+    that names none of the network's edges (nodes) is an error, not all-default weights."""
+    weights = spec.prune.weights if spec.prune is not None else None
+    if weights is None:
         return None, None
-    table = load_weights(
-        prune_spec.weights.file, on=prune_spec.weights.on, column=prune_spec.weights.column
-    )
+    table = load_weights(weights.file, on=weights.on, column=weights.column)
     names = np.asarray(net.nodes, dtype=object)
-    if prune_spec.weights.on == "nodes":
-        return None, np.array([table.get((n,), 1.0) for n in net.nodes])
-    pairs = zip(names[net.src], names[net.dst], strict=True)
-    return np.array([table.get(pair, 1.0) for pair in pairs]), None
+    keys = (
+        [(n,) for n in net.nodes]
+        if weights.on == "nodes"
+        else list(zip(names[net.src], names[net.dst], strict=True))
+    )
+    if table and not any(key in table for key in keys):
+        example = " -> ".join(next(iter(table)))
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("prune", "weights"),
+                f"none of the {len(table)} weights in {Path(weights.file).name} names "
+                f"{'a node' if weights.on == 'nodes' else 'an edge'} of the network (e.g. "
+                f"`{example}`)",
+                "check `on` (edges or nodes) and that the names match the network's",
+            )
+        )
+    values = np.array([table.get(key, 1.0) for key in keys])
+    return (None, values) if weights.on == "nodes" else (values, None)
 
 
 def _prune(
@@ -233,7 +249,7 @@ def _prune(
                 )
             )
         required = net.index_of(wanted_names)
-    edge_weights, node_weights = _weights(spec.prune, net)
+    edge_weights, node_weights = _weights(spec, net)
     solver = spec.prune.solver
     try:
         return prune(
