@@ -94,8 +94,8 @@ def _metric_points(points: np.ndarray, metric: Metric) -> np.ndarray:
     zero = np.flatnonzero(norms[:, 0] == 0)
     if len(zero):
         raise ValueError(
-            f"the cosine metric is undefined for all-zero rows (rows {zero[:5].tolist()}); "
-            "drop them or use `metric: euclidean`"
+            f"the cosine metric is undefined for all-zero rows (0-based rows "
+            f"{zero[:5].tolist()}{' ...' if len(zero) > 5 else ''})"
         )
     return points / norms
 

@@ -108,8 +108,18 @@ def fold_graph(
             return fold_knn_graph(points, train_rows, graph.k, graph.metric)
         return fold_cosine_graph(points, train_rows, graph.threshold)
     except ValueError as exc:  # the cosine of an all-zero row
+        other = (
+            "`metric: euclidean`"
+            if isinstance(graph, KnnGraphSpec)
+            else "`kind: knn` with `metric: euclidean`"
+        )
         raise CompileError(
-            spec_problem(spec, GRAPH_PATH, f"cannot build the graph of fold {fold}: {exc}")
+            spec_problem(
+                spec,
+                GRAPH_PATH,
+                f"cannot build the graph of fold {fold}: {exc}",
+                f"drop the samples without any signal, or use {other}",
+            )
         ) from None
 
 
