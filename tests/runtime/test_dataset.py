@@ -262,25 +262,24 @@ def test_an_infinite_regression_label_is_an_error(tmp_path: Path) -> None:
     )
 
 
-def test_a_table_without_feature_columns_is_an_error(tmp_path: Path) -> None:
-    frame = pd.read_csv(CSV_ROWS, index_col=0)
-    frame.iloc[:, :0].to_csv(tmp_path / "ids.csv")
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (slice(None), "ids.csv gives the model no input feature"),  # the ids column alone
+        (slice(0, 1), "ids.csv holds no samples"),  # the header alone
+    ],
+)
+def test_a_table_without_features_or_samples_is_an_error(
+    tmp_path: Path, lines: slice, message: str
+) -> None:
+    ids = [line.split(",")[0] for line in CSV_ROWS.read_text().splitlines()]
+    (tmp_path / "ids.csv").write_text("\n".join(ids[lines]) + "\n")
     text = failure(
         tmp_path,
         f"  expression: {{file: {tmp_path / 'ids.csv'}}}\n"
         f"  target: {{file: {LABELS}, column: TCR}}\n",
     )
-    assert "data.expression: ids.csv gives the model no input feature" in text
-
-
-def test_a_table_with_a_header_only_is_an_error(tmp_path: Path) -> None:
-    (tmp_path / "empty.csv").write_text(CSV_ROWS.read_text().splitlines()[0] + "\n")
-    text = failure(
-        tmp_path,
-        f"  expression: {{file: {tmp_path / 'empty.csv'}}}\n"
-        f"  target: {{file: {LABELS}, column: TCR}}\n",
-    )
-    assert "data.expression: empty.csv holds no samples" in text
+    assert f"data.expression: {message}" in text
 
 
 def test_blank_lines_in_a_features_as_rows_table(tmp_path: Path) -> None:

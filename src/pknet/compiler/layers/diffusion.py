@@ -29,6 +29,7 @@ import scipy.sparse.linalg
 from jaxtyping import Array, Float, PRNGKeyArray, UInt
 
 from pknet.compiler.graphs import adjacency, graph_from_edges, symmetrize
+from pknet.compiler.layers.fixed import FixedLayer
 from pknet.compiler.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import DiffusionLayerSpec
@@ -101,7 +102,7 @@ def _bits(dtype: np.dtype) -> np.dtype:
     return np.dtype(f"uint{np.dtype(dtype).itemsize * 8}")
 
 
-class DiffusionLayer(eqx.Module):
+class DiffusionLayer(FixedLayer):
     """`x0 (n_sources,) -> F x0 (n_alphas * n_targets,)`: RWR scores for each alpha in turn.
 
     No trainable parameters. The operator is stored as its raw bits (an unsigned integer array)
@@ -151,16 +152,6 @@ class DiffusionLayer(eqx.Module):
     def n_parameters(self) -> int:
         """Trainable scalars: none, the operator is fixed."""
         return 0
-
-    @property
-    def weight(self) -> None:
-        """No trained weight (the `weights` loss group skips this layer)."""
-        return None
-
-    @property
-    def bias(self) -> None:
-        """No bias."""
-        return None
 
     def __call__(
         self, x0: Float[Array, " n_sources"], *, key: PRNGKeyArray | None = None

@@ -16,10 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from pknet.compiler.layers.fixed import FixedLayer
 from pknet.specs.schema.model import PcaLayerSpec
 
 
-class PcaLayer(eqx.Module):
+class PcaLayer(FixedLayer):
     """`((x - mean) @ components.T) * scale`; `fitted` sets the arrays from a fold's rows."""
 
     mean: Float[Array, " in_features"]
@@ -40,16 +41,6 @@ class PcaLayer(eqx.Module):
     def n_parameters(self) -> int:
         """Fitted scalars: the mean, the component loadings and their scales."""
         return self.mean.size + self.components.size + self.scale.size
-
-    @property
-    def weight(self) -> None:
-        """No trained weight (the `weights` loss group skips this layer)."""
-        return None
-
-    @property
-    def bias(self) -> None:
-        """No bias."""
-        return None
 
     def fitted(self, x: Float[Array, "n in_features"], weight: Float[Array, " n"]) -> PcaLayer:
         """This layer fitted on the rows of `x` with `weight` > 0 (jit- and vmap-safe)."""
