@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -125,3 +126,16 @@ def test_bad_input_raises():
         trace_norm([], "task")
     with pytest.raises(ValueError, match="leading task axis"):
         trace_norm(jnp.ones(()), "task")
+
+
+def test_vmapped_folds_call_lapack_one_matrix_at_a_time() -> None:
+    """A batched LAPACK SVD waits on XLA's thread pool; two at once deadlocked on 2 cores
+    (`mode=all` with the folds vmapped). Under vmap every SVD must get a single matrix."""
+    stacked = jnp.ones((2, 5, 3, 4))  # folds, tasks, inputs, outputs
+    gradient = jax.vmap(jax.grad(lambda a: trace_norm(a, "all")))
+    text = jax.jit(gradient).lower(stacked).as_text()
+    operands = re.findall(r"custom_call @lapack_\w*gesvd\w*\(.*?\) .*?: \((tensor<[^>]*>)", text)
+    assert sorted(operands) == ["tensor<3x20xf32>", "tensor<4x15xf32>", "tensor<5x12xf32>"]
+    np.testing.assert_allclose(
+        gradient(stacked)[1], jax.grad(lambda a: trace_norm(a, "all"))(stacked[1]), rtol=1e-6
+    )

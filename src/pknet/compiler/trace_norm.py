@@ -17,11 +17,12 @@ through `U` and `V` themselves divides by differences of singular values: NaN th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
 from jax.lax import linalg
 from jaxtyping import Array, Float
 
@@ -43,9 +44,37 @@ def nuclear_norm(matrix: Float[Array, "rows cols"]) -> Float[Array, ""]:
     return _nuclear_norm(matrix)
 
 
+def _one_matrix_at_a_time(fn: Callable[[Array], Any]) -> Callable[[Array], Any]:
+    """`fn` of one matrix, vmapped as a sequential `lax.map` instead of a batched LAPACK call.
+
+    jaxlib spreads a batched LAPACK SVD over XLA's intra-op thread pool and waits for the
+    pieces; two such calls running at once (the unfoldings of `mode=all`, with the folds
+    vmapped) can each hold a pool thread the other waits for. On 2 cores that deadlocked.
+    """
+    wrapped = custom_vmap(fn)
+
+    @wrapped.def_vmap
+    def _rule(axis_size: int, in_batched: list[bool], matrix: Array) -> tuple[Any, Any]:
+        if not in_batched[0]:
+            out = wrapped(matrix)
+            return out, jax.tree.map(lambda _: False, out)
+        out = jax.lax.map(wrapped, matrix)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return wrapped
+
+
+_singular_values = _one_matrix_at_a_time(
+    lambda matrix: linalg.svd(matrix, full_matrices=False, compute_uv=False, algorithm=QR)
+)
+_thin_svd = _one_matrix_at_a_time(
+    lambda matrix: tuple(linalg.svd(matrix, full_matrices=False, algorithm=QR))
+)
+
+
 @jax.custom_jvp
 def _nuclear_norm(matrix: Float[Array, "rows cols"]) -> Float[Array, ""]:
-    return linalg.svd(matrix, full_matrices=False, compute_uv=False, algorithm=QR).sum()
+    return _singular_values(matrix).sum()
 
 
 @_nuclear_norm.defjvp
@@ -57,7 +86,7 @@ def _nuclear_norm_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Ar
     2.3 ms with QR; JAX's own rule for `compute_uv=False` also asks for full matrices.
     """
     (matrix,), (tangent,) = primals, tangents
-    u, s, vt = linalg.svd(matrix, full_matrices=False, algorithm=QR)
+    u, s, vt = _thin_svd(matrix)
     return s.sum(), jnp.sum((u.T @ tangent) * vt)
 
 
