@@ -258,6 +258,10 @@ def broken(y_true, y_score, task):
 
 def text(y_true, y_score, task):
     return "0.5"
+
+
+def quits(y_true, y_score, task):
+    raise SystemExit(3)
 """
 
 
@@ -287,6 +291,7 @@ def test_a_python_metric_is_scored_per_task(data: Path) -> None:
         ),
         ("{name: b, file: my_metrics.py, function: broken}", "raised ValueError: no good"),
         ("{name: t, file: my_metrics.py, function: text}", "returned str '0.5', not a number"),
+        ("{name: q, file: my_metrics.py, function: quits}", "raised SystemExit: 3"),
         ("{name: e, file: syntax.py}", "importing syntax.py failed: SyntaxError"),
     ],
 )

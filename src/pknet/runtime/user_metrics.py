@@ -52,7 +52,7 @@ def _import(spec: Spec, index: int, path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses and pickling look their module up here
     try:
         module_spec.loader.exec_module(module)
-    except Exception as exc:  # anything the user's file raises while it is imported
+    except (Exception, SystemExit) as exc:  # anything the file raises on import, exit() too
         sys.modules.pop(name, None)
         raise MetricError(
             spec_problem(
@@ -91,7 +91,7 @@ def _guarded(spec: Spec, index: int, fn: MetricFn) -> MetricFn:
     def metric(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
         try:
             value = fn(y_true, y_score, task)
-        except Exception as exc:  # any failure inside user code is reported, not a traceback
+        except (Exception, SystemExit) as exc:  # user code failing, or calling exit(), is reported
             raise MetricError(
                 spec_problem(
                     spec,
