@@ -4,8 +4,9 @@ metrics, importances and a run directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -306,28 +307,8 @@ def run_folds(
         f"{program.n_parameters} parameters, {len(splits)} folds"
     )
 
-    try:
+    with _training_errors(spec):
         trained = _train(spec, program, dataset, rows, stats, stopping, on_epoch, graphs)
-    except MonitorUndefined as exc:
-        raise RunError(
-            spec_problem(
-                spec,
-                ("train", "early_stopping", "monitor"),
-                f"{exc}, so early stopping had no best epoch to keep (e.g. a ROC-AUC on "
-                "validation rows of one class)",
-                "monitor `val_loss`, or hold out more rows with `train.validation_fraction`",
-            )
-        ) from None
-    except TrainingDiverged as exc:
-        raise RunError(
-            spec_problem(
-                spec,
-                ("train", "optimizer", "lr"),
-                f"{exc}: the loss became NaN or infinite",
-                "lower the learning rate, set `train.optimizer.clip_norm`, or check the data "
-                "for extreme values",
-            )
-        ) from None
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
@@ -390,6 +371,33 @@ def pooled_scores(
     rows = np.concatenate([s.test for s in splits])
     pooled = np.concatenate([np.asarray(t) for t in test_scores])
     return score(metrics, dataset.y[rows], pooled, dataset.task, dataset.targets)
+
+
+@contextlib.contextmanager
+def _training_errors(spec: Spec, whose: str = "") -> Iterator[None]:
+    """Training failures as located `RunError`s (`whose`: which training, e.g. the control's)."""
+    try:
+        yield
+    except MonitorUndefined as exc:
+        raise RunError(
+            spec_problem(
+                spec,
+                ("train", "early_stopping", "monitor"),
+                f"{whose}{exc}, so early stopping had no best epoch to keep (e.g. a ROC-AUC "
+                "on validation rows of one class)",
+                "monitor `val_loss`, or hold out more rows with `train.validation_fraction`",
+            )
+        ) from None
+    except TrainingDiverged as exc:
+        raise RunError(
+            spec_problem(
+                spec,
+                ("train", "optimizer", "lr"),
+                f"{whose}{exc}: the loss became NaN or infinite",
+                "lower the learning rate, set `train.optimizer.clip_norm`, or check the data "
+                "for extreme values",
+            )
+        ) from None
 
 
 def _train(
@@ -504,7 +512,8 @@ def _explain(
         x = dataset.x[:, np.asarray(jax.random.permutation(key, dataset.x.shape[1]))]
         shuffled = dataclasses.replace(dataset, x=x)
         control_stats = fold_stats(spec, x, rows)
-        control_trained = _train(spec, program, shuffled, rows, control_stats, stopping, None)
+        with _training_errors(spec, "the shuffled-prior control's "):
+            control_trained = _train(spec, program, shuffled, rows, control_stats, stopping, None)
         control = _fold_importances(
             spec, program, control_trained, dataset, x, splits, control_stats
         )
