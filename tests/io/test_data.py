@@ -210,3 +210,16 @@ def test_repeated_sample_or_feature_names_are_errors(tmp_path: Path, orientation
     frame.to_csv(path)
     with pytest.raises(CompileError, match="sample `s1` appears twice"):
         read_matrix(path, orientation=orientation)
+
+
+def test_repeated_names_in_an_anndata_file_are_errors(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata warns about the repeated names it writes
+        adata = anndata.AnnData(np.ones((3, 2), np.float32))
+        adata.obs_names, adata.var_names = ["s1", "s2", "s3"], ["g1", "g1"]
+        adata.write_h5ad(tmp_path / "a.h5ad")
+    with pytest.raises(CompileError) as caught:
+        read_matrix(tmp_path / "a.h5ad")
+    text = caught.value.format()
+    assert "feature `g1` appears twice (at positions 1 and 2)" in text
+    assert "adata.var_names_make_unique()" in text

@@ -166,8 +166,15 @@ def _h5ad_layer(adata: anndata.AnnData, layer: str, path: Path) -> tuple[Any, li
 def _h5ad_matrix(path: Path, layer: str, columns: np.ndarray | None) -> Matrix:
     with _open_h5ad(path) as adata:
         stored, names = _h5ad_layer(adata, layer, path)
-        values = _dense(stored, columns)
         samples = tuple(adata.obs_names.astype(str))
+        for what, keys, fix in (
+            ("sample", samples, "`adata.obs_names_make_unique()`"),
+            ("feature", names, "`adata.var_names_make_unique()`"),
+        ):
+            repeat = _first_repeat(keys)
+            if repeat is not None:
+                raise _repeat_error(repeat, what, Location(str(path)), f"make them unique ({fix})")
+        values = _dense(stored, columns)
         obs = adata.obs.copy()
     return Matrix(values, samples, _selected(names, columns), obs)
 
@@ -246,20 +253,36 @@ def _header(path: Path, sep: str) -> list[str]:
 
 
 def _check_unique(names: Sequence[str], path: Path, what: str, orientation: str) -> None:
-    """Sample and feature names are keys (label joins, network nodes): none may repeat."""
+    """Sample and feature names are keys (label joins, network nodes): none may repeat. In a
+    table, the error names the line of the repeat (the header line for column names)."""
+    repeat = _first_repeat(names)
+    if repeat is not None:
+        in_rows = (what == "sample") == (orientation == "samples_as_rows")
+        line = int(_non_blank_lines(path)[1 + repeat[2]]) + 1 if in_rows else 1
+        raise _repeat_error(repeat, what, Location(str(path), line), "make them unique")
+
+
+def _first_repeat(names: Sequence[str]) -> tuple[str, int, int] | None:
+    """(name, first position, second position) of the first name seen twice, or None."""
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in seen:
-            in_rows = (what == "sample") == (orientation == "samples_as_rows")
-            line = int(_non_blank_lines(path)[1 + i]) + 1 if in_rows else 1
-            raise CompileError(
-                Problem(
-                    f"{what} `{name}` appears twice (at positions {seen[name] + 1} and {i + 1})",
-                    Location(str(path), line),
-                    hint=f"{what} names are keys (label joins, network nodes): make them unique",
-                )
-            )
+            return name, seen[name], i
         seen[name] = i
+    return None
+
+
+def _repeat_error(
+    repeat: tuple[str, int, int], what: str, location: Location, fix: str
+) -> CompileError:
+    name, first, second = repeat
+    return CompileError(
+        Problem(
+            f"{what} `{name}` appears twice (at positions {first + 1} and {second + 1})",
+            location,
+            hint=f"{what} names are keys (label joins, network nodes): {fix}",
+        )
+    )
 
 
 def _first_column(path: Path, sep: str) -> list[str]:
