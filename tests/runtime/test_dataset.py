@@ -190,6 +190,16 @@ def test_duplicate_label_rows(tmp_path: Path) -> None:
     )
 
 
+def test_a_label_file_with_two_columns_of_one_name(tmp_path: Path) -> None:
+    lines = LABELS.read_text().splitlines()
+    labels = tmp_path / "labels.csv"
+    labels.write_text("\n".join(f"{line},{line.split(',')[1]}" for line in lines) + "\n")
+    text = failure(
+        tmp_path, f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {labels}, column: TCR}}\n"
+    )
+    assert "labels.csv:1: label file labels.csv has two columns named `TCR`" in text
+
+
 def test_numeric_two_valued_labels_are_binary(tmp_path: Path) -> None:
     ds = load(tmp_path, f"  expression: {PROTEINS}\n  target: {DESIGN_TARGET}\n  missing: mean\n")
     design = pd.read_csv(DESIGN, sep="\t", index_col=0)["group"]

@@ -171,7 +171,7 @@ def _h5ad_matrix(path: Path, layer: str, columns: np.ndarray | None) -> Matrix:
             ("sample", samples, "`adata.obs_names_make_unique()`"),
             ("feature", names, "`adata.var_names_make_unique()`"),
         ):
-            repeat = _first_repeat(keys)
+            repeat = first_repeat(keys)
             if repeat is not None:
                 raise _repeat_error(repeat, what, Location(str(path)), f"make them unique ({fix})")
         values = _dense(stored, columns)
@@ -240,13 +240,15 @@ def _tenx_matrix(path: Path, columns: np.ndarray | None) -> Matrix:
 
 
 def _table_names(path: Path, sep: str, orientation: str) -> list[str]:
-    names = _header(path, sep) if orientation == "samples_as_rows" else _first_column(path, sep)
+    names = (
+        table_header(path, sep) if orientation == "samples_as_rows" else _first_column(path, sep)
+    )
     _check_unique(names, path, "feature", orientation)
     return names
 
 
-def _header(path: Path, sep: str) -> list[str]:
-    """The column names after the index column, as written (pandas renames repeats `X.1`)."""
+def table_header(path: Path, sep: str) -> list[str]:
+    """The column names after the first column, as written (pandas renames repeats `X.1`)."""
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         rows = (row for row in csv.reader(handle, delimiter=sep) if any(c.strip() for c in row))
         return next(rows, [])[1:]
@@ -255,14 +257,14 @@ def _header(path: Path, sep: str) -> list[str]:
 def _check_unique(names: Sequence[str], path: Path, what: str, orientation: str) -> None:
     """Sample and feature names are keys (label joins, network nodes): none may repeat. In a
     table, the error names the line of the repeat (the header line for column names)."""
-    repeat = _first_repeat(names)
+    repeat = first_repeat(names)
     if repeat is not None:
         in_rows = (what == "sample") == (orientation == "samples_as_rows")
         line = int(_non_blank_lines(path)[1 + repeat[2]]) + 1 if in_rows else 1
         raise _repeat_error(repeat, what, Location(str(path), line), "make them unique")
 
 
-def _first_repeat(names: Sequence[str]) -> tuple[str, int, int] | None:
+def first_repeat(names: Sequence[str]) -> tuple[str, int, int] | None:
     """(name, first position, second position) of the first name seen twice, or None."""
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -313,7 +315,9 @@ def _table_matrix(path: Path, sep: str, orientation: str, columns: np.ndarray | 
     values = frame.to_numpy(dtype=np.float32)
     index = [str(v) for v in frame.index]
     header = (
-        _header(path, sep) if wanted is None or not by_rows else [str(c) for c in frame.columns]
+        table_header(path, sep)
+        if wanted is None or not by_rows
+        else [str(c) for c in frame.columns]
     )
     samples, features = (index, header) if by_rows else (header, index)
     _check_unique(samples, path, "sample", orientation)

@@ -34,7 +34,7 @@ import pandas as pd
 from pknet.compiler.compile_network import CompiledNetwork
 from pknet.compiler.located import spec_problem
 from pknet.errors import CompileError, Location, Problem
-from pknet.io.data import Matrix, read_feature_names, read_matrix
+from pknet.io.data import Matrix, first_repeat, read_feature_names, read_matrix, table_header
 from pknet.specs import Spec
 from pknet.specs.schema.data import Log1pSpec, NormalizeTotalSpec
 
@@ -370,6 +370,15 @@ def _label_file(spec: Spec) -> tuple[pd.DataFrame, pd.Series]:
             Problem(f"cannot read label file {path.name}: {exc}", Location(str(path)))
         ) from None
     header = [str(c) for c in table.columns]
+    repeat = first_repeat(header[:1] + table_header(path, sep))
+    if repeat is not None:
+        raise CompileError(
+            Problem(
+                f"label file {path.name} has two columns named `{repeat[0]}`",
+                Location(str(path), 1),
+                hint="give every column of the label file its own name",
+            )
+        )
     index = spec.data.target.index or header[0]
     if index not in header:
         raise CompileError(
