@@ -397,3 +397,11 @@ def test_missing_spec_file(tmp_path: Path) -> None:
     result = invoke("validate", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2
     assert "spec file not found" in result.output
+
+
+def test_an_optimizer_without_a_name_is_adam() -> None:
+    """`--set train.optimizer.lr=0.05` on a spec that never named an optimizer means Adam."""
+    from pknet.specs.schema.train import AdamSpec, TrainSpec
+
+    optimizer = TrainSpec.model_validate({"optimizer": {"lr": 0.05}}).optimizer
+    assert isinstance(optimizer, AdamSpec) and optimizer.lr == 0.05

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pknet.specs.schema.base import SpecModel
 
@@ -79,7 +79,8 @@ class TrainSpec(SpecModel):
     """How the model is fitted."""
 
     optimizer: OptimizerSpec = Field(
-        default_factory=lambda: AdamSpec(name="adam"), description="Optimiser and learning rate."
+        default_factory=lambda: AdamSpec(name="adam"),
+        description="Optimiser and learning rate; `name` defaults to `adam`.",
     )
     epochs: int = Field(100, ge=1, le=100_000, description="Maximum number of passes over data.")
     batch_size: int = Field(64, ge=1, description="Samples per gradient step.")
@@ -96,3 +97,11 @@ class TrainSpec(SpecModel):
     device: Literal["auto", "cpu", "gpu", "tpu"] = Field(
         "auto", description="Where to run; `auto` lets JAX choose."
     )
+
+    @field_validator("optimizer", mode="before")
+    @classmethod
+    def _adam_by_default(cls, value: Any) -> Any:
+        """`optimizer: {lr: 0.01}` (or `--set train.optimizer.lr=0.01`) is Adam at that rate."""
+        if isinstance(value, dict) and "name" not in value:
+            return {"name": "adam", **value}
+        return value
