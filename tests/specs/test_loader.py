@@ -16,6 +16,7 @@ import pknet
 from pknet import SpecError, load_spec, render_spec
 from pknet.cli import app
 from pknet.specs.dsl import Difference
+from pknet.specs.schema.train import AdamSpec, TrainSpec
 
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 FIXTURE_DATA = Path(__file__).parent / "malformed" / "data"
@@ -401,7 +402,5 @@ def test_missing_spec_file(tmp_path: Path) -> None:
 
 def test_an_optimizer_without_a_name_is_adam() -> None:
     """`--set train.optimizer.lr=0.05` on a spec that never named an optimizer means Adam."""
-    from pknet.specs.schema.train import AdamSpec, TrainSpec
-
     optimizer = TrainSpec.model_validate({"optimizer": {"lr": 0.05}}).optimizer
     assert isinstance(optimizer, AdamSpec) and optimizer.lr == 0.05
