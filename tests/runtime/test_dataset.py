@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import pknet
-from pknet.errors import CompileError
+from pknet.errors import CompileError, SpecError
 from pknet.runtime.data import Dataset, load_dataset
 
 DATA = Path(__file__).parents[1] / "data" / "matrices"
@@ -198,6 +198,23 @@ def test_a_label_file_with_two_columns_of_one_name(tmp_path: Path) -> None:
         tmp_path, f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {labels}, column: TCR}}\n"
     )
     assert "labels.csv:1: label file labels.csv has two columns named `TCR`" in text
+
+
+def test_a_layer_of_a_table_is_an_error(tmp_path: Path) -> None:
+    text = failure(
+        tmp_path,
+        f"  expression: {{file: {CSV_ROWS}, layer: raw}}\n  target: {{file: {LABELS}, "
+        "column: TCR}\n",
+    )
+    assert "data.expression.layer: `layer: raw` names a matrix inside an AnnData file" in text
+
+
+def test_a_transform_twice_or_select_measured_without_a_network(tmp_path: Path) -> None:
+    data = f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, column: TCR}}\n"
+    with pytest.raises(SpecError, match=r"data.transform\[1\]: transform `log1p` is listed twice"):
+        spec(tmp_path, data + "  transform: [log1p, log1p]\n")
+    with pytest.raises(SpecError, match=r"data.transform\[0\]: `select_measured` keeps"):
+        spec(tmp_path, data + "  transform: [select_measured]\n")
 
 
 def test_numeric_two_valued_labels_are_binary(tmp_path: Path) -> None:

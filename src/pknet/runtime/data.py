@@ -34,7 +34,14 @@ import pandas as pd
 from pknet.compiler.compile_network import CompiledNetwork
 from pknet.compiler.located import spec_problem
 from pknet.errors import CompileError, Location, Problem
-from pknet.io.data import Matrix, first_repeat, read_feature_names, read_matrix, table_header
+from pknet.io.data import (
+    Matrix,
+    data_format,
+    first_repeat,
+    read_feature_names,
+    read_matrix,
+    table_header,
+)
 from pknet.specs import Spec
 from pknet.specs.schema.data import Log1pSpec, NormalizeTotalSpec
 
@@ -103,6 +110,17 @@ def load_dataset(
     if columns is None and target_columns is not None:
         n_features = len(feature_names(spec, path))
         columns = np.setdiff1d(np.arange(n_features), target_columns)
+    fmt = data_format(path, spec.data.expression.format)
+    if spec.data.expression.layer != "X" and fmt != "h5ad":
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression", "layer"),
+                f"`layer: {spec.data.expression.layer}` names a matrix inside an AnnData file, "
+                f"but {path.name} is read as {fmt}",
+                "remove `layer` (the file holds one matrix)",
+            )
+        )
     matrix = read_inputs(spec, path, columns)
     if not matrix.samples:
         raise CompileError(

@@ -158,3 +158,15 @@ class DataSpec(SpecModel):
         if isinstance(value, list):
             return [{"kind": item} if isinstance(item, str) else item for item in value]
         return value
+
+    @model_validator(mode="after")
+    def check_transforms_unique(self) -> DataSpec:
+        kinds = [t.kind for t in self.transform]
+        for i, kind in enumerate(kinds):
+            if kind in kinds[:i]:
+                raise rule_error(
+                    ("transform", i),
+                    f"transform `{kind}` is listed twice",
+                    "list each transform once, with all its options",
+                )
+        return self

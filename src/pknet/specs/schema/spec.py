@@ -246,6 +246,19 @@ class Spec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def check_select_measured(self) -> Spec:
+        """`select_measured` keeps the features mapped to network inputs: it needs a network."""
+        for i, transform in enumerate(self.data.transform):
+            if transform.kind == "select_measured" and self.network is None:
+                raise rule_error(
+                    ("data", "transform", i),
+                    "`select_measured` keeps the features that map to network inputs, but the "
+                    "spec has no `network` section",
+                    "remove it (without a network every feature is an input)",
+                )
+        return self
+
+    @model_validator(mode="after")
     def check_multi_output(self) -> Spec:
         """Several targets: regression metrics per task; `network_outputs` needs a network."""
         target = self.data.target
