@@ -251,6 +251,12 @@ def test_signed_weights_follow_the_network_signs():
     np.testing.assert_allclose(same_theta.effective_weight(), expected, rtol=1e-6)
 
 
+def test_signed_on_a_network_without_signs_is_an_error():
+    net = named_network([("a", "K"), ("b", "K"), ("K", "T")])  # no sign column: every sign 0
+    with pytest.raises(CompileError, match="`signed: true` constrains edge weights"):
+        build(net, net.index_of(["a", "b"]), net.index_of(["T"]), signed=True)
+
+
 # --- dropout ----------------------------------------------------------------------------------
 
 

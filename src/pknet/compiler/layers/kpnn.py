@@ -407,6 +407,14 @@ class KpnnLayer(eqx.Module):
             last=last,
             dropout_rule=spec.dropout_rule,
         )
+        if spec.signed and not np.any(network.sign):
+            raise CompileError(
+                Problem(
+                    "`signed: true` constrains edge weights to the network's signs, but the "
+                    "network has none (every edge's sign is 0)",
+                    hint="give `network.edges` a `sign` column (+1/-1), or drop `signed`",
+                )
+            )
         kinds = np.full(network.n_nodes, "hidden", dtype=object)
         kinds[np.asarray(inputs, dtype=np.int64)] = "input"
         kinds[np.asarray(outputs, dtype=np.int64)] = "output"
