@@ -404,3 +404,18 @@ def test_an_optimizer_without_a_name_is_adam() -> None:
     """`--set train.optimizer.lr=0.05` on a spec that never named an optimizer means Adam."""
     optimizer = TrainSpec.model_validate({"optimizer": {"lr": 0.05}}).optimizer
     assert isinstance(optimizer, AdamSpec) and optimizer.lr == 0.05
+
+
+def test_a_mapping_override_of_another_kind_replaces_instead_of_merging(
+    example_spec: Path,
+) -> None:
+    spec = load_spec(example_spec, ["evaluate.cv={kind: leave_one_out}"])  # drops `folds`
+    assert spec.evaluate.cv.kind == "leave_one_out"
+    spec = load_spec(example_spec, ["evaluate.cv={folds: 3}"])  # same kind: merged
+    assert (spec.evaluate.cv.kind, spec.evaluate.cv.folds) == ("stratified_kfold", 3)
+    sgd_then_adam = [
+        "train.optimizer={name: sgd, lr: 0.2, momentum: 0.9}",
+        "train.optimizer={name: adam}",
+    ]
+    spec = load_spec(example_spec, sgd_then_adam)  # adam has no `momentum`: nothing carried over
+    assert spec.train.optimizer.name == "adam" and spec.train.optimizer.lr == 1e-3

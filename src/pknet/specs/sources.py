@@ -284,6 +284,19 @@ def apply_overrides(
     return tree
 
 
+def _switches_kind(old: Node, new: Node) -> bool:
+    """An override mapping that names another `kind` (or optimizer `name`) replaces the
+    mapping it lands on instead of merging into it: the old options belong to the old kind
+    (`--set 'evaluate.cv={kind: leave_one_out}'` must not keep `folds`)."""
+    if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
+        return False
+    for key in ("kind", "name"):
+        before, after = old.entries.get(key, (None, None))[1], new.entries.get(key, (None, None))[1]
+        if isinstance(before, Scalar) and isinstance(after, Scalar) and before.value != after.value:
+            return True
+    return False
+
+
 def _check_override_path(
     tree: Mapping,
     path: PathKey,
@@ -309,7 +322,7 @@ def _check_override_path(
 
 def _set_path(node: Node, path: PathKey, value: Node, loc: Location) -> Node:
     if not path:
-        return merge_trees(node, value)
+        return value if _switches_kind(node, value) else merge_trees(node, value)
     key, rest = path[0], path[1:]
     if isinstance(key, int):
         if not isinstance(node, Sequence):
