@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 CROSS_FIELD_ERROR = "spec_rule"
+NUMBER_TYPES = (int, float, int | None, float | None)
 
 
 class SpecModel(BaseModel):
@@ -18,6 +21,22 @@ class SpecModel(BaseModel):
         validate_default=True,
         use_enum_values=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """`epochs: true` is a mistake, not 1 epoch (pydantic reads a bool as a number)."""
+        if not isinstance(data, dict):
+            return data
+        for name, info in cls.model_fields.items():
+            key = info.alias or name
+            if isinstance(data.get(key), bool) and info.annotation in NUMBER_TYPES:
+                raise rule_error(
+                    (key,),
+                    f"`{key}` takes a number, not `{str(data[key]).lower()}`",
+                    "write a number",
+                )
+        return data
 
 
 def rule_error(field: tuple[str | int, ...], message: str, hint: str = "") -> PydanticCustomError:
