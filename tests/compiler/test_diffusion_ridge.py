@@ -90,6 +90,9 @@ def test_negative_edge_weights_are_a_compile_error_at_the_layer():
         build_model([diffusion()], net, np.arange(3), np.arange(3), 3, key=jax.random.key(0))
     assert caught.value.problems[0].path == "model.layers[0]"
     assert "non-negative edge weights" in caught.value.format()
+    zero = Network.from_edges(["a", "b"], ["b", "c"], weight=[0.0, 0.0])
+    with pytest.raises(CompileError, match="every edge weight of the network is 0"):
+        build_model([diffusion()], zero, np.arange(3), np.arange(3), 3, key=jax.random.key(0))
 
 
 @pytest.mark.parametrize("n, p", [(30, 5), (6, 20)])  # the primal and the dual system

@@ -178,6 +178,14 @@ def network_diffusion(
                 hint="drop the `weight` column of the network, or give weights >= 0",
             )
         )
+    if network.n_edges and not np.any(network.weight):
+        raise CompileError(
+            Problem(
+                "every edge weight of the network is 0, so the walk can never step and the "
+                "layer would only scale its inputs by (1 - alpha)",
+                hint="check the `weight` column, or drop it to weigh every edge 1",
+            )
+        )
     graph = graph_from_edges(network.n_nodes, network.src, network.dst, network.weight)
     if spec.symmetric:
         graph = symmetrize(graph)
