@@ -223,3 +223,16 @@ def test_repeated_names_in_an_anndata_file_are_errors(tmp_path: Path) -> None:
     text = caught.value.format()
     assert "feature `g1` appears twice (at positions 1 and 2)" in text
     assert "adata.var_names_make_unique()" in text
+
+
+def test_a_feature_named_na_after_a_blank_line(tmp_path: Path) -> None:
+    """Rows are counted without blank lines when `NA` names are restored and rows selected."""
+    path = tmp_path / "m.csv"
+    path.write_text("gene,s1,s2\nA,1,2\n\nNA,3,4\nB,x,6\n")
+    with pytest.raises(CompileError) as caught:  # the bad cell's line counts the blank line
+        read_matrix(path, orientation="samples_as_columns")
+    assert caught.value.problems[0].location.line == 5
+    path.write_text("gene,s1,s2\nA,1,2\n\nNA,3,4\nB,5,6\n")
+    matrix = read_matrix(path, orientation="samples_as_columns", columns=[2, 1])
+    assert matrix.features == ("B", "NA")
+    np.testing.assert_array_equal(matrix.values, [[5, 3], [6, 4]])

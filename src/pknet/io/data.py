@@ -260,7 +260,7 @@ def _check_unique(names: Sequence[str], path: Path, what: str, orientation: str)
     repeat = first_repeat(names)
     if repeat is not None:
         in_rows = (what == "sample") == (orientation == "samples_as_rows")
-        line = int(_non_blank_lines(path)[1 + repeat[2]]) + 1 if in_rows else 1
+        line = _line_of(path, repeat[2]) if in_rows else 1
         raise _repeat_error(repeat, what, Location(str(path), line), "make them unique")
 
 
@@ -297,21 +297,21 @@ def _table_matrix(path: Path, sep: str, orientation: str, columns: np.ndarray | 
     """Read a table whose first column is the row index; features are columns or rows."""
     wanted = None if columns is None else np.unique(columns)
     by_rows = orientation == "samples_as_rows"
-    # 0-based file lines of the data rows: pandas skips blank lines, `skiprows` counts them
-    data_lines = _non_blank_lines(path)[1:]
-    if by_rows:
+    if by_rows or wanted is None:
         usecols = None if wanted is None else [0, *(wanted + 1).tolist()]
         frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, usecols=usecols)
-        lines = data_lines[: len(frame)] + 1
+        rows = np.arange(len(frame))  # data rows (after the header, blank lines skipped)
     else:
-        keep = None if wanted is None else frozenset(data_lines[wanted].tolist())
-        skip = None if keep is None else (lambda i: i > 0 and i not in keep)
-        frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, skiprows=skip)
-        lines = (data_lines if wanted is None else data_lines[wanted])[: len(frame)] + 1
+        # `skiprows` counts the file's lines, blank ones included; pandas then skips those
+        keep = frozenset(_non_blank_lines(path)[1:][wanted].tolist())
+        frame = pd.read_csv(
+            path, sep=sep, index_col=0, dtype={0: str}, skiprows=lambda i: i > 0 and i not in keep
+        )
+        rows = wanted
     if frame.index.hasnans:
         first = _first_column(path, sep)
-        frame.index = [first[line - 2] for line in lines]
-    _check_numeric(frame, path, lines, "sample" if by_rows else "feature")
+        frame.index = [first[i] for i in rows]
+    _check_numeric(frame, path, rows, "sample" if by_rows else "feature")
     values = frame.to_numpy(dtype=np.float32)
     index = [str(v) for v in frame.index]
     header = (
@@ -337,8 +337,15 @@ def _non_blank_lines(path: Path) -> np.ndarray:
         return np.array([i for i, line in enumerate(handle) if line.strip()], dtype=np.int64)
 
 
-def _check_numeric(frame: pd.DataFrame, path: Path, lines: np.ndarray, row_kind: str) -> None:
-    """Fail at the first cell that is neither a number nor empty/NA."""
+def _line_of(path: Path, row: int) -> int:
+    """The 1-based file line of data row `row` (0 is the first row after the header; blank
+    lines are not rows). Only errors need it: it reads the file."""
+    return int(_non_blank_lines(path)[1 + row]) + 1
+
+
+def _check_numeric(frame: pd.DataFrame, path: Path, rows: np.ndarray, row_kind: str) -> None:
+    """Fail at the first cell that is neither a number nor empty/NA (`rows[i]`: the data row
+    of the frame's row `i`)."""
     for name in frame.columns[[pd.api.types.is_object_dtype(t) for t in frame.dtypes]]:
         column = frame[name]
         bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
@@ -349,7 +356,7 @@ def _check_numeric(frame: pd.DataFrame, path: Path, lines: np.ndarray, row_kind:
                     f"{row_kind} {frame.index[row]!s}, column {name}: "
                     f"{column.iloc[row]!r} is not a number "
                     f"({int(bad.sum())} non-numeric cell(s) in this column)",
-                    Location(str(path), int(lines[row])),
+                    Location(str(path), _line_of(path, int(rows[row]))),
                     hint="a data matrix holds numbers only; leave missing values empty or NA",
                 )
             )
