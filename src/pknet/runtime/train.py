@@ -174,7 +174,8 @@ def train_folds(
     """
     start = perf_counter()
     ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
-    params, static, opt_state, shuffle_keys = init_folds(factory, optimizer, seed, ids)
+    folds = init_folds(factory, optimizer, seed, ids)
+    static = folds[1]
     fit_index, fit_weight = pad_rows(rows.fit, batch_size)
     val_index, val_weight = pad_rows(rows.val)
     steps = fit_index.shape[1] // batch_size
@@ -192,8 +193,8 @@ def train_folds(
         outputs = forward(p, xb, keys)
         return loss.total(eqx.combine(p, static), outputs, xb, yb, wb, group_arrays, epoch)
 
-    # the data are arguments, not closed-over constants: XLA compiled a constant 91 MB matrix
-    # into the epoch (3-4 s more compile on the TCR benchmark)
+    # the data are arguments (`shared`), not closed-over constants: XLA compiled a constant
+    # 91 MB matrix into the epoch (3-4 s more compile on the TCR benchmark)
     def fold_epoch(
         p, state, active, index, weight, val_idx, val_w, fold_stats, stream, epoch, x_all, y_all
     ):
@@ -227,11 +228,44 @@ def train_folds(
         )
         return p, state, train_loss, val_loss, loss.predict(val_outputs)
 
-    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None, None, None)))
+    per_fold = (fit_index, fit_weight, val_index, val_weight, stats)
+    return fit_vmapped(
+        fold_epoch,
+        per_fold,
+        (x_all, y_all),
+        folds,
+        y,
+        rows,
+        epochs=epochs,
+        stopping=stopping,
+        on_epoch=on_epoch,
+        start=start,
+    )
+
+
+def fit_vmapped(
+    fold_epoch: Callable[..., tuple],
+    per_fold: tuple,
+    shared: tuple,
+    folds: tuple[eqx.Module, eqx.Module, optax.OptState, jax.Array],
+    y: np.ndarray,
+    rows: FoldRows,
+    *,
+    epochs: int,
+    stopping: StoppingRule | None,
+    on_epoch: EpochCallback | None,
+    start: float,
+) -> TrainedFolds:
+    """Jit `fold_epoch(params, state, active, *per_fold, stream, epoch, *shared)` vmapped over
+    the folds (the `per_fold` arrays have a leading fold axis; `shared` ones, e.g. the data,
+    are arguments rather than constants baked into XLA) and run it with `fit_epochs`.
+    `folds` is what `init_folds` returns."""
+    params, static, opt_state, shuffle_keys = folds
+    batched = (0, 0, 0, *[0] * len(per_fold), 0, None, *[None] * len(shared))
+    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=batched))
 
     def run_epoch(params, opt_state, active, keys, epoch):
-        data = (fit_index, fit_weight, val_index, val_weight, stats)
-        return epoch_fn(params, opt_state, active, *data, keys, epoch, x_all, y_all)
+        return epoch_fn(params, opt_state, active, *per_fold, keys, epoch, *shared)
 
     return fit_epochs(
         run_epoch,

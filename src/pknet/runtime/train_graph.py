@@ -28,7 +28,7 @@ from pknet.runtime.train import (
     FoldRows,
     StoppingRule,
     TrainedFolds,
-    fit_epochs,
+    fit_vmapped,
     init_folds,
     masked_step,
     pad_rows,
@@ -66,7 +66,8 @@ def train_graph_folds(
     step per epoch. Arguments as `train_folds`, plus `graphs` (leading fold axis)."""
     start = perf_counter()
     ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
-    params, static, opt_state, shuffle_keys = init_folds(factory, optimizer, seed, ids)
+    folds = init_folds(factory, optimizer, seed, ids)
+    static = folds[1]
     fit_mask, val_mask = _row_masks(rows.fit, len(x)), _row_masks(rows.val, len(x))
     val_index, _ = pad_rows(rows.val)
 
@@ -90,23 +91,15 @@ def train_graph_folds(
         val_loss = loss.total(model, outputs, xs, y_all, val_w, group_arrays)
         return p, state, value, val_loss, loss.predict(outputs)[val_idx]
 
-    # the data are arguments, not closed-over constants (see `train_folds`)
-    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(*[0] * 9, None, None, None)))
-    x_all, y_all = jnp.asarray(x), jnp.asarray(y)
-
-    def run_epoch(params, opt_state, active, keys, epoch):
-        data = (fit_mask, val_mask, val_index, stats, graphs.edge_arrays())
-        return epoch_fn(params, opt_state, active, *data, keys, epoch, x_all, y_all)
-
-    return fit_epochs(
-        run_epoch,
-        params,
-        opt_state,
-        static,
+    per_fold = (fit_mask, val_mask, val_index, stats, graphs.edge_arrays())
+    return fit_vmapped(
+        fold_epoch,
+        per_fold,
+        (jnp.asarray(x), jnp.asarray(y)),
+        folds,
         y,
         rows,
         epochs=epochs,
-        shuffle_keys=shuffle_keys,
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -46,3 +47,11 @@ def rule_error(field: tuple[str | int, ...], message: str, hint: str = "") -> Py
     """
     escaped = message.replace("{", "{{").replace("}", "}}")
     return PydanticCustomError(CROSS_FIELD_ERROR, escaped, {"field": field, "hint": hint})
+
+
+def check_listed_once(items: Sequence[Any], field: str, what: str, hint: str = "") -> None:
+    """A `rule_error` at `field[i]` for the first item of the list written a second time."""
+    for i, item in enumerate(items):
+        if item in items[:i]:
+            shown = f"{item:g}" if isinstance(item, float) else f"`{item}`"
+            raise rule_error((field, i), f"{what} {shown} is listed twice", hint)

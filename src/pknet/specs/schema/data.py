@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.base import SpecModel, check_listed_once, rule_error
 from pknet.specs.schema.types import SpecPath
 
 
@@ -98,9 +98,7 @@ class TargetSpec(SpecModel):
             raise rule_error(("positive",), "`positive` needs one class target, not several")
         for field in ("columns", "features"):
             names = getattr(self, field)
-            for i, name in enumerate(names if isinstance(names, list) else []):
-                if name in names[:i]:
-                    raise rule_error((field, i), f"target `{name}` is listed twice")
+            check_listed_once(names if isinstance(names, list) else [], field, "target")
         return self
 
 
@@ -161,12 +159,10 @@ class DataSpec(SpecModel):
 
     @model_validator(mode="after")
     def check_transforms_unique(self) -> DataSpec:
-        kinds = [t.kind for t in self.transform]
-        for i, kind in enumerate(kinds):
-            if kind in kinds[:i]:
-                raise rule_error(
-                    ("transform", i),
-                    f"transform `{kind}` is listed twice",
-                    "list each transform once, with all its options",
-                )
+        check_listed_once(
+            [t.kind for t in self.transform],
+            "transform",
+            "transform",
+            "list each transform once, with all its options",
+        )
         return self

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.base import SpecModel, check_listed_once, rule_error
 from pknet.specs.schema.types import Name, SpecPath
 
 Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "r2", "pearson", "mse", "mae"]
@@ -93,10 +93,7 @@ class EvaluateSpec(SpecModel):
 
     @model_validator(mode="after")
     def check_metrics_unique(self) -> EvaluateSpec:
-        names = self.metric_names
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise rule_error(("metrics", i), f"metric `{name}` is listed twice")
+        check_listed_once(self.metric_names, "metrics", "metric")
         return self
 
 
@@ -122,9 +119,7 @@ class ExplainSpec(SpecModel):
 
     @model_validator(mode="after")
     def check_methods_unique(self) -> ExplainSpec:
-        for i, method in enumerate(self.methods):
-            if method in self.methods[:i]:
-                raise rule_error(("methods", i), f"method `{method}` is listed twice")
+        check_listed_once(self.methods, "methods", "method")
         if self.control != "none" and not self.methods:
             raise rule_error(("control",), "a control needs importance `methods` to compare")
         return self

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.base import SpecModel, check_listed_once, rule_error
 from pknet.specs.schema.graph import GraphSpec, NetworkGraphSpec, SampleGraphSpec
 from pknet.specs.schema.types import Name
 
@@ -186,9 +186,7 @@ class DiffusionLayerSpec(LayerSpecBase):
     @model_validator(mode="after")
     def check_alphas(self) -> DiffusionLayerSpec:
         _check_no_dropout(self)
-        for i, alpha in enumerate(self.alpha):
-            if alpha in self.alpha[:i]:
-                raise rule_error(("alpha", i), f"alpha {alpha:g} is listed twice")
+        check_listed_once(self.alpha, "alpha", "alpha")
         return self
 
 
