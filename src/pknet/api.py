@@ -12,15 +12,17 @@ import jax
 import pandas as pd
 
 from pknet.compiler import CompiledNetwork, compile_network
-from pknet.compiler.network_files import REPORT_FILE, write_network_files
+from pknet.compiler.network_files import write_network_files
 from pknet.errors import CompileError, Problem
-from pknet.io.atomic import atomic_directory, check_replaceable
-from pknet.runtime.artifacts import MANIFEST_FILE, default_run_dir, spec_hash, write_run
+from pknet.io.output_folder import OutputFolder, OutputKind
+from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run
 from pknet.runtime.predict import predict_run
 from pknet.runtime.run import RunOutcome, run_folds
 from pknet.runtime.train import EpochCallback
 from pknet.specs import Spec, load_spec, render_spec
 from pknet.specs.load import Overrides
+
+COMPILE_OUTPUT = OutputKind(kind="compile", marker="compile.json")
 
 
 def _spec(spec: Spec | str | Path, overrides: Overrides) -> Spec:
@@ -32,13 +34,18 @@ def compile_spec(
 ) -> CompiledNetwork:
     """Validate (if given a path), read the network and data features, clean and prune.
 
-    With `out`, also writes `out/network/` (pruned edges, report.json, the MILP as MPS),
-    atomically: an interrupted compile leaves no partial folder.
+    With `out`, also writes `out/network/` (pruned edges, report.json, the MILP as MPS) as an
+    output folder (see `OutputFolder`): it replaces an earlier compile's folder there, never
+    anything else, and an interrupted compile leaves no partial folder.
     """
-    compiled = compile_network(_spec(spec, overrides))
-    if out is not None:
-        with atomic_directory(Path(out) / "network", REPORT_FILE) as staging:
+    loaded = _spec(spec, overrides)
+    if out is None:
+        return compile_network(loaded)
+    with OutputFolder(Path(out) / "network", COMPILE_OUTPUT, overwrite=True) as folder:
+        compiled = compile_network(loaded)
+        with folder.writing() as staging:
             write_network_files(compiled, staging)
+        folder.commit()
     return compiled
 
 
@@ -82,22 +89,26 @@ def run(
     out: str | Path | None = None,
     root: str | Path = "runs",
     device: str | None = None,
+    overwrite: bool = False,
     on_epoch: EpochCallback | None = None,
     log: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Compile, cross-validate, evaluate and explain a spec; write its run directory.
 
     The run directory is `out` if given, else `root/<name>/<UTC time>-<spec hash>`; it appears
-    only when complete.
+    only when complete. An earlier run there is replaced only with `overwrite`; anything else
+    there is refused before training (see `OutputFolder`).
     """
     loaded = _spec(spec, overrides)
     digest = spec_hash(render_spec(loaded))
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
-    check_replaceable(run_dir, MANIFEST_FILE)  # before training, not after it
-    with on_device(device or loaded.train.device) as chosen:
-        outcome = run_folds(loaded, on_epoch=on_epoch, log=log)
-    extra = {"device_used": str(chosen), "command": sys.argv}
-    return RunResult(write_run(outcome, run_dir, extra), outcome)
+    with OutputFolder(run_dir, RUN_OUTPUT, overwrite=overwrite) as folder:
+        with on_device(device or loaded.train.device) as chosen:
+            outcome = run_folds(loaded, on_epoch=on_epoch, log=log)
+        extra = {"device_used": str(chosen), "command": sys.argv}
+        with folder.writing() as staging:
+            write_run(outcome, staging, extra)
+        return RunResult(folder.commit(), outcome)
 
 
 def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:

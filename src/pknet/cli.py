@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 import pknet
+from pknet import interrupts
 from pknet.errors import EXIT_USER_ERROR, Location, PknetError, Problem
 from pknet.specs import Spec, load_spec, render_spec, summarize
 
@@ -54,12 +55,17 @@ def _print_error(error: PknetError) -> None:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Print a `PknetError` with its locations and exit with code 2 (no traceback)."""
+    """Print a `PknetError` with its locations and exit with code 2 (no traceback); an
+    interrupt exits with 130 (SIGTERM: 143) after the outputs were cleaned up."""
     try:
         yield
     except PknetError as exc:
         _print_error(exc)
         raise typer.Exit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt as exc:
+        code = exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130
+        err.print(Text("interrupted: no output was written", style="red"), markup=False)
+        raise typer.Exit(code) from None
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -182,6 +188,13 @@ def run_(
         str | None,
         typer.Option("--device", help="cpu, gpu, tpu or auto (default: the spec's train.device)."),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace an earlier run at --out (refused if it holds files pknet did not write).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Compile, cross-validate, evaluate and explain a spec; write its run directory."""
@@ -191,7 +204,14 @@ def run_(
         warnings.simplefilter("always", RuntimeWarning)
         loaded = load_spec(spec, set_ or [])
         with _epoch_progress(loaded.train.epochs, quiet) as on_epoch:
-            result = run(loaded, out=out, device=device, on_epoch=on_epoch, log=_log(quiet))
+            result = run(
+                loaded,
+                out=out,
+                device=device,
+                overwrite=overwrite,
+                on_epoch=on_epoch,
+                log=_log(quiet),
+            )
     _warnings(caught)
     summary = result.metrics["summary"]
     console.print(Text(f"run {loaded.name}: {result.run_dir}", style="bold"), markup=False)
@@ -257,4 +277,11 @@ def _epoch_progress(epochs: int, quiet: bool) -> Iterator[object]:
 
 def main() -> None:
     """Entry point of the `pknet` console script."""
-    app()
+    with interrupts.catching():
+        try:
+            app()
+        except SystemExit as exc:
+            signum = interrupts.received()
+            if signum is not None and exc.code in (0, 1):  # click's "Aborted!" is 1
+                raise SystemExit(128 + signum) from None
+            raise

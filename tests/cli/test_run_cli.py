@@ -200,7 +200,7 @@ def test_an_output_folder_pknet_did_not_write_is_never_replaced(tmp_path: Path) 
     (precious / "chapter1.tex").write_text("years of work")
     result = runner.invoke(app, ["run", str(EXAMPLE), *QUICK, "--out", str(precious), "-q"])
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "is a folder pknet did not write (it has no manifest.json)" in result.output
+    assert f"{precious}: a folder pknet did not write (it has no valid run.json)" in result.output
     assert (precious / "chapter1.tex").read_text() == "years of work"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # nothing staged beside it
 

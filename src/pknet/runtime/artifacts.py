@@ -1,6 +1,7 @@
-"""The run directory, written atomically (a temporary folder renamed when complete).
+"""The run directory, written through an `OutputFolder` (staging folder, lock, marker).
 
 runs/<name>/<timestamp>-<spec hash>/
+  run.json             the marker, written last: the run id and every file pknet wrote
   spec.resolved.yaml   manifest.json   model.json
   network/             pruned edges, compile report, the MILP (MPS), hierarchy.json (the
                        `hierarchy` layer's filter counts)
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pknet.compiler.network_files import write_network_files
-from pknet.io.atomic import atomic_directory
+from pknet.io.output_folder import OutputKind
 from pknet.runtime.embedding import embedding_anndata, principal_components
 from pknet.runtime.feature_graph import FEATURE_GRAPH_FILE, save_feature_graph
 from pknet.runtime.figures import plot_embedding, plot_importances, plot_roc, plot_training
@@ -38,7 +39,8 @@ from pknet.specs import render_spec
 MODEL_FILE = "model.eqx"
 STATS_FILE = "stats.npz"
 MODEL_INFO = "model.json"
-MANIFEST_FILE = "manifest.json"  # marks a folder as a pknet run directory
+MANIFEST_FILE = "manifest.json"
+RUN_OUTPUT = OutputKind(kind="run", marker="run.json")  # run.json, written last, lists the files
 SPEC_FILE = "spec.resolved.yaml"
 HIERARCHY_FILE = "hierarchy.json"
 EMBEDDING_FILE = "embedding.h5ad"
@@ -54,38 +56,36 @@ def default_run_dir(root: Path, name: str, digest: str) -> Path:
     return root / name / f"{stamp}-{digest[:8]}"
 
 
-def write_run(outcome: RunOutcome, run_dir: Path, extra_manifest: dict[str, object]) -> Path:
-    """Write every artifact of `outcome` into `run_dir` (replaced atomically when complete)."""
+def write_run(outcome: RunOutcome, folder: Path, extra_manifest: dict[str, object]) -> None:
+    """Write every artifact of `outcome` into `folder` (an `OutputFolder`'s staging folder)."""
     spec_text = render_spec(outcome.spec)
     digest = spec_hash(spec_text)
-    with atomic_directory(run_dir, MANIFEST_FILE) as tmp:
-        (tmp / SPEC_FILE).write_text(spec_text, encoding="utf-8")
-        manifest = {**build_manifest(outcome.spec, digest), **extra_manifest}
-        manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
-        _json(tmp / MANIFEST_FILE, manifest)
-        _json(tmp / MODEL_INFO, model_info(outcome))
-        if outcome.network is not None:
-            write_network_files(outcome.network, tmp / "network")
-            hierarchy = hierarchy_report(outcome)
-            if hierarchy is not None:
-                _json(tmp / "network" / HIERARCHY_FILE, hierarchy.to_dict())
-        _write_folds(outcome, tmp / "folds")
-        if outcome.graphs is not None:
-            save_graph_inputs(tmp / GRAPH_INPUTS_FILE, outcome.dataset.x, outcome.graphs)
-        if outcome.program.feature_graph is not None:
-            save_feature_graph(tmp / FEATURE_GRAPH_FILE, outcome.program.feature_graph)
-        _json(tmp / "metrics.json", outcome.metrics_document())
-        if outcome.embeddings is None:
-            predictions(outcome).to_csv(tmp / "predictions.csv", index=False)
-        else:
-            embedding_anndata(outcome.spec.data, outcome.dataset, outcome.embeddings).write_h5ad(
-                tmp / EMBEDDING_FILE
-            )
-        if len(outcome.importances):
-            outcome.importances.to_csv(tmp / "importances.csv", index=False)
-        figures = _write_figures(outcome, tmp / "figures")
-        write_report(outcome, tmp / "report.md", figures)
-    return run_dir
+    (folder / SPEC_FILE).write_text(spec_text, encoding="utf-8")
+    manifest = {**build_manifest(outcome.spec, digest), **extra_manifest}
+    manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
+    _json(folder / MANIFEST_FILE, manifest)
+    _json(folder / MODEL_INFO, model_info(outcome))
+    if outcome.network is not None:
+        write_network_files(outcome.network, folder / "network")
+        hierarchy = hierarchy_report(outcome)
+        if hierarchy is not None:
+            _json(folder / "network" / HIERARCHY_FILE, hierarchy.to_dict())
+    _write_folds(outcome, folder / "folds")
+    if outcome.graphs is not None:
+        save_graph_inputs(folder / GRAPH_INPUTS_FILE, outcome.dataset.x, outcome.graphs)
+    if outcome.program.feature_graph is not None:
+        save_feature_graph(folder / FEATURE_GRAPH_FILE, outcome.program.feature_graph)
+    _json(folder / "metrics.json", outcome.metrics_document())
+    if outcome.embeddings is None:
+        predictions(outcome).to_csv(folder / "predictions.csv", index=False)
+    else:
+        embedding_anndata(outcome.spec.data, outcome.dataset, outcome.embeddings).write_h5ad(
+            folder / EMBEDDING_FILE
+        )
+    if len(outcome.importances):
+        outcome.importances.to_csv(folder / "importances.csv", index=False)
+    figures = _write_figures(outcome, folder / "figures")
+    write_report(outcome, folder / "report.md", figures)
 
 
 def _file_stem(text: str) -> str:

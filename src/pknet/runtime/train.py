@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from pknet import interrupts
 from pknet.compiler.losses import CompiledLoss, GroupArrays
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
@@ -319,6 +320,7 @@ def fit_epochs(
             history[k]["train_loss"].append(float(train_loss[k]))
             history[k]["val_loss"].append(float(val_loss[k]) if len(rows.val[k]) else math.nan)
         epochs_run[active] = epoch + 1
+        interrupts.raise_if_interrupted()
         if on_epoch is not None:
             on_epoch(epoch + 1, train_loss, val_loss, active.copy())
         if not np.all(np.isfinite(train_loss[active])):
