@@ -23,7 +23,6 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import json
 import os
 import secrets
 import shutil
@@ -72,8 +71,8 @@ def read_marker(folder: Path, kind: OutputKind) -> Marker | None:
     if not path.is_file():
         return None
     try:
-        marker = Marker.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, ValueError, ValidationError):
+        marker = Marker.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
         return None
     if marker.format != MARKER_FORMAT or marker.kind != kind.kind:
         return None
@@ -83,6 +82,15 @@ def read_marker(folder: Path, kind: OutputKind) -> Marker | None:
 def require_complete(folder: Path, kind: OutputKind) -> Marker:
     """The marker of `folder`; an `OutputError` unless it is a complete pknet output of `kind`
     whose listed files are all present."""
+    if STAGING_INFIX in folder.name:
+        raise OutputError(
+            Problem(
+                "a temporary folder of a pknet write that never finished (killed, or still "
+                "running); the next write into its parent folder removes it",
+                Location(str(folder)),
+                hint=f"pass the folder `pknet {kind.kind}` printed",
+            )
+        )
     marker = read_marker(folder, kind)
     if marker is None:
         raise OutputError(
@@ -218,7 +226,6 @@ class OutputFolder:
         self.target = Path(os.path.abspath(target))
         self.kind = kind
         self.overwrite = overwrite
-        self._lock = _Lock(self.target.with_name(f".{self.target.name}{LOCK_SUFFIX}"))
         self._staging: Path | None = None
         self._created: list[Path] = []  # parent folders made here, removed if nothing lands
         self._committed = False
@@ -231,6 +238,7 @@ class OutputFolder:
 
     def __enter__(self) -> OutputFolder:
         self._check_path()
+        self._lock = _Lock(self.target.with_name(f".{self.target.name}{LOCK_SUFFIX}"))
         with _write_errors(self.target):
             self._make_parents()
             if not self._lock.acquire():
@@ -426,8 +434,8 @@ def _remove_staging(entry: Path) -> bool:
         return True
     for candidate in entry.glob("*.json"):
         try:
-            marker = Marker.model_validate(json.loads(candidate.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, ValueError, ValidationError):
+            marker = Marker.model_validate_json(candidate.read_bytes())
+        except (OSError, ValidationError):
             continue
         if marker.format == MARKER_FORMAT:
             return not _remove_listed(entry, marker.files, candidate.name)

@@ -1,0 +1,5 @@
+"""`python -m pknet`: the `pknet` command."""
+
+from pknet.cli import main
+
+main()
