@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/pknet validate examples/*/spec.yaml
-.venv/bin/pknet run examples/kpnn_tcr/spec.yaml --out runs/kpnn-tcr/demo
+.venv/bin/pknet run examples/kpnn_tcr/spec.yaml --out runs/kpnn-tcr/demo --overwrite

@@ -14,7 +14,7 @@ import pandas as pd
 from pknet.compiler import CompiledNetwork, compile_network
 from pknet.compiler.network_files import write_network_files
 from pknet.errors import CompileError, Problem
-from pknet.io.output_folder import OutputFolder, OutputKind
+from pknet.io.output_folder import OutputFolder, OutputKind, require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run
 from pknet.runtime.predict import predict_run
 from pknet.runtime.run import RunOutcome, run_folds
@@ -112,5 +112,7 @@ def run(
 
 
 def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
-    """Scores of a run's fold models on a new data file (mean and per fold)."""
+    """Scores of a run's fold models on a new data file (mean and per fold); `run_dir` must be
+    a complete run (its `run.json` marker present, every file it lists there)."""
+    require_complete(Path(run_dir), RUN_OUTPUT)
     return predict_run(Path(run_dir), Path(data))

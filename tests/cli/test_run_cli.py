@@ -39,6 +39,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 def test_run_directory_holds_every_artifact(run_dir: Path) -> None:
     expected = [
+        "run.json",
         "spec.resolved.yaml",
         "manifest.json",
         "model.json",
@@ -233,6 +234,23 @@ def test_a_damaged_run_directory_is_a_user_error(
     result = runner.invoke(app, ["predict", str(copy), str(data)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert message in result.output and f"{copy / name}" in result.output
+
+
+@pytest.mark.parametrize("damage", ["no marker", "a listed file missing"])
+def test_predict_refuses_a_run_that_is_not_complete(run_dir: Path, tmp_path: Path, damage) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    if damage == "no marker":  # what a killed run leaves
+        (copy / "run.json").unlink()
+        message = f"{copy}: not a complete pknet run folder (no valid run.json)"
+    else:
+        (copy / "metrics.json").unlink()
+        message = f"{copy / 'run.json'}: damaged: metrics.json listed in run.json is missing"
+    data = EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"
+    result = runner.invoke(app, ["predict", str(copy), str(data), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert message in result.output
+    assert not (tmp_path / "p.csv").exists()
 
 
 def test_missing_values_in_new_samples_are_named_in_their_file(run_dir, tmp_path) -> None:
