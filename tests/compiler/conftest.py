@@ -43,3 +43,10 @@ def _assert_gradients_match_finite_differences(layer: eqx.Module) -> None:
 @pytest.fixture
 def assert_gradients_match_finite_differences() -> Callable[[eqx.Module], None]:
     return _assert_gradients_match_finite_differences
+
+
+@pytest.fixture(scope="module")
+def strict_promotion():
+    """Strict dtype promotion and no implicit rank promotion (equinox's test habit)."""
+    with jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
+        yield

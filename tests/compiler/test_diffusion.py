@@ -12,11 +12,7 @@ import scipy.sparse
 from pknet.compiler.graphs import adjacency, graph_from_edges
 from pknet.compiler.layers.diffusion import DiffusionLayer, rwr_operator
 
-
-@pytest.fixture(autouse=True, scope="module")
-def strict_promotion():
-    with jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
-        yield
+pytestmark = pytest.mark.usefixtures("strict_promotion")
 
 
 def random_adjacency(seed: int, n: int = 8, dangling: bool = False) -> np.ndarray:

@@ -11,11 +11,7 @@ from jax.flatten_util import ravel_pytree
 
 from pknet.compiler.layers.graph import GatLayer, GcnLayer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def strict_promotion():
-    with jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
-        yield
+pytestmark = pytest.mark.usefixtures("strict_promotion")
 
 
 NUMPY_ACTIVATIONS = {

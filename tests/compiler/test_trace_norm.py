@@ -12,11 +12,7 @@ import pytest
 
 from pknet.compiler.trace_norm import MODES, trace_norm
 
-
-@pytest.fixture(autouse=True, scope="module")
-def strict_promotion():
-    with jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
-        yield
+pytestmark = pytest.mark.usefixtures("strict_promotion")
 
 
 SHAPES = [(3, 5), (1, 4), (2, 3, 4), (3, 1, 2), (2, 2, 2, 3)]

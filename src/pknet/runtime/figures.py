@@ -11,7 +11,6 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-from pknet.runtime.metrics import roc_curve
 
 MAX_LEGEND_FOLDS = 10  # more folds (leave-one-out) would fill the figure with the legend
 
@@ -35,13 +34,6 @@ def plot_roc(curves: list[tuple[np.ndarray, np.ndarray, float]], path: Path) -> 
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-
-
-def roc_curves(
-    y: list[np.ndarray], scores: list[np.ndarray]
-) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """ROC curves of binary folds."""
-    return [roc_curve(t, s) for t, s in zip(y, scores, strict=True)]
 
 
 def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
