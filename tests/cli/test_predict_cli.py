@@ -1,4 +1,5 @@
-"""`pknet predict`: a damaged run directory is a located user error naming its file and field."""
+"""`pknet predict`: a damaged run directory is a located user error naming its file and field,
+and the predictions go beside the data, never over a file pknet was not told to replace."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -249,3 +251,72 @@ def test_a_missing_fold_names_its_file(run_dir: Path, tmp_path: Path) -> None:
         f"{copy}: {copy} is not a complete pknet run directory: folds/1/model.eqx is missing"
         in (result.output)
     )
+
+
+def test_help_says_where_the_default_output_goes() -> None:
+    result = runner.invoke(app, ["predict", "--help"])
+    text = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 0
+    assert (
+        "CSV to write, replaced if it exists. Default: <data stem>.predictions.csv in the data "
+        "file's folder, which must not exist yet."
+    ) in text
+
+
+@pytest.fixture
+def new_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the data in its own folder, the working directory elsewhere."""
+    (tmp_path / "new cells").mkdir()
+    data = tmp_path / "new cells" / "batch2.h5ad"
+    shutil.copy(DATA, data)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    return data
+
+
+def test_the_default_output_goes_beside_the_data(run_dir: Path, new_data: Path) -> None:
+    result = runner.invoke(app, ["predict", str(run_dir), str(new_data)])
+    assert result.exit_code == 0, result.output
+    written = new_data.parent / "batch2.predictions.csv"
+    assert f"wrote 40 predictions to {written}" in result.output
+    assert len(pd.read_csv(written)) == 40
+    assert sorted(p.name for p in new_data.parent.iterdir()) == [
+        "batch2.h5ad",
+        "batch2.predictions.csv",
+    ]
+    assert not list(Path.cwd().iterdir())
+
+
+def test_the_default_output_never_replaces_a_file(run_dir: Path, new_data: Path) -> None:
+    mine = new_data.parent / "batch2.predictions.csv"
+    mine.write_text("my own notes")
+    result = runner.invoke(app, ["predict", str(run_dir), str(new_data)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{mine}: already exists, and the default output never replaces a file" in (
+        result.output
+    )
+    assert "hint: pass --out FILE" in result.output
+    assert mine.read_text() == "my own notes"
+
+
+def test_an_out_file_named_by_the_user_is_replaced(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "old.csv"
+    out.write_text("stale")
+    result = runner.invoke(app, ["predict", str(run_dir), str(DATA), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 40
+    assert [p.name for p in tmp_path.iterdir()] == ["old.csv"]  # no temporary file left
+
+
+def test_an_interrupted_write_leaves_no_partial_file(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(source: Path, target: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pknet.io.atomic.os.replace", disk_full)
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["predict", str(run_dir), str(DATA), "--out", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"cannot write {out}: No space left on device" in result.output
+    assert not list(tmp_path.iterdir())

@@ -1,4 +1,5 @@
-"""Write a directory atomically: build it under a temporary name, then rename it into place.
+"""Write a directory or a file atomically: build it under a temporary name, then rename it into
+place.
 
 Only a directory pknet wrote (it holds a marker file) or an empty one is ever replaced: an
 existing folder of other files, or a file, at the target is an `OutputError`, never deleted.
@@ -6,6 +7,8 @@ existing folder of other files, or a file, at the target is an `OutputError`, ne
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -61,3 +64,17 @@ def atomic_directory(target: Path, marker: str) -> Iterator[Path]:
     staging.rename(target)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """Write `text` to `target` through a new file beside it, renamed over `target` when
+    complete, so an interrupted write leaves no partial file (and `target` as it was)."""
+    target = Path(target)
+    staging = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with staging.open("x", encoding="utf-8") as file:  # the umask's permissions, unlike mkstemp
+            file.write(text)
+        os.replace(staging, target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
