@@ -21,7 +21,8 @@ from rich.text import Text
 
 import pknet
 from pknet import interrupts
-from pknet.errors import EXIT_USER_ERROR, Location, PknetError, Problem
+from pknet.errors import EXIT_USER_ERROR, Location, OutputError, PknetError, Problem
+from pknet.io.atomic import write_text_atomic
 from pknet.specs import Spec, load_spec, render_spec, summarize
 
 app = typer.Typer(
@@ -69,9 +70,9 @@ def user_errors() -> Iterator[None]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write an output file the user named; a path that cannot be written is a user error."""
+    """Write an output file (atomically); a path that cannot be written is a user error."""
     try:
-        path.write_text(text, encoding="utf-8")
+        write_text_atomic(path, text)
     except OSError as exc:
         raise PknetError(
             Problem(
@@ -233,17 +234,36 @@ def predict(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `pknet run`.")],
     data: Annotated[Path, typer.Argument(help="Data file with the model's input features.")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="CSV to write (default <data>.predictions.csv).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="CSV to write, replaced if it exists. Default: <data stem>.predictions.csv in "
+            "the data file's folder, which must not exist yet.",
+        ),
     ] = None,
 ) -> None:
     """Score new data with every fold's model of a run; write mean and per-fold scores."""
     from pknet.api import predict as predict_data
 
-    target = out if out is not None else Path(f"{data.stem}.predictions.csv")
+    target = out if out is not None else default_predictions_path(data)
     with user_errors():
+        if out is None and target.exists():
+            raise OutputError(
+                Problem(
+                    "already exists, and the default output never replaces a file",
+                    Location(str(target)),
+                    hint="pass --out FILE to choose the predictions file (a file named with "
+                    "--out is replaced)",
+                )
+            )
         table = predict_data(run_dir, data)
         _write_text(target, table.to_csv(index=False))
     console.print(Text(f"wrote {len(table)} predictions to {target}"), markup=False)
+
+
+def default_predictions_path(data: Path) -> Path:
+    """`<data folder>/<data stem>.predictions.csv`: beside the data, never the data itself."""
+    return data.with_name(f"{data.stem}.predictions.csv")
 
 
 def _log(quiet: bool):

@@ -73,6 +73,10 @@ class OutputError(PknetError):
     """An output path cannot be written without destroying something pknet did not write."""
 
 
+class RunDirectoryError(PknetError):
+    """A run directory is incomplete, or one of its files was edited or damaged."""
+
+
 class MetricError(PknetError):
     """A metric written in Python (`evaluate.metrics`) could not be loaded or failed."""
 

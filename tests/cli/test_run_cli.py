@@ -216,26 +216,6 @@ def test_an_output_folder_pknet_did_not_write_is_never_replaced(tmp_path: Path) 
     assert (precious / "chapter1.tex").exists() and (precious / "network" / "report.json").exists()
 
 
-@pytest.mark.parametrize(
-    "name, text, message",
-    [
-        ("spec.resolved.yaml", "", "spec.resolved.yaml of this run cannot be read"),
-        ("model.json", '{"features": [', "model.json of this run cannot be read"),
-        ("model.json", "[1, 2]", "not the model description `pknet run` writes"),
-    ],
-)
-def test_a_damaged_run_directory_is_a_user_error(
-    run_dir: Path, tmp_path: Path, name: str, text: str, message: str
-) -> None:
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy)
-    (copy / name).write_text(text)
-    data = EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"
-    result = runner.invoke(app, ["predict", str(copy), str(data)])
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert message in result.output and f"{copy / name}" in result.output
-
-
 @pytest.mark.parametrize("damage", ["no marker", "a listed file missing"])
 def test_predict_refuses_a_run_that_is_not_complete(run_dir: Path, tmp_path: Path, damage) -> None:
     copy = tmp_path / "run"
@@ -264,13 +244,3 @@ def test_missing_values_in_new_samples_are_named_in_their_file(run_dir, tmp_path
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"{tmp_path / 'new.csv'}: new.csv has 1 missing value(s)" in result.output
     assert f"e.g. sample {frame.index[2]}, feature {inputs[3]}" in result.output
-
-
-def test_a_checkpoint_that_does_not_fit_is_a_user_error(run_dir: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy)
-    (copy / "folds" / "0" / "model.eqx").write_bytes(b"not a checkpoint")
-    data = EXAMPLE.parent / "data" / "pbmc68k_reduced.h5ad"
-    result = runner.invoke(app, ["predict", str(copy), str(data), "--out", str(tmp_path / "p.csv")])
-    assert result.exit_code == 2, result.output
-    assert "cannot load the checkpoint model.eqx" in result.output

@@ -14,13 +14,9 @@ from typer.testing import CliRunner
 import pknet
 from pknet.cli import app
 from pknet.compiler.network_graph_model import NetworkGraphModel
-from pknet.errors import CompileError
-from pknet.runtime.feature_graph import (
-    FEATURE_GRAPH_FILE,
-    feature_graph,
-    feature_points,
-    load_feature_graph,
-)
+from pknet.errors import CompileError, RunDirectoryError
+from pknet.runtime.feature_graph import feature_graph, feature_points
+from pknet.runtime.run_files import FEATURE_GRAPH_FILE, read_feature_graph
 from pknet.runtime.transforms import apply_input_stats
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "gnn_celltype"
@@ -47,7 +43,7 @@ def test_quick_feature_knn_gcn_run_stores_the_graph_and_predicts(tmp_path: Path)
     outcome = result.outcome
     model = outcome.trained.model(0)
     assert isinstance(model, NetworkGraphModel) and outcome.graphs is None
-    stored = load_feature_graph(result.run_dir / FEATURE_GRAPH_FILE)
+    stored = read_feature_graph(result.run_dir / FEATURE_GRAPH_FILE, 765)
     assert stored.n_nodes == 765 and stored.n_edges == len(model.senders) >= 765 * 5
     np.testing.assert_array_equal(stored.senders, model.senders)
     np.testing.assert_array_equal(stored.receivers, model.receivers)
@@ -60,6 +56,14 @@ def test_quick_feature_knn_gcn_run_stores_the_graph_and_predicts(tmp_path: Path)
         want.append(np.asarray(jax.nn.softmax(logits)))
     got = new.filter(like="score_").to_numpy()
     np.testing.assert_allclose(got, np.mean(want, axis=0), rtol=1e-4, atol=1e-6)
+
+    stored_file = result.run_dir / FEATURE_GRAPH_FILE
+    np.savez(stored_file, n_nodes=764, senders=stored.senders, receivers=stored.receivers)
+    with pytest.raises(RunDirectoryError) as caught:  # predict reads it through the same reader
+        pknet.predict(result.run_dir, EXAMPLE / "data" / "pbmc68k_reduced.h5ad")
+    (problem,) = caught.value.problems
+    assert (str(problem.location), problem.path) == (str(stored_file), "n_nodes")
+    assert problem.message == "764 nodes, but the model has 765 features (one node each)"
 
 
 def test_a_cosine_graph_over_features_links_similar_columns_both_ways(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import jax
@@ -20,7 +21,8 @@ from pknet.compiler.program import build_program
 from pknet.errors import CompileError
 from pknet.runtime.data import load_dataset
 from pknet.runtime.run import _train, fold_rows, fold_stats, run_folds, stopping_rule
-from pknet.runtime.sample_graph import GRAPH_INPUTS_FILE, sample_graphs
+from pknet.runtime.run_files import GRAPH_INPUTS_FILE
+from pknet.runtime.sample_graph import sample_graphs
 from pknet.runtime.splits import make_splits
 from pknet.runtime.train_graph import predict_new_samples
 
@@ -83,6 +85,19 @@ def test_predict_scores_new_cells_as_the_cross_validation_scored_held_out_cells(
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
     assert len(table) == 700 and table["predicted"].isin(outcome.dataset.classes).all()
+
+
+def test_predict_names_missing_training_rows_of_a_fold(gcn_run, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(gcn_run.run_dir, copy)
+    with np.load(copy / GRAPH_INPUTS_FILE) as stored:
+        np.savez(copy / GRAPH_INPUTS_FILE, x=stored["x"], train_rows_0=stored["train_rows_0"])
+    data = EXAMPLE / "data" / "pbmc68k_reduced.h5ad"
+    result = runner.invoke(app, ["predict", str(copy), str(data), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        f"{copy / GRAPH_INPUTS_FILE}: train_rows_1: missing array (the file holds train_rows_0, x)"
+    ) in result.output
 
 
 def test_same_seed_gives_identical_metrics(gcn_run, tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ runs/<name>/<timestamp>-<spec hash>/
   figures/*.png        report.md
   graph_inputs.npz     a sample-graph model's inputs and training rows per fold (for predict)
   feature_graph.npz    the edges of a graph over features (for predict)
+
+The files `predict` reads back are defined once, writer beside reader, in `run_files`.
 """
 
 from __future__ import annotations
@@ -20,28 +22,36 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-import equinox as eqx
+import jax
 import numpy as np
 import pandas as pd
 
 from pknet.compiler.network_files import write_network_files
 from pknet.io.output_folder import OutputKind
 from pknet.runtime.embedding import embedding_anndata, principal_components
-from pknet.runtime.feature_graph import FEATURE_GRAPH_FILE, save_feature_graph
 from pknet.runtime.figures import plot_embedding, plot_importances, plot_roc, plot_training
 from pknet.runtime.manifest import build_manifest
 from pknet.runtime.metrics import roc_curve
 from pknet.runtime.report import hierarchy_report, write_report
 from pknet.runtime.run import RunOutcome
-from pknet.runtime.sample_graph import GRAPH_INPUTS_FILE, save_graph_inputs
+from pknet.runtime.run_files import (
+    FEATURE_GRAPH_FILE,
+    GRAPH_INPUTS_FILE,
+    MODEL_FILE,
+    MODEL_INFO,
+    SPEC_FILE,
+    STATS_FILE,
+    ModelInfo,
+    write_checkpoint,
+    write_feature_graph,
+    write_graph_inputs,
+    write_model_info,
+    write_stats,
+)
 from pknet.specs import render_spec
 
-MODEL_FILE = "model.eqx"
-STATS_FILE = "stats.npz"
-MODEL_INFO = "model.json"
 MANIFEST_FILE = "manifest.json"
 RUN_OUTPUT = OutputKind(kind="run", marker="run.json")  # run.json, written last, lists the files
-SPEC_FILE = "spec.resolved.yaml"
 HIERARCHY_FILE = "hierarchy.json"
 EMBEDDING_FILE = "embedding.h5ad"
 
@@ -64,7 +74,7 @@ def write_run(outcome: RunOutcome, folder: Path, extra_manifest: dict[str, objec
     manifest = {**build_manifest(outcome.spec, digest), **extra_manifest}
     manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
     _json(folder / MANIFEST_FILE, manifest)
-    _json(folder / MODEL_INFO, model_info(outcome))
+    write_model_info(folder / MODEL_INFO, model_info(outcome))
     if outcome.network is not None:
         write_network_files(outcome.network, folder / "network")
         hierarchy = hierarchy_report(outcome)
@@ -72,9 +82,9 @@ def write_run(outcome: RunOutcome, folder: Path, extra_manifest: dict[str, objec
             _json(folder / "network" / HIERARCHY_FILE, hierarchy.to_dict())
     _write_folds(outcome, folder / "folds")
     if outcome.graphs is not None:
-        save_graph_inputs(folder / GRAPH_INPUTS_FILE, outcome.dataset.x, outcome.graphs)
+        write_graph_inputs(folder / GRAPH_INPUTS_FILE, outcome.dataset.x, outcome.graphs.train_rows)
     if outcome.program.feature_graph is not None:
-        save_feature_graph(folder / FEATURE_GRAPH_FILE, outcome.program.feature_graph)
+        write_feature_graph(folder / FEATURE_GRAPH_FILE, outcome.program.feature_graph)
     _json(folder / "metrics.json", outcome.metrics_document())
     if outcome.embeddings is None:
         predictions(outcome).to_csv(folder / "predictions.csv", index=False)
@@ -97,35 +107,34 @@ def _json(path: Path, content: object) -> None:
     path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 
-def model_info(outcome: RunOutcome) -> dict[str, object]:
+def model_info(outcome: RunOutcome) -> ModelInfo:
     """What `predict` needs to rebuild the models: network nodes, inputs, feature names."""
-    info: dict[str, object] = {
-        "task": outcome.dataset.task,
-        "classes": list(outcome.dataset.classes),
-        "features": list(outcome.dataset.features),
-        "n_folds": len(outcome.splits),
-    }
-    if outcome.dataset.targets:
-        info["targets"] = list(outcome.dataset.targets)
-    if outcome.network is not None:
-        net = outcome.network.network
-        info["nodes"] = list(net.nodes)
-        info["inputs"] = [net.nodes[i] for i in outcome.network.inputs]
-        info["outputs"] = [net.nodes[i] for i in outcome.network.outputs]
-    return info
+    dataset, compiled = outcome.dataset, outcome.network
+    network = {}
+    if compiled is not None:
+        nodes = compiled.network.nodes
+        network = {
+            "nodes": tuple(nodes),
+            "inputs": tuple(nodes[i] for i in compiled.inputs),
+            "outputs": tuple(nodes[i] for i in compiled.outputs),
+        }
+    return ModelInfo(
+        task=dataset.task,
+        classes=tuple(dataset.classes),
+        features=tuple(dataset.features),
+        n_folds=len(outcome.splits),
+        targets=tuple(dataset.targets) or None,
+        **network,
+    )
 
 
 def _write_folds(outcome: RunOutcome, folder: Path) -> None:
     for k in range(len(outcome.splits)):
         fold_dir = folder / str(k)
         fold_dir.mkdir(parents=True)
-        eqx.tree_serialise_leaves(fold_dir / MODEL_FILE, outcome.trained.model(k))
-        stats = outcome.stats
-        np.savez(
-            fold_dir / STATS_FILE,
-            fill=np.asarray(stats.fill)[k],
-            shift=np.asarray(stats.shift)[k],
-            scale=np.asarray(stats.scale)[k],
+        write_checkpoint(fold_dir / MODEL_FILE, outcome.trained.model(k))
+        write_stats(
+            fold_dir / STATS_FILE, jax.tree.map(lambda a, k=k: np.asarray(a)[k], outcome.stats)
         )
         pd.DataFrame(outcome.trained.history[k]).to_csv(fold_dir / "history.csv", index=False)
 

@@ -10,8 +10,6 @@ edges (`feature_graph.npz`) so `predict` rebuilds the same model.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from pknet.compiler.graphs import Graph, cosine_threshold_graph, knn_graph, symmetrize
@@ -20,7 +18,6 @@ from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.schema.graph import KnnGraphSpec
 
-FEATURE_GRAPH_FILE = "feature_graph.npz"
 GRAPH_PATH = ("model", "graph")
 
 
@@ -72,15 +69,3 @@ def _check_nonzero(spec: Spec, points: np.ndarray, features: tuple[str, ...]) ->
                 "with `metric: euclidean`",
             )
         )
-
-
-def save_feature_graph(path: Path, graph: Graph) -> None:
-    """Write the edges of a graph over features."""
-    np.savez(path, n_nodes=graph.n_nodes, senders=graph.senders, receivers=graph.receivers)
-
-
-def load_feature_graph(path: Path) -> Graph:
-    """The graph `save_feature_graph` wrote (unit weights)."""
-    with np.load(path) as stored:
-        senders, receivers = stored["senders"], stored["receivers"]
-        return Graph(int(stored["n_nodes"]), senders, receivers, np.ones(len(senders)))

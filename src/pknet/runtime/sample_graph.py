@@ -10,7 +10,6 @@ held-out row's features, and the folds' graphs differ only where their training 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -23,7 +22,6 @@ from pknet.specs import Spec
 from pknet.specs.schema.graph import GraphSpec, KnnGraphSpec
 
 GRAPH_PATH = ("model", "graph")
-GRAPH_INPUTS_FILE = "graph_inputs.npz"
 
 
 @dataclass(frozen=True)
@@ -159,16 +157,3 @@ def _top_components(centred: np.ndarray, n_components: int) -> np.ndarray:
     # directions without variance (rank below n_components) get a zero component
     real = singular > 1e-10 * max(singular.max(initial=0.0), 1.0)
     return np.divide(projected, singular, out=np.zeros_like(projected), where=real)
-
-
-def save_graph_inputs(path: Path, x: np.ndarray, graphs: FoldGraphs) -> None:
-    """Store what predicting new samples needs: the inputs `x` (before fold statistics) and each
-    fold's training rows, whose nearest neighbours new samples receive edges from."""
-    rows = {f"train_rows_{k}": r for k, r in enumerate(graphs.train_rows)}
-    np.savez(path, x=x, **rows)
-
-
-def load_training_inputs(path: Path, fold: int) -> np.ndarray:
-    """Fold `fold`'s training rows of the inputs `save_graph_inputs` stored, in graph order."""
-    with np.load(path) as stored:
-        return stored["x"][stored[f"train_rows_{fold}"]]

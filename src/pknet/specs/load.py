@@ -15,7 +15,7 @@ from pknet.specs.diagnostics import problems_from_validation
 from pknet.specs.introspect import SpecSchemaGuide
 from pknet.specs.paths import relative_paths, resolve_paths
 from pknet.specs.schema import Spec
-from pknet.specs.sources import apply_overrides, read_spec_tree
+from pknet.specs.sources import SourceMap, apply_overrides, read_spec_tree
 from pknet.specs.yaml_tree import to_plain
 
 Overrides = Iterable[str] | Mapping[str, Any]
@@ -40,16 +40,26 @@ def load_spec(path: str | Path, overrides: Overrides = ()) -> Spec:
     tree = apply_overrides(source.tree, _override_texts(overrides), SpecSchemaGuide(), to_plain)
     source.tree = tree
     sources = source.source_map()
-    data = to_plain(tree)
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(problems_from_validation(exc, data, sources)) from None
-    spec, missing = resolve_paths(spec, sources)
+    spec, missing = resolve_paths(_validated(to_plain(tree), sources), sources)
     if missing:
         raise SpecError(missing)
     spec._sources = sources
     return spec
+
+
+def read_rendered_spec(path: str | Path) -> Spec:
+    """A spec file as `render_spec` wrote it (a run's `spec.resolved.yaml`), validated as it
+    stands: no overrides, its paths neither resolved nor checked. Raises `SpecError` listing
+    every problem with its file position."""
+    source = read_spec_tree(Path(path))
+    return _validated(to_plain(source.tree), source.source_map())
+
+
+def _validated(data: Any, sources: SourceMap) -> Spec:
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_from_validation(exc, data, sources)) from None
 
 
 def render_spec(spec: Spec, base_dir: Path | None = None) -> str:
