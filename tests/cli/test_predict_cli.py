@@ -248,8 +248,8 @@ def test_a_missing_fold_names_its_file(run_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", str(copy), str(DATA), "--out", str(tmp_path / "p")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert (
-        f"{copy}: {copy} is not a complete pknet run directory: folds/1/model.eqx is missing"
-        in (result.output)
+        f"{copy / 'run.json'}: damaged: folds/1/history.csv, folds/1/model.eqx, "
+        "folds/1/stats.npz listed in run.json are missing" in result.output
     )
 
 
