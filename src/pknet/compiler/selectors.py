@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from pknet.compiler.network import Network
+from pknet.errors import name_list
+from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
 from pknet.specs.dsl import (
     AllNodes,
     Degree,
@@ -97,10 +99,9 @@ def _named(net: Network, names: tuple[str, ...] | list[str], where: str) -> np.n
     unknown = [n for n in names if not net.has_node(n)]
     if unknown:
         close = difflib.get_close_matches(unknown[0], net.nodes, n=3)
-        shown = ", ".join(f"`{n}`" for n in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise SelectorProblem(
-            f"{len(unknown)} name(s) in {where} are not network nodes: {shown}",
-            f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else None,
+            f"{len(unknown)} name(s) in {where} are not network nodes: {name_list(unknown)}",
+            f"did you mean {name_list(close)}?" if close else None,
         )
     mask = np.zeros(net.n_nodes, dtype=bool)
     mask[net.index_of(tuple(names))] = True
@@ -109,9 +110,11 @@ def _named(net: Network, names: tuple[str, ...] | list[str], where: str) -> np.n
 
 def _read_names(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = read_capped(path, MAX_TEXT_BYTES).decode("utf-8")
+    except FileProblem as exc:
+        raise SelectorProblem(f"node list {path} {exc}") from None
     except OSError as exc:
         raise SelectorProblem(f"cannot read node list {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise SelectorProblem(f"node list {path} is not UTF-8 text") from None
-    return [s for line in lines if (s := line.strip()) and not s.startswith("#")]
+    return [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]

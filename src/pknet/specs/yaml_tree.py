@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from pknet.errors import Location, Problem, SpecError
+from pknet.errors import Location, Problem, SpecError, excerpt
 
 MSG_TABS = "YAML indentation must use spaces; this line contains a tab character"
 MSG_INDENT = (
@@ -25,7 +25,6 @@ MSG_INDENT = (
 MSG_MERGE_KEY = "YAML merge keys (`<<`) are not supported in specs; use `extends: base.yaml`"
 MAX_DEPTH = 64
 MAX_NODES = 100_000
-EXCERPT_WIDTH = 100
 MSG_TOO_DEEP = f"values nest more than {MAX_DEPTH} levels deep; a spec is never that deep"
 MSG_TOO_LARGE = f"the document holds more than {MAX_NODES:,} values"
 MSG_ALIAS_HINT = "YAML aliases (`*name`) repeat whole values; expand fewer of them"
@@ -230,15 +229,8 @@ def _with_excerpt(problem: Problem, text: str) -> Problem:
     lines = text.splitlines()
     if problem.excerpt or loc is None or loc.line is None or not 0 < loc.line <= len(lines):
         return problem
-    gutter = f"{loc.line:>5} | "
-    line = "".join(c if c.isprintable() else " " for c in lines[loc.line - 1])
-    column = loc.column or 1
-    if len(line) > EXCERPT_WIDTH:  # show a window around the column
-        start = max(0, min(column - EXCERPT_WIDTH // 2, len(line) - EXCERPT_WIDTH))
-        line = line[start : start + EXCERPT_WIDTH]
-        column -= start
-    caret = " " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^"
-    return replace(problem, excerpt=f"{gutter}{line}\n{caret}")
+    shown = excerpt(lines[loc.line - 1], loc.column or 1, f"{loc.line:>5} | ")
+    return replace(problem, excerpt=shown)
 
 
 def _format_path(path: PathKey) -> str:

@@ -19,6 +19,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
+from pknet.errors import shorten
 from pknet.specs.dsl.ast import (
     Add,
     AllNodes,
@@ -153,13 +154,13 @@ def _syntax_error(parser: Lark, error: UnexpectedInput, text: str, words: _Words
         if called and called.group(1) not in words.atoms:
             name = called.group(1)
             hint = _did_you_mean(name, words.functions, words.known)
-            return DslError(f"unknown function `{name}`", called.start(1) + 1, text, hint)
+            return DslError(f"unknown function `{shorten(name)}`", called.start(1) + 1, text, hint)
     hint = None
     if found.startswith(("'", '"')) and "STRING" not in expected:
         hint = "quotes are only for the argument of name(...), match(...) and file(...)"
     elif "COMMA" in expected and "BARE" in words.terminals:  # a second word inside name(...)
         hint = 'quote an argument that holds spaces: name("T cell")'
-    message = f"unexpected `{found}`; expected {words.describe(expected)}"
+    message = f"unexpected `{shorten(found)}`; expected {words.describe(expected)}"
     return DslError(message, column, text, hint)
 
 
@@ -226,7 +227,7 @@ class _ToSelector(Transformer):
     def degree(self, meta: Meta, direction: Token, op: Token, value: Token) -> Selector:
         if direction.value not in DEGREE_DIRECTIONS:
             raise _MeaningError(
-                f"unknown degree direction `{direction}`",
+                f"unknown degree direction `{shorten(direction)}`",
                 direction.start_pos + 1,
                 hint=_did_you_mean(direction.value, DEGREE_DIRECTIONS, "in, out, total"),
             )
@@ -235,8 +236,8 @@ class _ToSelector(Transformer):
     def unknown(self, meta: Meta, word: Token) -> Selector:
         hint = _did_you_mean(word.value, SELECTOR_ATOMS, _known_selectors())
         if not hint.startswith("did you mean"):
-            hint = f"to select nodes by name write `name({word})`; {hint}"
-        raise _MeaningError(f"unknown selector `{word}`", _column(meta), hint)
+            hint = f"to select nodes by name write `name({shorten(word)})`; {hint}"
+        raise _MeaningError(f"unknown selector `{shorten(word)}`", _column(meta), hint)
 
     def union(self, meta: Meta, left: Selector, right: Selector) -> Selector:
         return Union(left, right, column=_column(meta))
@@ -287,7 +288,7 @@ class _ToLoss(Transformer):
     def number(self, meta: Meta, token: Token) -> LossExpr:
         value = float(token)
         if math.isinf(value):
-            raise _MeaningError(f"number `{token}` is too large", _column(meta))
+            raise _MeaningError(f"number `{shorten(token)}` is too large", _column(meta))
         return Number(value, column=_column(meta))
 
     def term(self, meta: Meta, name: Token) -> LossExpr:
@@ -339,7 +340,7 @@ def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int)
     signature = LOSS_TERMS.get(name.value)
     if signature is None:
         hint = _did_you_mean(name.value, list(LOSS_TERMS), _known_terms())
-        raise _MeaningError(f"unknown loss term `{name}`", column, hint)
+        raise _MeaningError(f"unknown loss term `{shorten(name)}`", column, hint)
     usage = f"write `{signature.usage(name.value)}` ({signature.doc})"
     positional: list[Token] = []
     keywords: list[tuple[Token, Token]] = []
@@ -358,7 +359,7 @@ def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int)
     for key, value in keywords:
         if key.value not in signature.options:
             known = ", ".join(signature.options) or "none"
-            message = f"`{name}` has no option `{key}` (options: {known})"
+            message = f"`{name}` has no option `{shorten(key)}` (options: {known})"
             raise _MeaningError(message, key.start_pos + 1, usage)
         if key.value in chosen:
             raise _MeaningError(f"option `{key}` given twice", key.start_pos + 1, usage)
@@ -366,7 +367,7 @@ def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int)
     for key, value in chosen.items():
         if value.value not in signature.options[key]:
             allowed = ", ".join(signature.options[key])
-            message = f"`{key}` of `{name}` is one of {allowed}, not `{value}`"
+            message = f"`{key}` of `{name}` is one of {allowed}, not `{shorten(value)}`"
             raise _MeaningError(message, value.start_pos + 1, usage)
     options = tuple(
         (key, chosen[key].value if key in chosen else choices[0])

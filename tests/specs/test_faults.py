@@ -1,0 +1,132 @@
+"""Faults that once hung or flooded the terminal end in clean errors: files that are no
+regular files or too large, very long lines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from pknet.cli import app
+from pknet.errors import EXCERPT_WIDTH, excerpt, name_list
+from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
+
+HERE = Path(__file__).parent
+VALID = (HERE / "malformed" / "_valid.yaml").read_text()
+FIXTURE_DATA = HERE / "malformed" / "data"
+
+
+def invoke(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output and "RecursionError" not in result.output
+    return result
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURE_DATA, tmp_path / "data")
+    return tmp_path
+
+
+def spec_with(folder: Path, old: str, new: str) -> Path:
+    assert old in VALID
+    path = folder / "spec.yaml"
+    path.write_text(VALID.replace(old, new))
+    return path
+
+
+# --- files that are no regular files, or too large ------------------------------------------
+
+
+def test_a_device_as_spec_is_refused_unread() -> None:
+    result = invoke("validate", "/dev/zero")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: /dev/zero: spec file is not a regular file")
+
+
+def test_a_fifo_as_spec_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)  # opening it would block until a writer came
+    result = invoke("validate", str(fifo))
+    assert result.exit_code == 2
+    assert "spec file is not a regular file (a device, pipe or socket)" in result.output
+
+
+def test_a_fifo_as_base_points_at_the_extends_line(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "base.yaml")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nextends: base.yaml\n")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2
+    assert f"{spec}:2:10: extends: spec file is not a regular file" in result.output
+
+
+def test_a_spec_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    with spec.open("wb") as handle:
+        handle.truncate(MAX_TEXT_BYTES + 1)  # sparse: a size without content
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2
+    assert "spec file is larger than 10 MB" in result.output
+
+
+def test_a_file_that_reports_no_size_is_still_read_with_a_cap() -> None:
+    """/proc files say they are empty; the read itself stops at the cap."""
+    status = Path("/proc/self/status")
+    if not status.is_file() or status.stat().st_size != 0:
+        pytest.skip("needs Linux's /proc")
+    assert b"Name:" in read_capped(status, MAX_TEXT_BYTES)
+    with pytest.raises(FileProblem, match="is larger than 1e-05 MB"):
+        read_capped(status, 10)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_data_file_that_is_no_regular_file_says_so(folder: Path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(folder / "edges.fifo")
+    target = "/dev/null" if kind == "device" else "edges.fifo"
+    spec = spec_with(folder, "file: data/edges.csv", f"file: {target}")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2
+    assert "spec.yaml:9:17: network.edges[0].file: file is not a regular file" in result.output
+    assert "not found" not in result.output
+
+
+# --- messages stay short -----------------------------------------------------------------------
+
+
+def test_excerpt_of_a_long_line_is_cut_around_the_column() -> None:
+    line = "".join(chr(ord("a") + i % 26) for i in range(1_000_000))
+    column = 500_000
+    text, caret = excerpt(line, column, "   7 | ").splitlines()
+    body = text.removeprefix("   7 | ")
+    assert body.startswith("…") and body.endswith("…")
+    assert len(body) == EXCERPT_WIDTH + 2
+    assert caret.startswith("     | ")
+    assert body[caret.index("^") - len("   7 | ")] == line[column - 1]
+
+
+@pytest.mark.parametrize("column", [1, 3, 10])
+def test_excerpt_of_a_short_line_is_whole(column: int) -> None:
+    assert excerpt("leaves\t& x", column) == "  leaves & x\n  " + " " * (column - 1) + "^"
+
+
+def test_an_error_on_a_megabyte_line_prints_a_short_excerpt(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"version: 1\nname: {'x' * 1_000_000} y: [\n")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2
+    assert f"{spec}:2:1000009: YAML syntax error" in result.output
+    assert len(result.output) < 1000
+
+
+def test_name_list_shows_five_short_names() -> None:
+    assert name_list(["a", "b"]) == "`a`, `b`"
+    names = [f"n{i}" for i in range(7)] + ["x" * 100]
+    assert name_list(names) == "`n0`, `n1`, `n2`, `n3`, `n4` and 3 more"
+    assert name_list(["x" * 100]) == f"`{'x' * 39}…`"
