@@ -116,3 +116,13 @@ def test_unknown_names_from_a_file_are_not_all_echoed(tmp_path, ctx) -> None:
     assert message.endswith(" and 25 more")
     assert message.count("`") == 10 and "user4:" in message and "user5:" not in message
     assert len(message) < 400
+
+
+def test_a_union_of_a_thousand_names_selects_them_all() -> None:
+    nodes = [f"a{i}" for i in range(1000)]
+    network = Network.from_edges(nodes, ["root"] * 1000)
+    context = SelectionContext(network, np.zeros(network.n_nodes, dtype=bool))
+    text = " | ".join(f"name({n})" for n in nodes)
+    assert names(text, context) == set(nodes)
+    assert names(f"all - ({text})", context) == {"root"}
+    assert names(f"all & {text} & all", context) == set(nodes)

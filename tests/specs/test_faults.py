@@ -1,5 +1,5 @@
-"""Faults that once hung or flooded the terminal end in clean errors: files that are no
-regular files or too large, very long lines."""
+"""Faults that once hung, flooded the terminal or overflowed the stack end in clean errors:
+files that are no regular files or too large, very long lines, very long or deep expressions."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from pknet.cli import app
 from pknet.errors import EXCERPT_WIDTH, excerpt, name_list
 from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
+from pknet.specs import load_spec, render_spec
+from pknet.specs.dsl import Union, parse_selector
 
 HERE = Path(__file__).parent
 VALID = (HERE / "malformed" / "_valid.yaml").read_text()
@@ -130,3 +132,61 @@ def test_name_list_shows_five_short_names() -> None:
     names = [f"n{i}" for i in range(7)] + ["x" * 100]
     assert name_list(names) == "`n0`, `n1`, `n2`, `n3`, `n4` and 3 more"
     assert name_list(["x" * 100]) == f"`{'x' * 39}…`"
+
+
+# --- long and deep expressions ---------------------------------------------------------------
+
+LOSS_400 = "mse" + " + 1e-3 * l1(bias) - 1e-4 * l2(bias)" * 200
+PRODUCT_2000 = "2 * " * 2000 + "bce"
+UNION_1000 = " | ".join(f"name(a{i})" for i in range(1000))
+
+
+@pytest.mark.parametrize(
+    ("field", "expression"),
+    [("loss", LOSS_400), ("loss", PRODUCT_2000), ("network.outputs", UNION_1000)],
+    ids=["400-term loss", "2000-factor product", "1000-name union"],
+)
+def test_long_expressions_validate_and_render(folder: Path, field: str, expression: str) -> None:
+    old = "loss: bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)" if field == "loss" else "name(TCR)"
+    new = f"loss: {expression}" if field == "loss" else expression
+    spec = spec_with(folder, old, new)
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 0, result.output
+    rendered = invoke("render", str(spec))
+    assert rendered.exit_code == 0, rendered.output
+    again = folder / "rendered.yaml"
+    again.write_text(rendered.stdout)
+    assert render_spec(load_spec(again), base_dir=folder) == rendered.stdout
+
+
+def test_a_long_union_keeps_every_name() -> None:
+    tree = parse_selector(UNION_1000)
+    assert isinstance(tree, Union)
+    assert [o.names for o in tree.operands] == [(f"a{i}",) for i in range(1000)]
+
+
+@pytest.mark.parametrize(
+    ("field", "expression", "column"),
+    [
+        ("loss", "(" * 5000 + "bce" + ")" * 5000, None),
+        ("loss", "2 * (" * 5000 + "bce" + ")" * 5000, 501),
+        ("loss", "-" * 5000 + "bce", 101),
+        ("network.outputs", "name(TCR) | (" * 5000 + "roots" + ")" * 5000, 1301),
+    ],
+    ids=["redundant parentheses", "nested products", "signs", "nested unions"],
+)
+def test_deep_nesting_is_a_located_error(
+    folder: Path, field: str, expression: str, column: int | None
+) -> None:
+    old = "loss: bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)" if field == "loss" else "name(TCR)"
+    new = f"loss: '{expression}'" if field == "loss" else f"'{expression}'"
+    spec = spec_with(folder, old, new)
+    result = invoke("validate", str(spec))
+    if column is None:  # parentheses around one term nest nothing
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2
+    assert f"{field}: the expression nests more than 100 levels deep (column {column}" in (
+        result.output
+    )
+    assert len(result.output) < 1500

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -86,13 +87,24 @@ def select(selector: Selector, ctx: SelectionContext) -> np.ndarray:
             return _named(net, _read_names(Path(path)), f"file {path}")
         case Degree(direction=direction, op=op, value=value):
             return _COMPARE[op](ctx.degree(direction), value)
-        case Union(left=left, right=right):
-            return select(left, ctx) | select(right, ctx)
-        case Intersection(left=left, right=right):
-            return select(left, ctx) & select(right, ctx)
-        case Difference(left=left, right=right):
-            return select(left, ctx) & ~select(right, ctx)
+        case Union(operands=operands):
+            return _any(operands, ctx)
+        case Intersection(operands=operands):
+            mask = np.ones(net.n_nodes, dtype=bool)
+            for operand in operands:
+                mask &= select(operand, ctx)
+            return mask
+        case Difference(operands=(first, *rest)):
+            return select(first, ctx) & ~_any(rest, ctx)
     raise TypeError(f"not a selector: {selector!r}")
+
+
+def _any(selectors: Sequence[Selector], ctx: SelectionContext) -> np.ndarray:
+    """The union of `selectors`, one mask at a time (a chain may hold thousands)."""
+    mask = np.zeros(ctx.network.n_nodes, dtype=bool)
+    for selector in selectors:
+        mask |= select(selector, ctx)
+    return mask
 
 
 def _named(net: Network, names: tuple[str, ...] | list[str], where: str) -> np.ndarray:

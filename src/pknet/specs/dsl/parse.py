@@ -15,13 +15,12 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
 from pknet.errors import shorten
 from pknet.specs.dsl.ast import (
-    Add,
     AllNodes,
     Degree,
     Difference,
@@ -31,13 +30,13 @@ from pknet.specs.dsl.ast import (
     LossExpr,
     Match,
     Measured,
-    Mul,
     Name,
     Neg,
     Number,
+    Product,
     Roots,
     Selector,
-    Sub,
+    Sum,
     Term,
     Union,
     is_constant,
@@ -48,6 +47,8 @@ from pknet.specs.dsl.terms import LOSS_TERMS
 SELECTOR_ATOMS = ("all", "leaves", "measured", "roots")
 SELECTOR_FUNCTIONS = ("name", "match", "file", "degree")
 DEGREE_DIRECTIONS = ("in", "out", "total")
+MAX_DEPTH = 100  # levels of nested operators; no one writes more, and Python's stack allows it
+MAX_LENGTH = 1_000_000  # characters; parsing takes seconds per 100,000
 
 
 def parse_selector(text: str) -> Selector:
@@ -98,6 +99,7 @@ class _Words:
     atoms: tuple[str, ...] = ()  # known words that take no arguments
     functions: tuple[str, ...] = ()  # known words that take arguments; `unknown(` is an error
     known: str = ""  # everything the grammar knows, for hints
+    too_long: str = ""  # a hint for an expression longer than MAX_LENGTH
 
     def describe(self, expected: Set[str]) -> str:
         """Say in words what the parser would have accepted."""
@@ -120,16 +122,44 @@ def _parse(parser: Lark, transformer: Transformer, text: str, words: _Words) -> 
         raise TypeError(f"a DSL expression must be a string, not {type(text).__name__}")
     if not text.strip():
         raise DslError("empty expression", 1, text)
+    if len(text) > MAX_LENGTH:
+        raise DslError(
+            f"the expression is {len(text):,} characters long, more than {MAX_LENGTH:,}",
+            1,
+            text,
+            words.too_long,
+        )
     try:
         tree = parser.parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(parser, e, text, words) from None
+    _check_depth(tree, text)
     try:
         return transformer.transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, _MeaningError):
             raise DslError(e.orig_exc.message, e.orig_exc.column, text, e.orig_exc.hint) from None
         raise
+
+
+def _check_depth(tree: Tree, text: str) -> None:
+    """Raise DslError where `tree` nests deeper than `MAX_DEPTH` (walked without recursion).
+
+    Chains of one operator are flat, so only parentheses and signs nest; bounding them keeps
+    every later recursion over the tree (transforming, rendering, comparing) well inside
+    Python's stack.
+    """
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DslError(
+                f"the expression nests more than {MAX_DEPTH} levels deep",
+                _column(node.meta),
+                text,
+                "write it with fewer parentheses and signs",
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 def _syntax_error(parser: Lark, error: UnexpectedInput, text: str, words: _Words) -> DslError:
@@ -239,14 +269,14 @@ class _ToSelector(Transformer):
             hint = f"to select nodes by name write `name({shorten(word)})`; {hint}"
         raise _MeaningError(f"unknown selector `{shorten(word)}`", _column(meta), hint)
 
-    def union(self, meta: Meta, left: Selector, right: Selector) -> Selector:
-        return Union(left, right, column=_column(meta))
+    def union(self, meta: Meta, *operands: Selector) -> Selector:
+        return Union(operands, column=_column(meta))
 
-    def intersection(self, meta: Meta, left: Selector, right: Selector) -> Selector:
-        return Intersection(left, right, column=_column(meta))
+    def intersection(self, meta: Meta, *operands: Selector) -> Selector:
+        return Intersection(operands, column=_column(meta))
 
-    def difference(self, meta: Meta, left: Selector, right: Selector) -> Selector:
-        return Difference(left, right, column=_column(meta))
+    def difference(self, meta: Meta, *operands: Selector) -> Selector:
+        return Difference(operands, column=_column(meta))
 
 
 def _known_selectors() -> str:
@@ -275,6 +305,7 @@ _SELECTOR_WORDS = _Words(
     atoms=SELECTOR_ATOMS,
     functions=SELECTOR_FUNCTIONS,
     known=_known_selectors(),
+    too_long="list many nodes in a file, one name per line: `file(nodes.txt)`",
 )
 
 
@@ -306,33 +337,27 @@ class _ToLoss(Transformer):
     def neg(self, meta: Meta, operand: LossExpr) -> LossExpr:
         return Neg(operand, column=_column(meta))
 
-    def add(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
-        _check_addends(left, right)
-        return Add(left, right, column=_column(meta))
+    def sum(self, meta: Meta, *children: LossExpr | Token) -> LossExpr:
+        operands = children[::2]
+        constant = [is_constant(o) for o in operands]
+        if any(constant) and not all(constant):
+            # a constant added to a loss changes nothing; it is most likely a missing term
+            raise _MeaningError(
+                "a number on its own is not a loss term",
+                operands[constant.index(True)].column or 1,
+                hint="multiply it with a term, e.g. `0.01 * l2(weights)`",
+            )
+        operators = tuple(token.value for token in children[1::2])
+        return Sum(operands, operators, column=_column(meta))
 
-    def sub(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
-        _check_addends(left, right)
-        return Sub(left, right, column=_column(meta))
-
-    def mul(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
-        if not (is_constant(left) or is_constant(right)):
+    def product(self, meta: Meta, *operands: LossExpr) -> LossExpr:
+        if sum(not is_constant(o) for o in operands) > 1:
             raise _MeaningError(
                 "a product needs a number on one side",
                 _column(meta),
                 hint="weight a term by a constant, e.g. `0.01 * l2(weights)`",
             )
-        return Mul(left, right, column=_column(meta))
-
-
-def _check_addends(left: LossExpr, right: LossExpr) -> None:
-    """A constant added to a loss changes nothing; it is most likely a missing term."""
-    for side, other in ((left, right), (right, left)):
-        if is_constant(side) and not is_constant(other):
-            raise _MeaningError(
-                "a number on its own is not a loss term",
-                side.column or 1,
-                hint="multiply it with a term, e.g. `0.01 * l2(weights)`",
-            )
+        return Product(operands, column=_column(meta))
 
 
 def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int) -> Term:
@@ -395,6 +420,7 @@ _LOSS_WORDS = _Words(
         "IDENT": "a name",
         "$END": "the end",
     },
+    too_long="a loss is a few weighted terms",
 )
 
 
