@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pknet.cli import app
-from pknet.errors import EXCERPT_WIDTH, excerpt, name_list
+from pknet.errors import EXCERPT_WIDTH, SpecError, excerpt, name_list
 from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
 from pknet.specs import load_spec, render_spec
 from pknet.specs.dsl import Union, parse_selector
@@ -136,8 +136,8 @@ def test_name_list_shows_five_short_names() -> None:
 
 # --- long and deep expressions ---------------------------------------------------------------
 
-LOSS_400 = "mse" + " + 1e-3 * l1(bias) - 1e-4 * l2(bias)" * 200
-PRODUCT_2000 = "2 * " * 2000 + "bce"
+LOSS_400 = "bce" + " + 1e-3 * l1(bias) - -1e-4 * l2(bias)" * 200
+PRODUCT_2000 = "1.5 * " * 1000 + "bce" + " * 0.5" * 1000  # a weight of 0.75**1000
 UNION_1000 = " | ".join(f"name(a{i})" for i in range(1000))
 
 
@@ -190,3 +190,46 @@ def test_deep_nesting_is_a_located_error(
         result.output
     )
     assert len(result.output) < 1500
+
+
+# --- validate rejects what run would reject, without reading data ----------------------------
+
+EXAMPLES = HERE.parent.parent / "examples"
+
+
+@pytest.mark.parametrize(
+    ("loss", "column", "message"),
+    [
+        ("-0.1 * l2(bias) + bce", 8, "the weight of `l2(bias)` is -0.1; a negative weight"),
+        ("bce - -(2 * -l1(bias))", 14, "the weight of `l1(bias)` is -2; a negative weight"),
+        ("bce + 0 * l1(bias)", 11, "the weight of `l1(bias)` is 0"),
+        ("bce + (1e300*1e300 - 1e300*1e300) * l1(bias)", 37, "the weight of `l1(bias)` is not"),
+        ("-bce", 2, "the weight of `bce` is -1; a negative weight"),
+    ],
+)
+def test_loss_weights_are_finite_and_positive(loss: str, column: int, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(EXAMPLES / "kpnn_tcr" / "spec.yaml", {"loss": loss})
+    (problem,) = caught.value.problems
+    assert problem.path == "loss"
+    assert problem.message.startswith(message)
+    assert problem.message.endswith(f"(column {column} of the expression)")
+
+
+@pytest.mark.parametrize(
+    ("example", "loss", "message"),
+    [
+        ("go_vae", "bce + recon + kl", "`bce` compares outputs with the target"),
+        ("go_vae", "kl", "a `vae` loss needs exactly one `recon(...)` term; found 0"),
+        ("go_vae", "recon + recon(nb) + kl", "found 2"),
+        ("go_vae", "recon + kl + 2 * kl", "`kl` appears more than once"),
+        ("kpnn_tcr", "bce + kl", "`kl` needs a `vae` model"),
+        ("kpnn_tcr", "bce + mse", "exactly one data term (bce, ce or mse); found `bce`, `mse`"),
+    ],
+)
+def test_loss_terms_fit_the_model_kind(example: str, loss: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(EXAMPLES / example / "spec.yaml", {"loss": loss})
+    (problem,) = caught.value.problems
+    assert problem.path == "loss" and message in problem.message
+    assert problem.location is not None and problem.location.source == f"--set loss={loss}"

@@ -37,10 +37,12 @@ from pknet.specs.dsl.ast import (
 )
 from pknet.specs.dsl.errors import DslError
 from pknet.specs.dsl.parse import parse_loss, parse_selector, selector_from_names
-from pknet.specs.dsl.terms import LOSS_TERMS, TermSignature
+from pknet.specs.dsl.terms import DATA_TERMS, LOSS_TERMS, VAE_TERMS, TermSignature
 
 __all__ = [
+    "DATA_TERMS",
     "LOSS_TERMS",
+    "VAE_TERMS",
     "AllNodes",
     "Degree",
     "Difference",
