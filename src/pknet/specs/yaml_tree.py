@@ -49,11 +49,24 @@ class _SpecLoader(yaml.SafeLoader):
     """SafeLoader that also reads YAML 1.2 floats such as `1e-3` (PyYAML needs `1.0e-3`)."""
 
 
-_SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _SpecDumper(yaml.SafeDumper):
+    """SafeDumper that quotes every string `_SpecLoader` would read as another type."""
+
+
+def _represent_str(dumper: _SpecDumper, text: str) -> yaml.ScalarNode:
+    # PyYAML writes these line breaks raw inside single quotes, where reading folds them to
+    # spaces; double quotes escape them
+    style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_SpecDumper.add_representer(str, _represent_str)
+for _resolving in (_SpecLoader, _SpecDumper):
+    _resolving.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,11 @@ def parse_yaml(text: str, source: str) -> Node:
     if builder.problems:
         raise SpecError([_with_excerpt(p, text) for p in builder.problems])
     return tree
+
+
+def dump_yaml(data: Any) -> str:
+    """Plain data as YAML that `parse_yaml` reads back to the same data (keys kept in order)."""
+    return yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def parse_value(text: str, source: str) -> Node:
