@@ -7,9 +7,13 @@ The CLI prints them and exits with code 2; nothing else in pknet decides exit co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 EXIT_USER_ERROR = 2
+EXCERPT_WIDTH = 120  # characters of a source line shown under a message
+NAME_WIDTH = 40  # characters of a name (from a user's file) quoted in a message
+NAMES_SHOWN = 5  # names listed before "and N more"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,33 @@ class Problem:
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+def excerpt(line: str, column: int, gutter: str = "  ") -> str:
+    """`line` with a caret under `column` (1-based): two lines, the first starting with
+    `gutter` (e.g. `"   12 | "`). A long line is cut to `EXCERPT_WIDTH` characters around the
+    column, with `…` where text was left out."""
+    line = "".join(c if c.isprintable() else " " for c in line)
+    column = min(max(column, 1), len(line) + 1)
+    if len(line) > EXCERPT_WIDTH:
+        start = max(0, min(column - 1 - EXCERPT_WIDTH // 2, len(line) - EXCERPT_WIDTH))
+        end = start + EXCERPT_WIDTH
+        head, tail = "…" * (start > 0), "…" * (end < len(line))
+        line = head + line[start:end] + tail
+        column += len(head) - start
+    under = "".join(c if c == "|" else " " for c in gutter)
+    return f"{gutter}{line}\n{under}{' ' * (column - 1)}^"
+
+
+def shorten(text: str, width: int = NAME_WIDTH) -> str:
+    """`text` cut to `width` characters with `…`, for quoting user text in a message."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def name_list(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:
+    """The first `shown` names in backquotes, each shortened, then "and N more"."""
+    text = ", ".join(f"`{shorten(n)}`" for n in names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 class PknetError(Exception):

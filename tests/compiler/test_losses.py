@@ -66,10 +66,6 @@ def test_coefficients_distribute_over_the_expression() -> None:
         ("bce", "multiclass", 1, 10, "`bce` does not fit a multiclass target"),
         ("mse", "binary", 1, 2, "`mse` does not fit a binary target"),
         ("ce", "multiclass", 1, 10, "the model gives 1 output(s) but `ce` on this target needs 10"),
-        ("bce + mse", "binary", 1, 2, "exactly one data term"),
-        ("l2(bias)", "binary", 1, 2, "exactly one data term"),
-        ("bce + kl", "binary", 1, 2, "`kl` needs a `vae` model"),
-        ("bce - 0.1 * l1(bias)", "binary", 1, 2, "coefficients must be > 0"),
     ],
 )
 def test_losses_that_cannot_work_are_located_errors(loss, task, n_outputs, n_classes, message):

@@ -121,10 +121,3 @@ def test_a_task_without_inputs_is_a_compile_error() -> None:
 def test_bad_multitask_specs_are_located_errors(overrides, message) -> None:
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
         pknet.load_spec(EXAMPLE, overrides)
-
-
-def test_trace_norm_needs_a_multitask_model() -> None:
-    kpnn = Path(__file__).parents[2] / "examples" / "kpnn_tcr" / "spec.yaml"
-    spec = pknet.load_spec(kpnn, {"loss": "bce + 0.1 * trace_norm(weights)"})
-    with pytest.raises(CompileError, match="only a `multitask` model has"):
-        compile_loss(spec, "binary", 1, 2)

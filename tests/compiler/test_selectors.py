@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from pknet.compiler.network import Network
 from pknet.compiler.selectors import SelectionContext, SelectorProblem, select
+from pknet.files import MAX_TEXT_BYTES
 from pknet.specs.dsl import parse_selector
 
 # a_gene -> K1 -> TCR, b_gene -> K1, c_gene -> K2 -> TCR, K2 -> OTHER
@@ -79,5 +83,46 @@ def test_unknown_names_are_errors_with_suggestions(ctx) -> None:
 
 
 def test_unreadable_file_is_an_error(tmp_path, ctx) -> None:
-    with pytest.raises(SelectorProblem, match="cannot read node list"):
+    with pytest.raises(SelectorProblem, match=r"missing\.txt not found"):
         names(f"file({tmp_path / 'missing.txt'})", ctx)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_node_list_that_is_no_regular_file_is_an_error(tmp_path, ctx, kind) -> None:
+    """Reading /dev/zero never ends and opening a FIFO blocks: both are refused unread."""
+    path = Path("/dev/zero") if kind == "device" else tmp_path / "names.fifo"
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(SelectorProblem, match="is not a regular file"):
+        names(f"file({path})", ctx)
+
+
+def test_a_node_list_over_the_size_cap_is_an_error(tmp_path, ctx) -> None:
+    listing = tmp_path / "inputs.txt"
+    with listing.open("wb") as handle:
+        handle.truncate(MAX_TEXT_BYTES + 1)  # sparse: nothing is written
+    with pytest.raises(SelectorProblem, match="is larger than 10 MB"):
+        names(f"file({listing})", ctx)
+
+
+def test_unknown_names_from_a_file_are_not_all_echoed(tmp_path, ctx) -> None:
+    """A file of other things (`file(/etc/passwd)`) shows five names, each cut short."""
+    listing = tmp_path / "passwd"
+    listing.write_text("".join(f"user{i}:x:{i}:{i}:{'x' * 200}:/bin/sh\n" for i in range(30)))
+    with pytest.raises(SelectorProblem) as caught:
+        names(f"file({listing})", ctx)
+    message = caught.value.message
+    assert message.startswith("30 name(s) in file")
+    assert message.endswith(" and 25 more")
+    assert message.count("`") == 10 and "user4:" in message and "user5:" not in message
+    assert len(message) < 400
+
+
+def test_a_union_of_a_thousand_names_selects_them_all() -> None:
+    nodes = [f"a{i}" for i in range(1000)]
+    network = Network.from_edges(nodes, ["root"] * 1000)
+    context = SelectionContext(network, np.zeros(network.n_nodes, dtype=bool))
+    text = " | ".join(f"name({n})" for n in nodes)
+    assert names(text, context) == set(nodes)
+    assert names(f"all - ({text})", context) == {"root"}
+    assert names(f"all & {text} & all", context) == set(nodes)

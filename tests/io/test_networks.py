@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -624,8 +625,17 @@ def test_unreadable_or_empty_files(tmp_path, name, content, message):
 
 
 def test_directory_is_not_a_file(tmp_path):
-    with pytest.raises(CompileError, match="is not a file"):
+    with pytest.raises(CompileError, match="is a folder, not a file"):
         load_gmt(tmp_path)
+
+
+def test_device_or_fifo_is_not_read(tmp_path):
+    """/dev/zero never ends and a FIFO blocks on open: both are refused before opening."""
+    fifo = tmp_path / "edges.fifo"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        with pytest.raises(CompileError, match="is not a regular file"):
+            load_edge_list(path, from_col="a", to_col="b")
 
 
 def test_dispatch_table_covers_every_edge_loader():

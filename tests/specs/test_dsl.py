@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from pknet.specs.dsl import (
     LOSS_TERMS,
-    Add,
     AllNodes,
     Degree,
     Difference,
@@ -22,13 +21,13 @@ from pknet.specs.dsl import (
     LossExpr,
     Match,
     Measured,
-    Mul,
     Name,
     Neg,
     Number,
+    Product,
     Roots,
     Selector,
-    Sub,
+    Sum,
     Term,
     Union,
     linear_terms,
@@ -41,7 +40,7 @@ from pknet.specs.dsl import (
     walk,
 )
 from pknet.specs.dsl.ast import BARE_ARGUMENT
-from pknet.specs.dsl.parse import _selector_parser
+from pknet.specs.dsl.parse import MAX_DEPTH, MAX_LENGTH, _selector_parser
 
 BCE = Term("bce")
 L1_BIAS = Term("l1", ("bias",))
@@ -55,7 +54,7 @@ L2_BIAS = Term("l2", ("bias",))
 @pytest.mark.parametrize(
     ("text", "tree"),
     [
-        ("leaves & measured", Intersection(Leaves(), Measured())),
+        ("leaves & measured", Intersection((Leaves(), Measured()))),
         ("roots", Roots()),
         ("all", AllNodes()),
         ("name(TCR)", Name(("TCR",))),
@@ -63,7 +62,7 @@ L2_BIAS = Term("l2", ("bias",))
         ("match(*_gene)", Match("*_gene")),
         ("file(inputs.txt)", File("inputs.txt")),
         ("file('data/my inputs.txt')", File("data/my inputs.txt")),
-        ("(leaves | roots) - name(X)", Difference(Union(Leaves(), Roots()), Name(("X",)))),
+        ("(leaves | roots) - name(X)", Difference((Union((Leaves(), Roots())), Name(("X",))))),
         ("degree(in > 2)", Degree("in", ">", 2)),
         ("degree(total>=10)", Degree("total", ">=", 10)),
         ("name(R-HSA-109581)", Name(("R-HSA-109581",))),
@@ -72,8 +71,8 @@ L2_BIAS = Term("l2", ("bias",))
         ("name( leaves , it's )", Name(("leaves", "it's"))),
         (r'name("say \"hi\"", "C:\data")', Name(('say "hi"', r"C:\data"))),
         ("name(a+b/c@d*e.f)", Name(("a+b/c@d*e.f",))),
-        ("leaves-name(R-HSA-1)", Difference(Leaves(), Name(("R-HSA-1",)))),
-        ("leaves\n  & measured", Intersection(Leaves(), Measured())),
+        ("leaves-name(R-HSA-1)", Difference((Leaves(), Name(("R-HSA-1",))))),
+        ("leaves\n  & measured", Intersection((Leaves(), Measured()))),
     ],
 )
 def test_selector_parses(text: str, tree: Selector) -> None:
@@ -83,12 +82,12 @@ def test_selector_parses(text: str, tree: Selector) -> None:
 @pytest.mark.parametrize(
     ("text", "tree"),
     [
-        ("leaves | roots & measured", Union(Leaves(), Intersection(Roots(), Measured()))),
-        ("leaves & roots - measured", Intersection(Leaves(), Difference(Roots(), Measured()))),
-        ("leaves - roots - measured", Difference(Difference(Leaves(), Roots()), Measured())),
-        ("leaves | roots | all", Union(Union(Leaves(), Roots()), AllNodes())),
-        ("leaves & roots | all", Union(Intersection(Leaves(), Roots()), AllNodes())),
-        ("leaves - (roots - all)", Difference(Leaves(), Difference(Roots(), AllNodes()))),
+        ("leaves | roots & measured", Union((Leaves(), Intersection((Roots(), Measured()))))),
+        ("leaves & roots - measured", Intersection((Leaves(), Difference((Roots(), Measured()))))),
+        ("leaves - roots - measured", Difference((Leaves(), Roots(), Measured()))),
+        ("leaves | roots | all", Union((Leaves(), Roots(), AllNodes()))),
+        ("leaves & roots | all", Union((Intersection((Leaves(), Roots())), AllNodes()))),
+        ("leaves - (roots - all)", Difference((Leaves(), Difference((Roots(), AllNodes()))))),
     ],
 )
 def test_selector_precedence(text: str, tree: Selector) -> None:
@@ -99,7 +98,7 @@ def test_selector_precedence(text: str, tree: Selector) -> None:
 def test_selector_columns() -> None:
     tree = parse_selector("(leaves | roots) - name(X)")
     assert isinstance(tree, Difference)
-    assert (tree.column, tree.left.column, tree.right.column) == (1, 2, 20)
+    assert (tree.column, *(o.column for o in tree.operands)) == (1, 2, 20)
 
 
 def test_canonical_selector_text() -> None:
@@ -220,9 +219,9 @@ _SELECTOR_ATOMS = st.one_of(
 SELECTORS = st.recursive(
     _SELECTOR_ATOMS,
     lambda inner: st.one_of(
-        st.builds(Union, inner, inner),
-        st.builds(Intersection, inner, inner),
-        st.builds(Difference, inner, inner),
+        st.builds(Union, st.tuples(inner, inner)),
+        st.builds(Intersection, st.tuples(inner, inner)),
+        st.builds(Difference, st.tuples(inner, inner)),
     ),
     max_leaves=8,
 )
@@ -247,24 +246,37 @@ def test_selector_round_trip(tree: Selector) -> None:
     [
         (
             "bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)",
-            Add(Add(BCE, Mul(Number(0.001), L1_BIAS)), Mul(Number(0.01), L2_BIAS)),
+            Sum(
+                (BCE, Product((Number(0.001), L1_BIAS)), Product((Number(0.01), L2_BIAS))),
+                ("+", "+"),
+            ),
         ),
         (
             "mse + 0.01 * trace_norm(shared, mode=task)",
-            Add(
-                Term("mse"), Mul(Number(0.01), Term("trace_norm", ("shared",), (("mode", "task"),)))
+            Sum(
+                (
+                    Term("mse"),
+                    Product((Number(0.01), Term("trace_norm", ("shared",), (("mode", "task"),)))),
+                ),
+                ("+",),
             ),
         ),
         ("trace_norm(shared)", Term("trace_norm", ("shared",), (("mode", "task"),))),
         ("trace_norm(w, last)", Term("trace_norm", ("w",), (("mode", "last"),))),
         ("trace_norm(kpnn_1, mode=all)", Term("trace_norm", ("kpnn_1",), (("mode", "all"),))),
         ("-bce", Neg(BCE)),
-        ("2 * -ce", Mul(Number(2.0), Neg(Term("ce")))),
-        ("-2 * kl", Mul(Neg(Number(2.0)), Term("kl"))),
-        ("bce - 1.0E-2 * l2(dense_2)", Sub(BCE, Mul(Number(0.01), Term("l2", ("dense_2",))))),
-        ("bce * .5", Mul(BCE, Number(0.5))),
-        ("(1 + 2) * bce", Mul(Add(Number(1.0), Number(2.0)), BCE)),
-        ("bce + 2 * 3 * mse", Add(BCE, Mul(Mul(Number(2.0), Number(3.0)), Term("mse")))),
+        ("2 * -ce", Product((Number(2.0), Neg(Term("ce"))))),
+        ("-2 * kl", Product((Neg(Number(2.0)), Term("kl")))),
+        (
+            "bce - 1.0E-2 * l2(dense_2)",
+            Sum((BCE, Product((Number(0.01), Term("l2", ("dense_2",))))), ("-",)),
+        ),
+        ("bce * .5", Product((BCE, Number(0.5)))),
+        ("(1 + 2) * bce", Product((Sum((Number(1.0), Number(2.0)), ("+",)), BCE))),
+        (
+            "bce + 2 * 3 * mse",
+            Sum((BCE, Product((Number(2.0), Number(3.0), Term("mse")))), ("+",)),
+        ),
     ],
 )
 def test_loss_parses(text: str, tree: LossExpr) -> None:
@@ -281,8 +293,9 @@ def test_canonical_loss_text() -> None:
 
 def test_loss_columns() -> None:
     tree = parse_loss("bce + 0.5 * l1(bias)")
-    assert isinstance(tree, Add) and isinstance(tree.right, Mul)
-    assert (tree.column, tree.right.column, tree.right.right.column) == (1, 7, 13)
+    assert isinstance(tree, Sum) and isinstance(tree.operands[1], Product)
+    product = tree.operands[1]
+    assert (tree.column, product.column, product.operands[1].column) == (1, 7, 13)
 
 
 @pytest.mark.parametrize(
@@ -349,9 +362,9 @@ def test_linear_terms(text: str, expanded: tuple[tuple[float, Term], ...]) -> No
 
 def test_linear_terms_rejects_hand_built_nonsense() -> None:
     with pytest.raises(ValueError, match="not a linear combination"):
-        linear_terms(Mul(BCE, BCE))
+        linear_terms(Product((BCE, BCE)))
     with pytest.raises(ValueError, match="not a linear combination"):
-        linear_terms(Add(BCE, Number(1.0)))
+        linear_terms(Sum((BCE, Number(1.0)), ("+",)))
 
 
 def test_loss_groups() -> None:
@@ -385,13 +398,13 @@ def _terms(draw: st.DrawFn) -> Term:
     return Term(name, groups, options)
 
 
+_SIGNS = st.sampled_from(["+", "-"])
 _CONSTANTS = st.recursive(
     _NUMBERS,
     lambda inner: st.one_of(
         st.builds(Neg, inner),
-        st.builds(Add, inner, inner),
-        st.builds(Sub, inner, inner),
-        st.builds(Mul, inner, inner),
+        st.builds(Sum, st.tuples(inner, inner), st.tuples(_SIGNS)),
+        st.builds(Product, st.tuples(inner, inner)),
     ),
     max_leaves=3,
 )
@@ -399,10 +412,9 @@ LOSSES = st.recursive(
     _terms(),
     lambda inner: st.one_of(
         st.builds(Neg, inner),
-        st.builds(Add, inner, inner),
-        st.builds(Sub, inner, inner),
-        st.builds(Mul, _CONSTANTS, inner),
-        st.builds(Mul, inner, _CONSTANTS),
+        st.builds(Sum, st.tuples(inner, inner), st.tuples(_SIGNS)),
+        st.builds(Product, st.tuples(_CONSTANTS, inner)),
+        st.builds(Product, st.tuples(inner, _CONSTANTS)),
     ),
     max_leaves=8,
 )
@@ -437,3 +449,33 @@ def test_any_text_parses_or_raises_dsl_error(text: str) -> None:
             parse(text)
         except DslError as error:
             assert 1 <= error.column <= len(text) + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Long and deep expressions
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_chain_of_one_operator_is_one_node() -> None:
+    assert Union((Union((Leaves(), Roots())), AllNodes())) == Union((Leaves(), Roots(), AllNodes()))
+    chain = parse_loss("bce" + " + 1e-3 * l1(bias) - 2 * 3 * l2(bias)" * 500)
+    assert isinstance(chain, Sum) and len(chain.operands) == 1001
+    assert chain.operators == ("+", "-") * 500
+    assert linear_terms(chain)[-2:] == ((0.001, L1_BIAS), (-6.0, L2_BIAS))
+    assert max(len(list(walk(o))) for o in chain.operands) == 4
+
+
+def test_nesting_is_bounded() -> None:
+    with pytest.raises(DslError) as caught:
+        parse_selector("leaves - (" * (MAX_DEPTH + 1) + "roots" + ")" * (MAX_DEPTH + 1))
+    assert caught.value.message == f"the expression nests more than {MAX_DEPTH} levels deep"
+    assert caught.value.column == len("leaves - (") * MAX_DEPTH + 1
+    deepest = parse_loss("-" * (MAX_DEPTH - 1) + "bce")
+    assert linear_terms(deepest) == (((-1.0) ** (MAX_DEPTH - 1), BCE),)
+
+
+def test_length_is_bounded() -> None:
+    with pytest.raises(DslError) as caught:
+        parse_selector("leaves" + " " * MAX_LENGTH)
+    assert caught.value.message.startswith("the expression is 1,000,006 characters long")
+    assert caught.value.hint is not None and "file(nodes.txt)" in caught.value.hint

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import pknet
@@ -17,6 +19,7 @@ from pknet import SpecError, load_spec, render_spec
 from pknet.cli import app
 from pknet.specs.dsl import Difference
 from pknet.specs.schema.train import AdamSpec, TrainSpec
+from pknet.specs.yaml_tree import dump_yaml, parse_yaml, to_plain
 
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 FIXTURE_DATA = Path(__file__).parent / "malformed" / "data"
@@ -326,6 +329,28 @@ def test_render_validate_render_round_trip(example_copy: Path) -> None:
 
     # the Python API gives the same text
     assert render_spec(load_spec(rendered), base_dir=rendered.parent) == first.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "description"),
+    [("1e3", "1E-3"), ("yes", "null"), ("0x10", ".inf"), ("1_000", "-1e3"), ("on", "~")],
+)
+def test_render_quotes_text_that_reads_as_another_type(
+    folder: Path, name: str, description: str
+) -> None:
+    spec = load_spec(
+        write(folder / "spec.yaml", MINIMAL), {"name": name, "description": description}
+    )
+    rendered = write(folder / "rendered.yaml", render_spec(spec, base_dir=folder))
+    again = load_spec(rendered)
+    assert (again.name, again.description) == (name, description)
+    assert again.model_dump() == spec.model_dump()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["name", "description"]), st.text(), min_size=1))
+def test_dumped_text_reads_back_as_the_same_text(data: dict[str, str]) -> None:
+    assert to_plain(parse_yaml(dump_yaml(data), "rendered.yaml")) == data
 
 
 def test_render_applies_overrides(example_copy: Path) -> None:

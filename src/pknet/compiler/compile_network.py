@@ -16,7 +16,15 @@ from pknet.compiler.network import Network
 from pknet.compiler.prune import PruneResult, prune
 from pknet.compiler.read_network import read_network
 from pknet.compiler.selectors import SelectionContext, SelectorProblem, select
-from pknet.errors import CompileError, InfeasiblePruningError, PknetError, Problem
+from pknet.errors import (
+    EXCERPT_WIDTH,
+    CompileError,
+    InfeasiblePruningError,
+    PknetError,
+    Problem,
+    name_list,
+    shorten,
+)
 from pknet.io.data import read_feature_names
 from pknet.io.networks import load_mapping
 from pknet.io.weights import load_weights
@@ -102,7 +110,7 @@ def _select(spec: Spec, path: PathKey, selector: Selector, ctx: SelectionContext
             spec_problem(
                 spec,
                 path,
-                f"selector `{selector}` matches no node",
+                f"selector `{shorten(str(selector), EXCERPT_WIDTH)}` matches no node",
                 _why_empty(selector, ctx),
             )
         )
@@ -118,8 +126,8 @@ def _why_empty(selector: Selector, ctx: SelectionContext) -> str:
     if any(isinstance(node, Measured) for node in walk(selector)):
         hint += (
             "; `measured` nodes are those whose name, after `network.features`, is a data "
-            f"column (nodes look like {', '.join(net.nodes[:3])}; "
-            f"columns like {', '.join(ctx.features[:3])})"
+            f"column (nodes look like {name_list(net.nodes, 3)}; "
+            f"columns like {name_list(ctx.features, 3)})"
         )
     return hint
 

@@ -25,11 +25,9 @@ from pknet.compiler.trace_norm import trace_norm
 from pknet.compiler.vae import kl_divergence, reconstruction_mean, reconstruction_nll
 from pknet.errors import CompileError
 from pknet.specs import Spec
-from pknet.specs.dsl import linear_terms
-from pknet.specs.schema import MultitaskModelSpec, VaeModelSpec
+from pknet.specs.dsl import DATA_TERMS, linear_terms
+from pknet.specs.schema import VaeModelSpec
 
-DATA_TERMS = ("bce", "ce", "mse")
-VAE_TERMS = ("recon", "kl")
 PENALTIES = ("l1", "l2", "trace_norm")
 TASKS_OF_TERM = {"bce": ("binary",), "ce": ("binary", "multiclass"), "mse": ("regression",)}
 TERM_FOR_TASK = {"binary": "bce", "multiclass": "ce", "regression": "mse"}
@@ -125,31 +123,12 @@ class CompiledLoss:
 def compile_loss(
     spec: Spec, task: str, n_outputs: int, n_classes: int, n_targets: int = 1
 ) -> CompiledLoss:
-    """Check the loss against the model kind, task and outputs (`n_targets` values per sample
-    for a regression); raise located `CompileError`s."""
+    """Check the loss against the task and outputs (`n_targets` values per sample for a
+    regression; the schema checked it against the model); raise located `CompileError`s."""
     terms = linear_terms(spec.loss)
-    problems = []
-
-    def problem(message: str, hint: str | None = None) -> None:
-        problems.append(spec_problem(spec, ("loss",), message, hint))
-
-    multitask = isinstance(spec.model, MultitaskModelSpec)
-    for coefficient, term in terms:
-        if term.name == "trace_norm" and not multitask:
-            problem(
-                "`trace_norm` needs weights stacked across tasks, which only a `multitask` "
-                "model has",
-                "use `model.kind: multitask`, or an `l1`/`l2` penalty",
-            )
-        elif coefficient <= 0:
-            problem(f"the coefficient of `{term}` is {coefficient:g}; coefficients must be > 0")
-    if isinstance(spec.model, VaeModelSpec):
-        _check_vae_terms(terms, problem)
-    else:
+    if not isinstance(spec.model, VaeModelSpec):
         widths = {"ce": n_classes, "mse": n_targets}
-        _check_supervised_terms(spec, terms, task, n_outputs, widths, problem, problems)
-    if problems:
-        raise CompileError(problems)
+        _check_supervised_terms(spec, terms, task, n_outputs, widths)
     penalties = tuple(
         (c, ":".join([t.name, *(v for _, v in t.options)]), t.groups[0])
         for c, t in terms
@@ -166,55 +145,29 @@ def compile_loss(
     return CompiledLoss(name, coefficient, penalties)
 
 
-def _check_vae_terms(terms, problem: Callable[..., None]) -> None:
-    """A VAE's loss: one `recon(...)`, at most one `kl`, penalties; no supervised term."""
-    names = [t.name for _, t in terms]
-    for name in sorted(set(names) & set(DATA_TERMS)):
-        problem(
-            f"`{name}` compares outputs with the target, but a `vae` model reconstructs its input",
-            "use `recon(mse|poisson|nb) + kl`; for a supervised model use `kind: stack`",
-        )
-    if names.count("recon") != 1:
-        problem(
-            f"a `vae` loss needs exactly one `recon(...)` term; found {names.count('recon')}",
-            "e.g. `loss: recon(nb) + kl`",
-        )
-    if names.count("kl") > 1:
-        problem("`kl` appears more than once", "write it once, with one coefficient")
-
-
 def _check_supervised_terms(
-    spec: Spec,
-    terms,
-    task: str,
-    n_outputs: int,
-    widths: dict[str, int],
-    problem: Callable[..., None],
-    problems: list,
+    spec: Spec, terms, task: str, n_outputs: int, widths: dict[str, int]
 ) -> None:
-    """A stack model's loss: exactly one data term fitting the task and the output width
-    (`widths[term]`, else 1)."""
-    for name in sorted({t.name for _, t in terms} & set(VAE_TERMS)):
-        problem(f"`{name}` needs a `vae` model, which this spec does not have")
-    data = [(c, t.name) for c, t in terms if t.name in DATA_TERMS]
-    if len(data) != 1:
-        found = ", ".join(f"`{name}`" for _, name in data) or "none"
-        problem(
-            f"a loss needs exactly one data term (bce, ce or mse); found {found}",
-            f"for a {task} target use `{TERM_FOR_TASK[task]}`",
-        )
-    elif task not in TASKS_OF_TERM[data[0][1]]:
-        problem(f"`{data[0][1]}` does not fit a {task} target", f"use `{TERM_FOR_TASK[task]}`")
-    else:
-        name = data[0][1]
-        expected = widths.get(name, 1)
-        if n_outputs != expected:
-            problems.append(
-                spec_problem(
-                    spec,
-                    ("model", "layers", len(spec.model.layers) - 1),
-                    f"the model gives {n_outputs} output(s) but `{name}` on this target needs "
-                    f"{expected}",
-                    "for a kpnn model select that many `network.outputs`; for dense set `units`",
-                )
+    """A supervised model's data term (the schema checked there is one) fits the task and the
+    output width (`widths[term]`, else 1)."""
+    name = next(t.name for _, t in terms if t.name in DATA_TERMS)
+    if task not in TASKS_OF_TERM[name]:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("loss",),
+                f"`{name}` does not fit a {task} target",
+                f"use `{TERM_FOR_TASK[task]}`",
             )
+        )
+    expected = widths.get(name, 1)
+    if n_outputs != expected:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("model", "layers", len(spec.model.layers) - 1),
+                f"the model gives {n_outputs} output(s) but `{name}` on this target needs "
+                f"{expected}",
+                "for a kpnn model select that many `network.outputs`; for dense set `units`",
+            )
+        )

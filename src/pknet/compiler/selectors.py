@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from pknet.compiler.network import Network
+from pknet.errors import name_list
+from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
 from pknet.specs.dsl import (
     AllNodes,
     Degree,
@@ -84,23 +87,33 @@ def select(selector: Selector, ctx: SelectionContext) -> np.ndarray:
             return _named(net, _read_names(Path(path)), f"file {path}")
         case Degree(direction=direction, op=op, value=value):
             return _COMPARE[op](ctx.degree(direction), value)
-        case Union(left=left, right=right):
-            return select(left, ctx) | select(right, ctx)
-        case Intersection(left=left, right=right):
-            return select(left, ctx) & select(right, ctx)
-        case Difference(left=left, right=right):
-            return select(left, ctx) & ~select(right, ctx)
+        case Union(operands=operands):
+            return _any(operands, ctx)
+        case Intersection(operands=operands):
+            mask = np.ones(net.n_nodes, dtype=bool)
+            for operand in operands:
+                mask &= select(operand, ctx)
+            return mask
+        case Difference(operands=(first, *rest)):
+            return select(first, ctx) & ~_any(rest, ctx)
     raise TypeError(f"not a selector: {selector!r}")
+
+
+def _any(selectors: Sequence[Selector], ctx: SelectionContext) -> np.ndarray:
+    """The union of `selectors`, one mask at a time (a chain may hold thousands)."""
+    mask = np.zeros(ctx.network.n_nodes, dtype=bool)
+    for selector in selectors:
+        mask |= select(selector, ctx)
+    return mask
 
 
 def _named(net: Network, names: tuple[str, ...] | list[str], where: str) -> np.ndarray:
     unknown = [n for n in names if not net.has_node(n)]
     if unknown:
         close = difflib.get_close_matches(unknown[0], net.nodes, n=3)
-        shown = ", ".join(f"`{n}`" for n in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise SelectorProblem(
-            f"{len(unknown)} name(s) in {where} are not network nodes: {shown}",
-            f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else None,
+            f"{len(unknown)} name(s) in {where} are not network nodes: {name_list(unknown)}",
+            f"did you mean {name_list(close)}?" if close else None,
         )
     mask = np.zeros(net.n_nodes, dtype=bool)
     mask[net.index_of(tuple(names))] = True
@@ -109,9 +122,11 @@ def _named(net: Network, names: tuple[str, ...] | list[str], where: str) -> np.n
 
 def _read_names(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = read_capped(path, MAX_TEXT_BYTES).decode("utf-8")
+    except FileProblem as exc:
+        raise SelectorProblem(f"node list {path} {exc}") from None
     except OSError as exc:
         raise SelectorProblem(f"cannot read node list {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise SelectorProblem(f"node list {path} is not UTF-8 text") from None
-    return [s for line in lines if (s := line.strip()) and not s.startswith("#")]
+    return [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]

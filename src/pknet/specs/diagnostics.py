@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pknet.errors import Location, Problem
+from pknet.specs.dsl.errors import expression_excerpt
 from pknet.specs.introspect import SpecSchemaGuide, description_at, tags_at, value_at
 from pknet.specs.schema.base import CROSS_FIELD_ERROR
 from pknet.specs.schema.model import MODEL_KIND_ERROR
@@ -153,18 +154,18 @@ def _dsl_problem(message: str, ctx: dict[str, Any], path: PathKey, sources: Sour
     expression = str(ctx.get("expression", ""))
     entry = sources.entry(path) if sources.is_exact(path) else None
     location = entry.value if entry else sources.value_location(path)
-    excerpt = None
+    shown = None
     single_line = "\n" not in expression
     if entry and location and location.column and single_line and entry.style in (None, "'", '"'):
         shift = 0 if entry.style is None else 1
         location = Location(location.source, location.line, location.column + shift + column - 1)
-        excerpt = sources.excerpt(location)
-    if excerpt is None:
-        excerpt = f"      | {expression}\n      | {' ' * (column - 1)}^"
+        shown = sources.excerpt(location)
+    if shown is None:
+        shown = expression_excerpt(expression, column, "      | ")
     return Problem(
         f"{message} (column {column} of the expression)",
         location,
         format_path(path),
         hint=ctx.get("hint") or None,
-        excerpt=excerpt,
+        excerpt=shown,
     )

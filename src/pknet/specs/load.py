@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from pknet.errors import SpecError
@@ -16,7 +15,7 @@ from pknet.specs.introspect import SpecSchemaGuide
 from pknet.specs.paths import relative_paths, resolve_paths
 from pknet.specs.schema import Spec
 from pknet.specs.sources import SourceMap, apply_overrides, read_spec_tree
-from pknet.specs.yaml_tree import to_plain
+from pknet.specs.yaml_tree import dump_yaml, to_plain
 
 Overrides = Iterable[str] | Mapping[str, Any]
 
@@ -71,4 +70,4 @@ def render_spec(spec: Spec, base_dir: Path | None = None) -> str:
     if base_dir is not None:
         spec = relative_paths(spec, base_dir)
     data = spec.model_dump(mode="json", by_alias=True)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return dump_yaml(data)

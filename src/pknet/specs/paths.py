@@ -1,8 +1,8 @@
 """Resolve every file path in a spec against the folder of the file that wrote it.
 
 Runs after validation: the schema marks paths with the `Path` type, and the source map says
-which file (and so which folder) each one came from. Missing files are reported here, with their
-spec position, before anything is read.
+which file (and so which folder) each one came from. Missing files (and folders, devices or
+pipes where a file belongs) are reported here, with their spec position, before anything is read.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from pknet.errors import Problem
+from pknet.files import file_problem
 from pknet.specs.diagnostics import format_path
 from pknet.specs.dsl import Selector, map_selector_files
 from pknet.specs.introspect import fields_by_key
@@ -55,12 +56,12 @@ def resolve_paths(spec: BaseModel, sources: SourceMap) -> tuple[Any, list[Proble
     def resolve(path: PathKey, value: Path) -> Path:
         resolved = value if value.is_absolute() else (sources.base_dir(path) / value)
         resolved = Path(os.path.normpath(resolved))
-        if not resolved.is_file():
+        reason = file_problem(resolved)
+        if reason is not None:
             location = sources.value_location(path)
-            what = "is a folder, not a file" if resolved.is_dir() else "not found"
             problems.append(
                 Problem(
-                    f"file {what}: {value}",
+                    f"file {reason}: {value}",
                     location,
                     format_path(path),
                     hint=f"relative paths resolve against {sources.base_dir(path)}",

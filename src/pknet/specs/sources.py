@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pknet.errors import Location, Problem, SpecError
+from pknet.errors import Location, Problem, SpecError, excerpt
+from pknet.files import MAX_TEXT_BYTES, MISSING, FileProblem, read_capped
 from pknet.specs.yaml_tree import (
     Mapping,
     Node,
@@ -99,17 +100,14 @@ class SourceMap:
         file = self._files.get(loc.source) if loc else None
         return file.parent if file is not None else Path.cwd()
 
-    def excerpt(self, loc: Location | None, width: int = 1) -> str | None:
+    def excerpt(self, loc: Location | None) -> str | None:
         """The source line of `loc` with a caret under its column."""
         if loc is None or loc.line is None or loc.source not in self._lines:
             return None
         lines = self._lines[loc.source]
         if not 0 < loc.line <= len(lines):
             return None
-        text = lines[loc.line - 1].replace("\t", " ")
-        gutter = f"{loc.line:>5} | "
-        caret = " " * (len(gutter) - 2) + "| " + " " * ((loc.column or 1) - 1) + "^" * max(width, 1)
-        return f"{gutter}{text}\n{caret}"
+        return excerpt(lines[loc.line - 1], loc.column or 1, f"{loc.line:>5} | ")
 
 
 @dataclass
@@ -134,7 +132,7 @@ def read_spec_tree(path: Path) -> SpecSource:
 
 def _read_file(path: Path, cited_at: Location | None) -> str:
     try:
-        data = path.read_bytes()
+        data = read_capped(path, MAX_TEXT_BYTES)
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
@@ -145,19 +143,14 @@ def _read_file(path: Path, cited_at: Location | None) -> str:
             Location(display_path(path), line, column),
             hint="save the spec as UTF-8",
         )
-    except FileNotFoundError:
+    except FileProblem as exc:
         where = f" (named in `{EXTENDS_KEY}`)" if cited_at else ""
+        missing = str(exc) == MISSING
         problem = Problem(
-            f"spec file not found: {display_path(path)}{where}",
+            f"spec file {exc}: {display_path(path)}{where}",
             cited_at or Location(display_path(path)),
             EXTENDS_KEY if cited_at else "",
-            hint=MSG_RELATIVE if cited_at else None,
-        )
-    except IsADirectoryError:
-        problem = Problem(
-            f"expected a spec file, got a folder: {display_path(path)}",
-            cited_at or Location(display_path(path)),
-            EXTENDS_KEY if cited_at else "",
+            hint=MSG_RELATIVE if cited_at and missing else None,
         )
     except OSError as exc:
         problem = Problem(

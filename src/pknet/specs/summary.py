@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pknet.errors import shorten
 from pknet.specs.schema import KFoldSpec, Spec
+
+EXPRESSION_WIDTH = 60  # characters of a selector or loss shown; the line stays one line
 
 
 def summarize(spec: Spec) -> str:
@@ -15,7 +18,12 @@ def summarize(spec: Spec) -> str:
     if graph is not None:
         parts.append(f"{graph.kind} graph over {graph.over}")
     if spec.network is not None:
-        parts.append(f"inputs `{spec.network.inputs}` -> outputs `{spec.network.outputs}`")
+        inputs, outputs = (_shown(spec.network.inputs), _shown(spec.network.outputs))
+        parts.append(f"inputs `{inputs}` -> outputs `{outputs}`")
     parts.append(f"prune {spec.prune.objective}" if spec.prune else "no pruning")
-    parts += [f"loss `{spec.loss}`", split, f"seed {spec.seed}"]
+    parts += [f"loss `{_shown(spec.loss)}`", split, f"seed {spec.seed}"]
     return f"{spec.name}: " + " | ".join(parts)
+
+
+def _shown(expression: object) -> str:
+    return shorten(str(expression), EXPRESSION_WIDTH)

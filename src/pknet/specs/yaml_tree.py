@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from pknet.errors import Location, Problem, SpecError
+from pknet.errors import Location, Problem, SpecError, excerpt
 
 MSG_TABS = "YAML indentation must use spaces; this line contains a tab character"
 MSG_INDENT = (
@@ -25,7 +25,6 @@ MSG_INDENT = (
 MSG_MERGE_KEY = "YAML merge keys (`<<`) are not supported in specs; use `extends: base.yaml`"
 MAX_DEPTH = 64
 MAX_NODES = 100_000
-EXCERPT_WIDTH = 100
 MSG_TOO_DEEP = f"values nest more than {MAX_DEPTH} levels deep; a spec is never that deep"
 MSG_TOO_LARGE = f"the document holds more than {MAX_NODES:,} values"
 MSG_ALIAS_HINT = "YAML aliases (`*name`) repeat whole values; expand fewer of them"
@@ -50,11 +49,24 @@ class _SpecLoader(yaml.SafeLoader):
     """SafeLoader that also reads YAML 1.2 floats such as `1e-3` (PyYAML needs `1.0e-3`)."""
 
 
-_SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _SpecDumper(yaml.SafeDumper):
+    """SafeDumper that quotes every string `_SpecLoader` would read as another type."""
+
+
+def _represent_str(dumper: _SpecDumper, text: str) -> yaml.ScalarNode:
+    # PyYAML writes these line breaks raw inside single quotes, where reading folds them to
+    # spaces; double quotes escape them
+    style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_SpecDumper.add_representer(str, _represent_str)
+for _resolving in (_SpecLoader, _SpecDumper):
+    _resolving.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,11 @@ def parse_yaml(text: str, source: str) -> Node:
     return tree
 
 
+def dump_yaml(data: Any) -> str:
+    """Plain data as YAML that `parse_yaml` reads back to the same data (keys kept in order)."""
+    return yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
 def parse_value(text: str, source: str) -> Node:
     """Parse a value given on the command line (a scalar or a flow list / mapping)."""
     if text.strip() == "":
@@ -230,15 +247,8 @@ def _with_excerpt(problem: Problem, text: str) -> Problem:
     lines = text.splitlines()
     if problem.excerpt or loc is None or loc.line is None or not 0 < loc.line <= len(lines):
         return problem
-    gutter = f"{loc.line:>5} | "
-    line = "".join(c if c.isprintable() else " " for c in lines[loc.line - 1])
-    column = loc.column or 1
-    if len(line) > EXCERPT_WIDTH:  # show a window around the column
-        start = max(0, min(column - EXCERPT_WIDTH // 2, len(line) - EXCERPT_WIDTH))
-        line = line[start : start + EXCERPT_WIDTH]
-        column -= start
-    caret = " " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^"
-    return replace(problem, excerpt=f"{gutter}{line}\n{caret}")
+    shown = excerpt(lines[loc.line - 1], loc.column or 1, f"{loc.line:>5} | ")
+    return replace(problem, excerpt=shown)
 
 
 def _format_path(path: PathKey) -> str:

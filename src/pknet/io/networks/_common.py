@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pknet.errors import CompileError, Location, Problem
+from pknet.files import MISSING, file_problem
 
 SOURCE = "source"
 TARGET = "target"
@@ -78,13 +79,14 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
 
 def check_file(path: Path) -> None:
     """Fail unless `path` is an existing, non-empty file."""
-    if not path.exists():
+    reason = file_problem(path)
+    if reason == MISSING:
         siblings = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
         suggestion = closest(path.name, siblings)
         hint = f"{suggestion} ({MSG_RELATIVE_PATHS})" if suggestion else MSG_RELATIVE_PATHS
         fail(path, f"file not found: {path.name}", hint=hint)
-    if not path.is_file():
-        fail(path, f"{path.name} is not a file")
+    if reason is not None:
+        fail(path, f"{path.name} {reason}")
     if path.stat().st_size == 0:
         fail(path, f"{path.name} is empty")
 

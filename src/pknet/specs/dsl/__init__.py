@@ -1,15 +1,16 @@
 """The pknet DSL: node selectors and loss expressions, parsed by lark grammars into frozen trees.
 
-    parse_selector("(leaves | roots) - name(TCR)")   # -> Difference(Union(Leaves(), Roots()), ...)
-    parse_loss("bce + 1e-3 * l1(bias)")               # -> Add(Term("bce"), Mul(Number(0.001), ...))
+    parse_selector("(leaves | roots) - name(TCR)")  # Difference((Union((Leaves(), Roots())), ...))
+    parse_loss("bce + 1e-3 * l1(bias)")  # Sum((Term("bce"), Product((Number(0.001), ...))), ("+",))
 
-`str()` of any tree is its canonical text, which parses back to an equal tree. Mistakes raise
+`str()` of any tree is its canonical text, which parses back to an equal tree. A chain of one
+operator is one node, and parsing refuses nesting deeper than `parse.MAX_DEPTH`, so that walking
+a parsed tree never runs out of stack. Mistakes raise
 `DslError` (a ValueError) with the column where they start. Loss terms are listed once, in
 `terms.LOSS_TERMS`.
 """
 
 from pknet.specs.dsl.ast import (
-    Add,
     AllNodes,
     Degree,
     Difference,
@@ -19,13 +20,13 @@ from pknet.specs.dsl.ast import (
     LossExpr,
     Match,
     Measured,
-    Mul,
     Name,
     Neg,
     Number,
+    Product,
     Roots,
     Selector,
-    Sub,
+    Sum,
     Term,
     Union,
     linear_terms,
@@ -36,11 +37,12 @@ from pknet.specs.dsl.ast import (
 )
 from pknet.specs.dsl.errors import DslError
 from pknet.specs.dsl.parse import parse_loss, parse_selector, selector_from_names
-from pknet.specs.dsl.terms import LOSS_TERMS, TermSignature
+from pknet.specs.dsl.terms import DATA_TERMS, LOSS_TERMS, VAE_TERMS, TermSignature
 
 __all__ = [
+    "DATA_TERMS",
     "LOSS_TERMS",
-    "Add",
+    "VAE_TERMS",
     "AllNodes",
     "Degree",
     "Difference",
@@ -51,13 +53,13 @@ __all__ = [
     "LossExpr",
     "Match",
     "Measured",
-    "Mul",
     "Name",
     "Neg",
     "Number",
+    "Product",
     "Roots",
     "Selector",
-    "Sub",
+    "Sum",
     "Term",
     "TermSignature",
     "Union",

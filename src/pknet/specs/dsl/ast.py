@@ -8,7 +8,7 @@ starts (None for nodes built in code); it takes no part in equality or hashing.
 Later stages evaluate a tree with a `match` statement over the node classes, e.g.
 
     match selector:
-        case Union(left, right): ...
+        case Union(operands): ...
         case Name(names): ...
 """
 
@@ -139,27 +139,36 @@ class Degree(Selector):
 
 
 class _SelectorOperator(Selector):
+    """Two or more operands joined by one left-associative operator, applied left to right.
+
+    A chain is one node however long (`a | b | c` is `Union((a, b, c))`), so that no tree walk
+    recurses once per operand; a first operand of the same operator is merged in, which keeps
+    the tree of a text unique.
+    """
+
     __slots__ = ()
     _symbol = ""
-    left: Selector
-    right: Selector
+    operands: tuple[Selector, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operands", _merged(self, self.operands))
 
     def children(self) -> tuple[Selector, ...]:
-        return (self.left, self.right)
+        return self.operands
 
     def __str__(self) -> str:
-        # Left-associative: the right operand needs parentheses at equal precedence.
-        left = _wrap(self.left, self.left._precedence < self._precedence)
-        right = _wrap(self.right, self.right._precedence <= self._precedence)
-        return f"{left} {self._symbol} {right}"
+        # Left-associative: a later operand needs parentheses at equal precedence.
+        first, *rest = self.operands
+        parts = [_wrap(first, first._precedence < self._precedence)]
+        parts += (_wrap(o, o._precedence <= self._precedence) for o in rest)
+        return f" {self._symbol} ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
 class Union(_SelectorOperator):
-    """`left | right`: nodes in either."""
+    """`a | b | ...`: nodes in any operand."""
 
-    left: Selector
-    right: Selector
+    operands: tuple[Selector, ...]
     column: int | None = _column
     _precedence = 1
     _symbol = "|"
@@ -167,10 +176,9 @@ class Union(_SelectorOperator):
 
 @dataclass(frozen=True, slots=True)
 class Intersection(_SelectorOperator):
-    """`left & right`: nodes in both."""
+    """`a & b & ...`: nodes in every operand."""
 
-    left: Selector
-    right: Selector
+    operands: tuple[Selector, ...]
     column: int | None = _column
     _precedence = 2
     _symbol = "&"
@@ -178,10 +186,9 @@ class Intersection(_SelectorOperator):
 
 @dataclass(frozen=True, slots=True)
 class Difference(_SelectorOperator):
-    """`left - right`: nodes in `left` but not in `right`."""
+    """`a - b - ...`: nodes in the first operand but in none of the others."""
 
-    left: Selector
-    right: Selector
+    operands: tuple[Selector, ...]
     column: int | None = _column
     _precedence = 3
     _symbol = "-"
@@ -198,10 +205,8 @@ def map_selector_files(selector: Selector, fn: Callable[[str], str]) -> Selector
     match selector:
         case File(path):
             return replace(selector, path=fn(path))
-        case _SelectorOperator(left=left, right=right):
-            return replace(
-                selector, left=map_selector_files(left, fn), right=map_selector_files(right, fn)
-            )
+        case _SelectorOperator(operands=operands):
+            return replace(selector, operands=tuple(map_selector_files(o, fn) for o in operands))
     return selector
 
 
@@ -269,56 +274,59 @@ class Neg(LossExpr):
         return f"-{_wrap(self.operand, self.operand._precedence < self._precedence)}"
 
 
-class _LossOperator(LossExpr):
-    __slots__ = ()
-    _symbol = ""
-    _right_precedence = 0  # the least precedence the right operand may have without parentheses
-    left: LossExpr
-    right: LossExpr
+@dataclass(frozen=True, slots=True)
+class Sum(LossExpr):
+    """`a + b - c ...`: `operators[i]` (`+` or `-`) stands before `operands[i + 1]`.
+
+    One node however long, like the selector operators; a first operand that is a `Sum` is
+    merged in.
+    """
+
+    operands: tuple[LossExpr, ...]
+    operators: tuple[str, ...]
+    column: int | None = _column
+    _precedence = 1
+
+    def __post_init__(self) -> None:
+        first = self.operands[0] if self.operands else None
+        if isinstance(first, Sum):
+            object.__setattr__(self, "operands", first.operands + self.operands[1:])
+            object.__setattr__(self, "operators", first.operators + self.operators)
+        if len(self.operators) != len(self.operands) - 1 or len(self.operands) < 2:
+            raise ValueError("a Sum joins two or more operands with one operator between each")
+        if not set(self.operators) <= {"+", "-"}:
+            raise ValueError(f"a Sum's operators are `+` and `-`, not {self.operators}")
 
     def children(self) -> tuple[LossExpr, ...]:
-        return (self.left, self.right)
+        return self.operands
 
     def __str__(self) -> str:
-        left = _wrap(self.left, self.left._precedence < self._precedence)
-        right = _wrap(self.right, self.right._precedence < self._right_precedence)
-        return f"{left} {self._symbol} {right}"
+        first, *rest = self.operands
+        parts = [str(first)]
+        for operator, operand in zip(self.operators, rest, strict=True):
+            parts += [operator, _wrap(operand, operand._precedence < 2)]
+        return " ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
-class Add(_LossOperator):
-    """`left + right`."""
+class Product(LossExpr):
+    """`a * b * ...`; at most one factor holds a term (the others are constant)."""
 
-    left: LossExpr
-    right: LossExpr
-    column: int | None = _column
-    _precedence = 1
-    _right_precedence = 2
-    _symbol = "+"
-
-
-@dataclass(frozen=True, slots=True)
-class Sub(_LossOperator):
-    """`left - right`."""
-
-    left: LossExpr
-    right: LossExpr
-    column: int | None = _column
-    _precedence = 1
-    _right_precedence = 2
-    _symbol = "-"
-
-
-@dataclass(frozen=True, slots=True)
-class Mul(_LossOperator):
-    """`left * right`; one side is constant (it holds no term)."""
-
-    left: LossExpr
-    right: LossExpr
+    operands: tuple[LossExpr, ...]
     column: int | None = _column
     _precedence = 2
-    _right_precedence = 3  # the grammar's `product "*" unary`
-    _symbol = "*"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operands", _merged(self, self.operands))
+
+    def children(self) -> tuple[LossExpr, ...]:
+        return self.operands
+
+    def __str__(self) -> str:
+        # the grammar's `product "*" unary`: a later factor needs parentheses unless unary
+        first, *rest = self.operands
+        parts = [_wrap(first, first._precedence < 2), *(_wrap(o, o._precedence < 3) for o in rest)]
+        return " * ".join(parts)
 
 
 def is_constant(expr: LossExpr) -> bool:
@@ -341,14 +349,16 @@ def _expand(expr: LossExpr, coefficient: float) -> Iterator[tuple[float, Term]]:
             yield coefficient, expr
         case Neg(operand):
             yield from _expand(operand, -coefficient)
-        case Add(left, right) | Sub(left, right):
-            sign = 1.0 if isinstance(expr, Add) else -1.0
-            yield from _expand(left, coefficient)
-            yield from _expand(right, sign * coefficient)
-        case Mul(left, right) if is_constant(left):
-            yield from _expand(right, coefficient * _value(left))
-        case Mul(left, right) if is_constant(right):
-            yield from _expand(left, coefficient * _value(right))
+        case Sum(operands, operators):
+            yield from _expand(operands[0], coefficient)
+            for operator, operand in zip(operators, operands[1:], strict=True):
+                yield from _expand(operand, coefficient if operator == "+" else -coefficient)
+        case Product(operands):
+            varying = [i for i, o in enumerate(operands) if not is_constant(o)]
+            if len(varying) != 1:
+                raise ValueError(f"`{expr}` is not a linear combination of loss terms")
+            constant = math.prod(_value(o) for i, o in enumerate(operands) if i != varying[0])
+            yield from _expand(operands[varying[0]], coefficient * constant)
         case _:
             raise ValueError(f"`{expr}` is not a linear combination of loss terms")
 
@@ -360,12 +370,13 @@ def _value(expr: LossExpr) -> float:
             return float(value)
         case Neg(operand):
             return -_value(operand)
-        case Add(left, right):
-            return _value(left) + _value(right)
-        case Sub(left, right):
-            return _value(left) - _value(right)
-        case Mul(left, right):
-            return _value(left) * _value(right)
+        case Sum(operands, operators):
+            total = _value(operands[0])
+            for operator, operand in zip(operators, operands[1:], strict=True):
+                total += _value(operand) if operator == "+" else -_value(operand)
+            return total
+        case Product(operands):
+            return math.prod(_value(o) for o in operands)
     raise ValueError(f"`{expr}` is not a constant")
 
 
@@ -384,9 +395,21 @@ _Node = TypeVar("_Node", Selector, LossExpr)
 
 def walk(node: _Node) -> Iterator[_Node]:
     """Yield `node` and every node below it, depth first, left to right."""
-    yield node
-    for child in node.children():
-        yield from walk(child)
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children()))
+
+
+def _merged(node: _Node, operands: tuple[_Node, ...]) -> tuple[_Node, ...]:
+    """`operands` with a first operand of `node`'s own class replaced by its operands, checked:
+    `(a | b) | c` is the chain `a | b | c`."""
+    if operands and type(operands[0]) is type(node):
+        operands = operands[0].children() + operands[1:]
+    if len(operands) < 2:
+        raise ValueError(f"a {type(node).__name__} joins two or more operands")
+    return tuple(operands)
 
 
 def _wrap(node: Selector | LossExpr, parenthesise: bool) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pknet.errors import excerpt
+
 
 class DslError(ValueError):
     """A selector or loss expression that does not parse or means nothing.
@@ -21,10 +23,7 @@ class DslError(ValueError):
 
     def excerpt(self) -> str:
         """The expression's line holding the problem, with a caret under its column."""
-        start = self.expression.rfind("\n", 0, self.column - 1) + 1
-        end = self.expression.find("\n", start)
-        line = self.expression[start : end if end >= 0 else None]
-        return f"  {line}\n  {' ' * (self.column - 1 - start)}^"
+        return expression_excerpt(self.expression, self.column)
 
     def format(self) -> str:
         """Message, excerpt and hint on separate lines."""
@@ -33,3 +32,10 @@ class DslError(ValueError):
 
     def __reduce__(self):  # keep the attributes when pickled (e.g. across processes)
         return (type(self), (self.message, self.column, self.expression, self.hint))
+
+
+def expression_excerpt(expression: str, column: int, gutter: str = "  ") -> str:
+    """The line of `expression` holding offset `column` (1-based), a caret under it."""
+    start = expression.rfind("\n", 0, column - 1) + 1
+    end = expression.find("\n", start)
+    return excerpt(expression[start : end if end >= 0 else None], column - start, gutter)

@@ -15,12 +15,12 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
+from pknet.errors import shorten
 from pknet.specs.dsl.ast import (
-    Add,
     AllNodes,
     Degree,
     Difference,
@@ -30,13 +30,13 @@ from pknet.specs.dsl.ast import (
     LossExpr,
     Match,
     Measured,
-    Mul,
     Name,
     Neg,
     Number,
+    Product,
     Roots,
     Selector,
-    Sub,
+    Sum,
     Term,
     Union,
     is_constant,
@@ -47,6 +47,8 @@ from pknet.specs.dsl.terms import LOSS_TERMS
 SELECTOR_ATOMS = ("all", "leaves", "measured", "roots")
 SELECTOR_FUNCTIONS = ("name", "match", "file", "degree")
 DEGREE_DIRECTIONS = ("in", "out", "total")
+MAX_DEPTH = 100  # levels of nested operators; no one writes more, and Python's stack allows it
+MAX_LENGTH = 1_000_000  # characters; parsing takes seconds per 100,000
 
 
 def parse_selector(text: str) -> Selector:
@@ -97,6 +99,7 @@ class _Words:
     atoms: tuple[str, ...] = ()  # known words that take no arguments
     functions: tuple[str, ...] = ()  # known words that take arguments; `unknown(` is an error
     known: str = ""  # everything the grammar knows, for hints
+    too_long: str = ""  # a hint for an expression longer than MAX_LENGTH
 
     def describe(self, expected: Set[str]) -> str:
         """Say in words what the parser would have accepted."""
@@ -119,16 +122,44 @@ def _parse(parser: Lark, transformer: Transformer, text: str, words: _Words) -> 
         raise TypeError(f"a DSL expression must be a string, not {type(text).__name__}")
     if not text.strip():
         raise DslError("empty expression", 1, text)
+    if len(text) > MAX_LENGTH:
+        raise DslError(
+            f"the expression is {len(text):,} characters long, more than {MAX_LENGTH:,}",
+            1,
+            text,
+            words.too_long,
+        )
     try:
         tree = parser.parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(parser, e, text, words) from None
+    _check_depth(tree, text)
     try:
         return transformer.transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, _MeaningError):
             raise DslError(e.orig_exc.message, e.orig_exc.column, text, e.orig_exc.hint) from None
         raise
+
+
+def _check_depth(tree: Tree, text: str) -> None:
+    """Raise DslError where `tree` nests deeper than `MAX_DEPTH` (walked without recursion).
+
+    Chains of one operator are flat, so only parentheses and signs nest; bounding them keeps
+    every later recursion over the tree (transforming, rendering, comparing) well inside
+    Python's stack.
+    """
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DslError(
+                f"the expression nests more than {MAX_DEPTH} levels deep",
+                _column(node.meta),
+                text,
+                "write it with fewer parentheses and signs",
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 def _syntax_error(parser: Lark, error: UnexpectedInput, text: str, words: _Words) -> DslError:
@@ -153,13 +184,13 @@ def _syntax_error(parser: Lark, error: UnexpectedInput, text: str, words: _Words
         if called and called.group(1) not in words.atoms:
             name = called.group(1)
             hint = _did_you_mean(name, words.functions, words.known)
-            return DslError(f"unknown function `{name}`", called.start(1) + 1, text, hint)
+            return DslError(f"unknown function `{shorten(name)}`", called.start(1) + 1, text, hint)
     hint = None
     if found.startswith(("'", '"')) and "STRING" not in expected:
         hint = "quotes are only for the argument of name(...), match(...) and file(...)"
     elif "COMMA" in expected and "BARE" in words.terminals:  # a second word inside name(...)
         hint = 'quote an argument that holds spaces: name("T cell")'
-    message = f"unexpected `{found}`; expected {words.describe(expected)}"
+    message = f"unexpected `{shorten(found)}`; expected {words.describe(expected)}"
     return DslError(message, column, text, hint)
 
 
@@ -226,7 +257,7 @@ class _ToSelector(Transformer):
     def degree(self, meta: Meta, direction: Token, op: Token, value: Token) -> Selector:
         if direction.value not in DEGREE_DIRECTIONS:
             raise _MeaningError(
-                f"unknown degree direction `{direction}`",
+                f"unknown degree direction `{shorten(direction)}`",
                 direction.start_pos + 1,
                 hint=_did_you_mean(direction.value, DEGREE_DIRECTIONS, "in, out, total"),
             )
@@ -235,17 +266,17 @@ class _ToSelector(Transformer):
     def unknown(self, meta: Meta, word: Token) -> Selector:
         hint = _did_you_mean(word.value, SELECTOR_ATOMS, _known_selectors())
         if not hint.startswith("did you mean"):
-            hint = f"to select nodes by name write `name({word})`; {hint}"
-        raise _MeaningError(f"unknown selector `{word}`", _column(meta), hint)
+            hint = f"to select nodes by name write `name({shorten(word)})`; {hint}"
+        raise _MeaningError(f"unknown selector `{shorten(word)}`", _column(meta), hint)
 
-    def union(self, meta: Meta, left: Selector, right: Selector) -> Selector:
-        return Union(left, right, column=_column(meta))
+    def union(self, meta: Meta, *operands: Selector) -> Selector:
+        return Union(operands, column=_column(meta))
 
-    def intersection(self, meta: Meta, left: Selector, right: Selector) -> Selector:
-        return Intersection(left, right, column=_column(meta))
+    def intersection(self, meta: Meta, *operands: Selector) -> Selector:
+        return Intersection(operands, column=_column(meta))
 
-    def difference(self, meta: Meta, left: Selector, right: Selector) -> Selector:
-        return Difference(left, right, column=_column(meta))
+    def difference(self, meta: Meta, *operands: Selector) -> Selector:
+        return Difference(operands, column=_column(meta))
 
 
 def _known_selectors() -> str:
@@ -274,6 +305,7 @@ _SELECTOR_WORDS = _Words(
     atoms=SELECTOR_ATOMS,
     functions=SELECTOR_FUNCTIONS,
     known=_known_selectors(),
+    too_long="list many nodes in a file, one name per line: `file(nodes.txt)`",
 )
 
 
@@ -287,7 +319,7 @@ class _ToLoss(Transformer):
     def number(self, meta: Meta, token: Token) -> LossExpr:
         value = float(token)
         if math.isinf(value):
-            raise _MeaningError(f"number `{token}` is too large", _column(meta))
+            raise _MeaningError(f"number `{shorten(token)}` is too large", _column(meta))
         return Number(value, column=_column(meta))
 
     def term(self, meta: Meta, name: Token) -> LossExpr:
@@ -305,33 +337,27 @@ class _ToLoss(Transformer):
     def neg(self, meta: Meta, operand: LossExpr) -> LossExpr:
         return Neg(operand, column=_column(meta))
 
-    def add(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
-        _check_addends(left, right)
-        return Add(left, right, column=_column(meta))
+    def sum(self, meta: Meta, *children: LossExpr | Token) -> LossExpr:
+        operands = children[::2]
+        constant = [is_constant(o) for o in operands]
+        if any(constant) and not all(constant):
+            # a constant added to a loss changes nothing; it is most likely a missing term
+            raise _MeaningError(
+                "a number on its own is not a loss term",
+                operands[constant.index(True)].column or 1,
+                hint="multiply it with a term, e.g. `0.01 * l2(weights)`",
+            )
+        operators = tuple(token.value for token in children[1::2])
+        return Sum(operands, operators, column=_column(meta))
 
-    def sub(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
-        _check_addends(left, right)
-        return Sub(left, right, column=_column(meta))
-
-    def mul(self, meta: Meta, left: LossExpr, right: LossExpr) -> LossExpr:
-        if not (is_constant(left) or is_constant(right)):
+    def product(self, meta: Meta, *operands: LossExpr) -> LossExpr:
+        if sum(not is_constant(o) for o in operands) > 1:
             raise _MeaningError(
                 "a product needs a number on one side",
                 _column(meta),
                 hint="weight a term by a constant, e.g. `0.01 * l2(weights)`",
             )
-        return Mul(left, right, column=_column(meta))
-
-
-def _check_addends(left: LossExpr, right: LossExpr) -> None:
-    """A constant added to a loss changes nothing; it is most likely a missing term."""
-    for side, other in ((left, right), (right, left)):
-        if is_constant(side) and not is_constant(other):
-            raise _MeaningError(
-                "a number on its own is not a loss term",
-                side.column or 1,
-                hint="multiply it with a term, e.g. `0.01 * l2(weights)`",
-            )
+        return Product(operands, column=_column(meta))
 
 
 def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int) -> Term:
@@ -339,7 +365,7 @@ def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int)
     signature = LOSS_TERMS.get(name.value)
     if signature is None:
         hint = _did_you_mean(name.value, list(LOSS_TERMS), _known_terms())
-        raise _MeaningError(f"unknown loss term `{name}`", column, hint)
+        raise _MeaningError(f"unknown loss term `{shorten(name)}`", column, hint)
     usage = f"write `{signature.usage(name.value)}` ({signature.doc})"
     positional: list[Token] = []
     keywords: list[tuple[Token, Token]] = []
@@ -358,7 +384,7 @@ def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int)
     for key, value in keywords:
         if key.value not in signature.options:
             known = ", ".join(signature.options) or "none"
-            message = f"`{name}` has no option `{key}` (options: {known})"
+            message = f"`{name}` has no option `{shorten(key)}` (options: {known})"
             raise _MeaningError(message, key.start_pos + 1, usage)
         if key.value in chosen:
             raise _MeaningError(f"option `{key}` given twice", key.start_pos + 1, usage)
@@ -366,7 +392,7 @@ def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int)
     for key, value in chosen.items():
         if value.value not in signature.options[key]:
             allowed = ", ".join(signature.options[key])
-            message = f"`{key}` of `{name}` is one of {allowed}, not `{value}`"
+            message = f"`{key}` of `{name}` is one of {allowed}, not `{shorten(value)}`"
             raise _MeaningError(message, value.start_pos + 1, usage)
     options = tuple(
         (key, chosen[key].value if key in chosen else choices[0])
@@ -394,6 +420,7 @@ _LOSS_WORDS = _Words(
         "IDENT": "a name",
         "$END": "the end",
     },
+    too_long="a loss is a few weighted terms",
 )
 
 

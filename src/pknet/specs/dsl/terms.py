@@ -50,3 +50,6 @@ LOSS_TERMS: Mapping[str, TermSignature] = MappingProxyType(
         ),
     }
 )
+
+DATA_TERMS = ("bce", "ce", "mse")  # compare a supervised model's outputs with the target
+VAE_TERMS = ("recon", "kl")  # a `vae` model's reconstruction and latent prior

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from pknet.specs.dsl import linear_terms, loss_groups
+from pknet.specs.dsl import DATA_TERMS, VAE_TERMS, linear_terms, loss_groups
 from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.data import DataSpec
 from pknet.specs.schema.evaluate import REGRESSION_METRICS, EvaluateSpec, ExplainSpec
@@ -17,6 +17,7 @@ from pknet.specs.schema.model import (
     RESERVED_GROUPS,
     UNTRAINED_LAYERS,
     ModelSpec,
+    MultitaskModelSpec,
     RidgeLayerSpec,
     VaeModelSpec,
 )
@@ -118,6 +119,57 @@ class Spec(SpecModel):
                     f"unknown parameter group `{group}` in the loss",
                     f"groups are {', '.join(f'`{g}`' for g in known)}",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def check_loss_terms(self) -> Spec:
+        """The loss's terms fit the model kind: a `vae` has one `recon(...)`, at most one `kl`
+        and no data term; any other model one data term and no VAE term; `trace_norm` needs a
+        `multitask` model."""
+        names = [term.name for _, term in linear_terms(self.loss)]
+        if "trace_norm" in names and not isinstance(self.model, MultitaskModelSpec):
+            raise rule_error(
+                ("loss",),
+                "`trace_norm` needs weights stacked across tasks, which only a `multitask` "
+                "model has",
+                "use `model.kind: multitask`, or an `l1`/`l2` penalty",
+            )
+        if isinstance(self.model, VaeModelSpec):
+            supervised = sorted(set(names) & set(DATA_TERMS))
+            if supervised:
+                raise rule_error(
+                    ("loss",),
+                    f"`{supervised[0]}` compares outputs with the target, but a `vae` model "
+                    "reconstructs its input",
+                    "use `recon(mse|poisson|nb) + kl`; for a supervised model use `kind: stack`",
+                )
+            if names.count("recon") != 1:
+                raise rule_error(
+                    ("loss",),
+                    f"a `vae` loss needs exactly one `recon(...)` term; found "
+                    f"{names.count('recon')}",
+                    "e.g. `loss: recon(nb) + kl`",
+                )
+            if names.count("kl") > 1:
+                raise rule_error(
+                    ("loss",), "`kl` appears more than once", "write it once, with one weight"
+                )
+            return self
+        unsupervised = sorted(set(names) & set(VAE_TERMS))
+        if unsupervised:
+            raise rule_error(
+                ("loss",),
+                f"`{unsupervised[0]}` needs a `vae` model, which this spec does not have",
+                "set `model.kind: vae`, or use a data term (bce, ce or mse)",
+            )
+        data = [name for name in names if name in DATA_TERMS]
+        if len(data) != 1:
+            raise rule_error(
+                ("loss",),
+                "a loss needs exactly one data term (bce, ce or mse); found "
+                + (", ".join(f"`{name}`" for name in data) or "none"),
+                "`bce` for a binary target, `ce` for classes, `mse` for values",
+            )
         return self
 
     @model_validator(mode="after")

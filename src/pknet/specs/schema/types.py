@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from pknet.specs.dsl import (
     DslError,
     LossExpr,
     Selector,
+    linear_terms,
     parse_loss,
     parse_selector,
     selector_from_names,
@@ -43,18 +45,38 @@ def _validate_selector(value: Any) -> Selector:
 
 
 def _validate_loss(value: Any) -> LossExpr:
-    if isinstance(value, LossExpr):
-        return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str):
+    if not isinstance(value, LossExpr | str):
         raise PydanticCustomError(
             "loss_type", "expected a loss expression such as `bce + 1e-3 * l1(bias)`"
         )
     try:
-        return parse_loss(value)
+        expr = value if isinstance(value, LossExpr) else parse_loss(value)
+        # the columns of a tree built elsewhere are not those of its canonical text
+        _check_coefficients(expr, str(value), located=isinstance(value, str))
     except DslError as exc:
         raise _dsl_error(exc) from None
+    return expr
+
+
+def _check_coefficients(expr: LossExpr, text: str, located: bool) -> None:
+    """Every term's weight, all signs and factors multiplied out, is a finite number > 0: a
+    negative weight makes the loss unbounded below (training would drive the term to
+    infinity), an infinite one makes every step diverge. `located`: the terms' columns are
+    those of `text`."""
+    for coefficient, term in linear_terms(expr):
+        if math.isfinite(coefficient) and coefficient > 0:
+            continue
+        if not math.isfinite(coefficient):
+            problem, hint = "is not a finite number", "write smaller factors"
+        elif coefficient == 0:
+            problem, hint = "is 0", "remove the term: a weight of 0 does nothing"
+        else:
+            problem = f"is {coefficient:g}; a negative weight makes the loss unbounded below"
+            hint = f"weight every term by a positive number, e.g. `+ {-coefficient:g} * {term}`"
+        column = (term.column or 1) if located else 1
+        raise DslError(f"the weight of `{term}` {problem}", column, text, hint)
 
 
 SelectorExpr = Annotated[
