@@ -320,3 +320,11 @@ def test_an_interrupted_write_leaves_no_partial_file(
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"cannot write {out}: No space left on device" in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_data_that_is_a_device_is_named_as_such(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["predict", str(run_dir), "/dev/zero", "--out", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "/dev/zero is not a regular file (a device, pipe or socket)" in result.output
+    assert not out.exists()

@@ -16,6 +16,7 @@ from pknet.compiler.model import build_model
 from pknet.compiler.program import output_width
 from pknet.compiler.vae import Vae
 from pknet.errors import CompileError, Location, Problem, RunDirectoryError
+from pknet.files import file_problem
 from pknet.io.data import read_feature_names
 from pknet.runtime.data import prepare_inputs, read_inputs
 from pknet.runtime.run_files import (
@@ -55,8 +56,9 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
     run, the latent embedding by fold 0's model."""
     run = read_run(Path(run_dir))
     spec, info = run.spec, run.info
-    if not Path(data).is_file():
-        raise CompileError(Problem(f"data file not found: {data}", Location(str(data))))
+    reason = file_problem(Path(data))
+    if reason is not None:
+        raise CompileError(Problem(f"data file {data} {reason}", Location(str(data))))
     columns = _columns(Path(data), spec, info.features)
     matrix = read_inputs(spec, Path(data), columns)
     if not matrix.samples:
