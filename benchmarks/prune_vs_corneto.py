@@ -24,9 +24,9 @@ from time import perf_counter
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.hygiene import clean_network
-from pknet.compiler.network import Network
-from pknet.compiler.prune import prune
+from pknet.compiler.network.hygiene import clean_network
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.prune import prune
 
 ROOT = Path(__file__).resolve().parents[1]
 TCR_EDGES = ROOT / "examples" / "kpnn_tcr" / "data" / "TCR_Edgelist.csv"

@@ -12,7 +12,7 @@ import jax
 import pandas as pd
 
 from pknet.compiler import CompiledNetwork, compile_network
-from pknet.compiler.network_files import write_network_files
+from pknet.compiler.network.network_files import write_network_files
 from pknet.errors import CompileError, Problem
 from pknet.io.output_folder import OutputFolder, OutputKind, require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run

@@ -163,7 +163,7 @@ def compile_(
 ) -> None:
     """Resolve, clean and prune the spec's network; write DIR/network/{edges.pruned.tsv,...}."""
     from pknet.api import compile_spec  # the solver stack loads only for commands that use it
-    from pknet.compiler.summary import compile_summary
+    from pknet.compiler.network.summary import compile_summary
 
     with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import pknet
 from pknet.cli import app
-from pknet.compiler.program import build_program
+from pknet.compiler.model.program import build_program
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "kpnn_tcr" / "spec.yaml"

@@ -11,9 +11,9 @@ import optax
 import pytest
 
 import pknet
-from pknet.compiler.losses import CompiledLoss
-from pknet.compiler.model import AuxOutput, build_model, count_parameters, group_arrays
-from pknet.compiler.network import Network
+from pknet.compiler.model.losses import CompiledLoss
+from pknet.compiler.model.model import AuxOutput, build_model, count_parameters, group_arrays
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, SpecError
 from pknet.specs.schema import DenseLayerSpec
 from pknet.specs.schema.model import HierarchyLayerSpec

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from pknet.compiler.graphs import adjacency, graph_from_edges
-from pknet.compiler.layers.diffusion import DiffusionLayer, rwr_operator
+from pknet.compiler.model.graphs import adjacency, graph_from_edges
+from pknet.compiler.model.layers.diffusion import DiffusionLayer, rwr_operator
 
 pytestmark = pytest.mark.usefixtures("strict_promotion")
 
@@ -59,7 +59,7 @@ def test_sources_and_targets_select_columns_and_rows(monkeypatch):
     sources, targets = [5, 0, 11, 3, 5], [2, 9, 7]
     full = rwr_operator(scipy.sparse.csc_array(a), [0.4, 0.9])
     # Chunks of 2 sources: the loop over chunks is exercised too.
-    monkeypatch.setattr("pknet.compiler.layers.diffusion.SOLVE_CHUNK", 2)
+    monkeypatch.setattr("pknet.compiler.model.layers.diffusion.SOLVE_CHUNK", 2)
     got = rwr_operator(scipy.sparse.csc_array(a), [0.4, 0.9], sources=sources, targets=targets)
     want = np.concatenate([full[:12][targets][:, sources], full[12:][targets][:, sources]])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

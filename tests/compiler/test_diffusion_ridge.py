@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from pknet.compiler.layers.diffusion import DiffusionLayer
-from pknet.compiler.layers.ridge import RidgeLayer, solve_ridge
-from pknet.compiler.model import build_model, group_arrays
-from pknet.compiler.network import Network
+from pknet.compiler.model.layers.diffusion import DiffusionLayer
+from pknet.compiler.model.layers.ridge import RidgeLayer, solve_ridge
+from pknet.compiler.model.model import build_model, group_arrays
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import DenseLayerSpec, DiffusionLayerSpec, RidgeLayerSpec
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from pknet.compiler.graphs import knn_graph, symmetrize
-from pknet.compiler.model import build_model
-from pknet.compiler.network_graph_model import NetworkGraphModel
+from pknet.compiler.model.graphs import knn_graph, symmetrize
+from pknet.compiler.model.model import build_model
+from pknet.compiler.model.network_graph_model import NetworkGraphModel
 from pknet.specs.schema.model import StackModelSpec
 
 POINTS = np.random.default_rng(3).normal(size=(6, 9))  # 6 features x 9 samples

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pknet.compiler.features import FeatureRule, match_features
+from pknet.compiler.network.features import FeatureRule, match_features
 
 NODES = ("CD3E_gene", "zap70_gene", "P12345", "TCR")
 FEATURES = ["CD3E", "ZAP70", "LCK", "TRAC"]

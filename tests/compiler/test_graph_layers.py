@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from pknet.compiler.layers.graph import GatLayer, GcnLayer
+from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
 
 pytestmark = pytest.mark.usefixtures("strict_promotion")
 

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.graph_model import SampleGraphModel
-from pknet.compiler.graphs import adjacency, fold_knn_graph
-from pknet.compiler.layers.graph import GatLayer, GcnLayer
-from pknet.compiler.model import build_model, group_arrays, group_names
-from pknet.compiler.program import output_width
+from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.graphs import adjacency, fold_knn_graph
+from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
+from pknet.compiler.model.model import build_model, group_arrays, group_names
+from pknet.compiler.model.program import output_width
 from pknet.specs.schema.model import StackModelSpec
 
 GRAPH = {"kind": "knn", "over": "samples", "k": 3}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pknet.compiler.graphs import (
+from pknet.compiler.model.graphs import (
     Graph,
     adjacency,
     cosine_threshold_graph,

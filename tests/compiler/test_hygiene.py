@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.hygiene import clean_network
-from pknet.compiler.network import Network
+from pknet.compiler.network.hygiene import clean_network
+from pknet.compiler.network.network import Network
 
 TCR = Path(__file__).resolve().parents[2] / "examples" / "kpnn_tcr" / "data" / "TCR_Edgelist.csv"
 

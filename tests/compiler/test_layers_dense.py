@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.layers import DenseLayer
+from pknet.compiler.model.layers import DenseLayer
 from pknet.specs.schema.model import DenseLayerSpec
 
 NUMPY_ACTIVATIONS = {

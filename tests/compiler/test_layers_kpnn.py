@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.layers import KpnnLayer, plan_kpnn
-from pknet.compiler.layers import kpnn as kpnn_module
-from pknet.compiler.network import Network
+from pknet.compiler.model.layers import KpnnLayer, plan_kpnn
+from pknet.compiler.model.layers import kpnn as kpnn_module
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import KpnnLayerSpec
 

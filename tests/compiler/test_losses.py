@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pknet
-from pknet.compiler.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.losses import CompiledLoss, compile_loss
 from pknet.errors import CompileError
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "kpnn_tcr" / "spec.yaml"

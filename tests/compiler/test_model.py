@@ -8,9 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.layers import DenseLayer, KpnnLayer
-from pknet.compiler.model import Model, build_model, count_parameters, group_arrays, group_names
-from pknet.compiler.network import Network
+from pknet.compiler.model.layers import DenseLayer, KpnnLayer
+from pknet.compiler.model.model import (
+    Model,
+    build_model,
+    count_parameters,
+    group_arrays,
+    group_names,
+)
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import DenseLayerSpec, KpnnLayerSpec
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import pknet
-from pknet.compiler.losses import CompiledLoss, compile_loss
-from pknet.compiler.model import build_model, group_arrays, group_names
-from pknet.compiler.multitask import MultitaskModel
-from pknet.compiler.network import Network
-from pknet.compiler.trace_norm import trace_norm
+from pknet.compiler.model.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.model import build_model, group_arrays, group_names
+from pknet.compiler.model.multitask import MultitaskModel
+from pknet.compiler.model.trace_norm import trace_norm
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, SpecError
 from pknet.specs.schema import MultitaskModelSpec
 

@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.model import build_model, group_names
-from pknet.compiler.network import Network
-from pknet.compiler.network_graph_model import NetworkGraphModel, graph_edges
-from pknet.compiler.program import output_width
+from pknet.compiler.model.model import build_model, group_names
+from pknet.compiler.model.network_graph_model import NetworkGraphModel, graph_edges
+from pknet.compiler.model.program import output_width
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import StackModelSpec
 

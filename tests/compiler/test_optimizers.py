@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from pknet.compiler.optimizers import build_optimizer, learning_rate
+from pknet.compiler.model.optimizers import build_optimizer, learning_rate
 from pknet.specs.schema import TrainSpec
 from pknet.specs.schema.train import ScheduleSpec
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from pknet.compiler.layers.pca import PcaLayer, fit_pca
-from pknet.compiler.model import build_model
+from pknet.compiler.model.layers.pca import PcaLayer, fit_pca
+from pknet.compiler.model.model import build_model
 from pknet.errors import CompileError
 from pknet.specs.schema.model import PcaLayerSpec, RidgeLayerSpec
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pknet.compiler.hygiene import clean_network
-from pknet.compiler.network import Network
-from pknet.compiler.prune import PruneResult, prune, write_mps
+from pknet.compiler.network.hygiene import clean_network
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.prune import PruneResult, prune, write_mps
 from pknet.errors import CompileError, InfeasiblePruningError, SolverError
 
 

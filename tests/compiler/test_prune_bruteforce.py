@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from pknet.compiler.network import Network
-from pknet.compiler.prune import prune
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.prune import prune
 from pknet.errors import InfeasiblePruningError
 
 N_GRAPHS = 240

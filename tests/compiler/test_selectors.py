@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pknet.compiler.network import Network
-from pknet.compiler.selectors import SelectionContext, SelectorProblem, select
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.selectors import SelectionContext, SelectorProblem, select
 from pknet.files import MAX_TEXT_BYTES
 from pknet.specs.dsl import parse_selector
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.trace_norm import MODES, trace_norm
+from pknet.compiler.model.trace_norm import MODES, trace_norm
 
 pytestmark = pytest.mark.usefixtures("strict_promotion")
 

@@ -12,9 +12,9 @@ from jax.flatten_util import ravel_pytree
 from scipy import stats
 
 import pknet
-from pknet.compiler.losses import CompiledLoss, compile_loss
-from pknet.compiler.model import build_model, group_arrays
-from pknet.compiler.vae import Vae, VaeOutput, kl_divergence, reconstruction_nll
+from pknet.compiler.model.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.model import build_model, group_arrays
+from pknet.compiler.model.vae import Vae, VaeOutput, kl_divergence, reconstruction_nll
 from pknet.specs.schema import VaeModelSpec
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "go_vae" / "spec.yaml"

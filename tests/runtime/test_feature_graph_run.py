@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import pknet
 from pknet.cli import app
-from pknet.compiler.network_graph_model import NetworkGraphModel
+from pknet.compiler.model.network_graph_model import NetworkGraphModel
 from pknet.errors import CompileError, RunDirectoryError
 from pknet.runtime.feature_graph import feature_graph, feature_points
 from pknet.runtime.run_files import FEATURE_GRAPH_FILE, read_feature_graph

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 import pknet
 from pknet.cli import app
-from pknet.compiler.graph_model import SampleGraphModel
-from pknet.compiler.program import build_program
+from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.program import build_program
 from pknet.errors import CompileError
 from pknet.runtime.data import load_dataset
 from pknet.runtime.run import _train, fold_rows, fold_stats, run_folds, stopping_rule

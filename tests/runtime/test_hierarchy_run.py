@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import pknet
-from pknet.compiler.layers import HierarchyLayer
+from pknet.compiler.model.layers import HierarchyLayer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "pathway_proteomics" / "spec.yaml"
 QUICK = {

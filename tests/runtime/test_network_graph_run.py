@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import pknet
 from pknet.cli import app
-from pknet.compiler.network_graph_model import NetworkGraphModel
+from pknet.compiler.model.network_graph_model import NetworkGraphModel
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "gnn_celltype"
 QUICK = {"train.epochs": 3, "evaluate.cv.folds": 2}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pknet.compiler.graphs import Graph
+from pknet.compiler.model.graphs import Graph
 from pknet.errors import RunDirectoryError
 from pknet.runtime.run_files import (
     ModelInfo,

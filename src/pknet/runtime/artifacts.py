@@ -26,7 +26,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.network_files import write_network_files
+from pknet.compiler.network.network_files import write_network_files
 from pknet.io.output_folder import OutputKind
 from pknet.runtime.embedding import embedding_anndata, principal_components
 from pknet.runtime.figures import plot_embedding, plot_importances, plot_roc, plot_training

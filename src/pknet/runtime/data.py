@@ -31,8 +31,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.compile_network import CompiledNetwork
 from pknet.compiler.located import spec_problem
+from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError, Location, Problem
 from pknet.io.data import (
     Matrix,

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.losses import CompiledLoss
+from pknet.compiler.model.losses import CompiledLoss
 from pknet.io.data import data_format, read_anndata
 from pknet.runtime.data import Dataset
 from pknet.runtime.metrics import MetricFn

@@ -26,8 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.layers import KpnnLayer
-from pknet.compiler.model import Model
+from pknet.compiler.model.layers import KpnnLayer
+from pknet.compiler.model.model import Model
 from pknet.runtime.activation_importance import activation_auc
 
 KNOCKOUT_BUDGET_BYTES = 256 * 2**20  # activations held at once by the knock-out batches

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pknet.compiler.graphs import Graph, cosine_threshold_graph, knn_graph, symmetrize
 from pknet.compiler.located import spec_problem
+from pknet.compiler.model.graphs import Graph, cosine_threshold_graph, knn_graph, symmetrize
 from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.schema.graph import KnnGraphSpec

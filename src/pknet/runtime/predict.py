@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.graph_model import SampleGraphModel
-from pknet.compiler.losses import CompiledLoss, compile_loss
-from pknet.compiler.model import build_model
-from pknet.compiler.program import output_width
-from pknet.compiler.vae import Vae
+from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.model import build_model
+from pknet.compiler.model.program import output_width
+from pknet.compiler.model.vae import Vae
 from pknet.errors import CompileError, Location, Problem, RunDirectoryError
 from pknet.files import file_problem
 from pknet.io.data import read_feature_names

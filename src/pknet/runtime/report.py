@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pknet.compiler.layers import HierarchyLayer, HierarchyReport
-from pknet.compiler.summary import compile_summary
+from pknet.compiler.model.layers import HierarchyLayer, HierarchyReport
+from pknet.compiler.network.summary import compile_summary
 from pknet.specs import summarize
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pknet.compiler.layers.pca import PcaLayer
-from pknet.compiler.layers.ridge import solve_ridge
 from pknet.compiler.located import spec_problem
+from pknet.compiler.model.layers.pca import PcaLayer
+from pknet.compiler.model.layers.ridge import solve_ridge
 from pknet.errors import CompileError
 from pknet.runtime.train import PURPOSE_INIT, FoldRows, TrainedFolds, pad_rows, stream_key
 from pknet.runtime.transforms import InputStats, apply_input_stats

@@ -16,11 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.compile_network import CompiledNetwork, compile_network
 from pknet.compiler.located import spec_problem
-from pknet.compiler.losses import CompiledLoss
-from pknet.compiler.model import group_arrays
-from pknet.compiler.program import Program, build_program
+from pknet.compiler.model.losses import CompiledLoss
+from pknet.compiler.model.model import group_arrays
+from pknet.compiler.model.program import Program, build_program
+from pknet.compiler.network.compile_network import CompiledNetwork, compile_network
 from pknet.errors import PknetError
 from pknet.runtime.activation_importance import activation_auc_per_class
 from pknet.runtime.data import Dataset, load_dataset

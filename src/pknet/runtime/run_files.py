@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pknet.compiler.graphs import Graph
-from pknet.compiler.network import Network
-from pknet.compiler.network_files import EDGES_FILE
+from pknet.compiler.model.graphs import Graph
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.network_files import EDGES_FILE
 from pknet.errors import Location, PknetError, Problem, RunDirectoryError
 from pknet.runtime.transforms import InputStats
 from pknet.specs import Spec

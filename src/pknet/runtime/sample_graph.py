@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from pknet.compiler.graphs import Graph, fold_cosine_graph, fold_knn_graph
 from pknet.compiler.located import spec_problem
+from pknet.compiler.model.graphs import Graph, fold_cosine_graph, fold_knn_graph
 from pknet.errors import CompileError
 from pknet.runtime.transforms import InputStats, apply_input_stats
 from pknet.specs import Spec

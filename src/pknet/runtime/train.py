@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 from pknet import interrupts
-from pknet.compiler.losses import CompiledLoss, GroupArrays
+from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL = 0, 1, 2

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pknet.compiler.graph_model import SampleGraphModel
-from pknet.compiler.losses import CompiledLoss, GroupArrays
+from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.runtime.sample_graph import FoldGraphs, fold_graph
 from pknet.runtime.splits import Split
 from pknet.runtime.train import (

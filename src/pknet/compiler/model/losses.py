@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import optax
 
 from pknet.compiler.located import spec_problem
-from pknet.compiler.model import AuxOutput
-from pknet.compiler.trace_norm import trace_norm
-from pknet.compiler.vae import kl_divergence, reconstruction_mean, reconstruction_nll
+from pknet.compiler.model.model import AuxOutput
+from pknet.compiler.model.trace_norm import trace_norm
+from pknet.compiler.model.vae import kl_divergence, reconstruction_mean, reconstruction_nll
 from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.dsl import DATA_TERMS, linear_terms

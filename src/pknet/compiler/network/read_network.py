@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.io import networks as nio
 from pknet.specs.diagnostics import format_path

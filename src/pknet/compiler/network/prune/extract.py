@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from pknet.compiler.prune.presolve import PruneTask
+from pknet.compiler.network.prune.presolve import PruneTask
 
 
 def _bfs_parents(n: int, tail: np.ndarray, head: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -17,21 +17,21 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from pknet.compiler.graph_model import GraphLayer, SampleGraphModel, graph_layer
-from pknet.compiler.graphs import Graph
-from pknet.compiler.layers import DenseLayer, HierarchyLayer, KpnnLayer
-from pknet.compiler.layers.chain import layer_keys
-from pknet.compiler.layers.diffusion import DiffusionLayer, network_diffusion
-from pknet.compiler.layers.pca import PcaLayer
-from pknet.compiler.layers.ridge import RidgeLayer
-from pknet.compiler.multitask import MultitaskModel, build_multitask
-from pknet.compiler.network import Network
-from pknet.compiler.network_graph_model import (
+from pknet.compiler.model.graph_model import GraphLayer, SampleGraphModel, graph_layer
+from pknet.compiler.model.graphs import Graph
+from pknet.compiler.model.layers import DenseLayer, HierarchyLayer, KpnnLayer
+from pknet.compiler.model.layers.chain import layer_keys
+from pknet.compiler.model.layers.diffusion import DiffusionLayer, network_diffusion
+from pknet.compiler.model.layers.pca import PcaLayer
+from pknet.compiler.model.layers.ridge import RidgeLayer
+from pknet.compiler.model.multitask import MultitaskModel, build_multitask
+from pknet.compiler.model.network_graph_model import (
     NetworkGraphModel,
     build_feature_graph_model,
     build_network_graph_model,
 )
-from pknet.compiler.vae import Vae
+from pknet.compiler.model.vae import Vae
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import (
     AUX_HEADS,

@@ -2,10 +2,11 @@
 
 A layer maps node features `x` of shape `(n_nodes, in_features)` to `(n_nodes, out_features)`
 along a graph passed to `__call__` as three `(n_edges,)` arrays: edge `e` carries a message from
-`senders[e]` to `receivers[e]` with weight `weights[e]` (the convention of `pknet.compiler.graphs`:
-`A[receiver, sender] = weight`). Because the graph is an argument, folds can pass different graphs
-padded to one edge count: a padding edge has weight 0 (any in-range indices) and contributes
-nothing. Messages are summed with `jax.ops.segment_sum`; no node x node matrix is formed.
+`senders[e]` to `receivers[e]` with weight `weights[e]` (the convention of
+`pknet.compiler.model.graphs`: `A[receiver, sender] = weight`). Because the graph is an
+argument, folds can pass different graphs padded to one edge count: a padding edge has weight 0
+(any in-range indices) and contributes nothing. Messages are summed with
+`jax.ops.segment_sum`; no node x node matrix is formed.
 
 Both layers add a self-loop to every node. Weights must be non-negative.
 """
@@ -21,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from pknet.compiler.layers.activations import ACTIVATIONS, check_activation_and_dropout
+from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
 
 LEAKY_RELU_SLOPE = 0.2
 

@@ -16,8 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from pknet.compiler.prune.presolve import DROPPED, FIXED, FREE, Presolved, PruneTask
-from pknet.compiler.prune.report import ModelSize
+from pknet.compiler.network.prune.presolve import DROPPED, FIXED, FREE, Presolved, PruneTask
+from pknet.compiler.network.prune.report import ModelSize
 
 
 def selector(rows: np.ndarray, n_cols: int) -> sp.csr_array:

@@ -1,8 +1,8 @@
 """Prune a prior-knowledge network with a MILP (cvxpy, HiGHS): presolve, emit, solve, map back."""
 
-from pknet.compiler.prune.pipeline import FormulationName, Objective, PruneResult, prune
-from pknet.compiler.prune.report import ModelSize, PresolveReport, PruneReport
-from pknet.compiler.prune.solve import write_mps
+from pknet.compiler.network.prune.pipeline import FormulationName, Objective, PruneResult, prune
+from pknet.compiler.network.prune.report import ModelSize, PresolveReport, PruneReport
+from pknet.compiler.network.prune.solve import write_mps
 
 __all__ = [
     "FormulationName",

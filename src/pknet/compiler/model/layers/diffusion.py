@@ -1,7 +1,7 @@
 """The `diffusion` layer: random walk with restart (RWR) features from a fixed network.
 
 Convention: `A[i, j]` is the weight of the edge `j -> i` (column = source, as in
-`pknet.compiler.graphs.adjacency`), `D = diag(column sums of A)` the weighted out-degrees and
+`pknet.compiler.model.graphs.adjacency`), `D = diag(column sums of A)` the weighted out-degrees and
 `W = A D^-1` the column-stochastic walk. A walker restarts at its start distribution `x0` with
 probability `1 - alpha` and otherwise steps along `W`; its stationary distribution is `F x0` with
 
@@ -28,9 +28,9 @@ import scipy.sparse
 import scipy.sparse.linalg
 from jaxtyping import Array, Float, PRNGKeyArray, UInt
 
-from pknet.compiler.graphs import adjacency, graph_from_edges, symmetrize
-from pknet.compiler.layers.fixed import FixedLayer
-from pknet.compiler.network import Network
+from pknet.compiler.model.graphs import adjacency, graph_from_edges, symmetrize
+from pknet.compiler.model.layers.fixed import FixedLayer
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import DiffusionLayerSpec
 

@@ -30,8 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from pknet.compiler.layers.activations import ACTIVATIONS, check_activation_and_dropout
-from pknet.compiler.network import Network
+from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import HierarchyLayerSpec, KpnnLayerSpec
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-from pknet.compiler.prune.formulation import Columns, Formulation, potential_rows
-from pknet.compiler.prune.presolve import Presolved, PruneTask
+from pknet.compiler.network.prune.formulation import Columns, Formulation, potential_rows
+from pknet.compiler.network.prune.presolve import Presolved, PruneTask
 
 
 def build_arborescence(

@@ -23,11 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from pknet.compiler.graph_model import GraphLayer, graph_layer
-from pknet.compiler.graphs import Graph
-from pknet.compiler.layers import DenseLayer
-from pknet.compiler.layers.chain import layer_keys
-from pknet.compiler.network import Network
+from pknet.compiler.model.graph_model import GraphLayer, graph_layer
+from pknet.compiler.model.graphs import Graph
+from pknet.compiler.model.layers import DenseLayer
+from pknet.compiler.model.layers.chain import layer_keys
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.graph import NetworkGraphSpec
 from pknet.specs.schema.model import DenseLayerSpec, LayerSpec

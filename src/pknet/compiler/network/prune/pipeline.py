@@ -17,20 +17,20 @@ from typing import Literal
 import cvxpy as cp
 import numpy as np
 
-from pknet.compiler.network import Network
-from pknet.compiler.prune.arborescence import build_arborescence
-from pknet.compiler.prune.extract import needed_edges
-from pknet.compiler.prune.flow import build_flow
-from pknet.compiler.prune.formulation import Formulation, cyclic_components
-from pknet.compiler.prune.presolve import (
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.prune.arborescence import build_arborescence
+from pknet.compiler.network.prune.extract import needed_edges
+from pknet.compiler.network.prune.flow import build_flow
+from pknet.compiler.network.prune.formulation import Formulation, cyclic_components
+from pknet.compiler.network.prune.presolve import (
     Presolved,
     PruneTask,
     presolve,
     unreachable_problems,
     unreduced,
 )
-from pknet.compiler.prune.report import PruneReport
-from pknet.compiler.prune.solve import require_highs, solve
+from pknet.compiler.network.prune.report import PruneReport
+from pknet.compiler.network.prune.solve import require_highs, solve
 from pknet.errors import CompileError, InfeasiblePruningError, Problem, SolverError
 
 Objective = Literal["min_edges", "min_nodes"]

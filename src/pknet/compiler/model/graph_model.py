@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from pknet.compiler.layers import DenseLayer
-from pknet.compiler.layers.chain import layer_keys
-from pknet.compiler.layers.graph import GatLayer, GcnLayer
+from pknet.compiler.model.layers import DenseLayer
+from pknet.compiler.model.layers.chain import layer_keys
+from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
 from pknet.specs.schema.model import GatLayerSpec, GcnLayerSpec
 
 GraphLayer = GcnLayer | GatLayer

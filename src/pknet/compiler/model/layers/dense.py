@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from pknet.compiler.layers.activations import ACTIVATIONS, check_activation_and_dropout
+from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
 from pknet.specs.schema.model import DenseLayerSpec
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 from pknet.errors import name_list
 from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
 from pknet.specs.dsl import (

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-from pknet.compiler.prune.formulation import (
+from pknet.compiler.network.prune.formulation import (
     Columns,
     Formulation,
     active_nodes,
@@ -28,7 +28,7 @@ from pknet.compiler.prune.formulation import (
     selector,
     variable,
 )
-from pknet.compiler.prune.presolve import FIXED, Presolved, PruneTask
+from pknet.compiler.network.prune.presolve import FIXED, Presolved, PruneTask
 
 
 def build_flow(task: PruneTask, pre: Presolved, *, potentials: bool) -> Formulation:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pknet.compiler.compile_network import CompiledNetwork
-from pknet.compiler.prune import write_mps
+from pknet.compiler.network.compile_network import CompiledNetwork
+from pknet.compiler.network.prune import write_mps
 
 EDGES_FILE = "edges.pruned.tsv"
 REPORT_FILE = "report.json"

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pknet.compiler.network import Network
-from pknet.compiler.prune.report import PresolveReport
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.prune.report import PresolveReport
 from pknet.errors import InfeasiblePruningError, Problem
 
 DROPPED, FREE, FIXED = -1, 0, 1

@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from pknet.compiler.layers import DenseLayer
-from pknet.compiler.layers.chain import apply_chain
+from pknet.compiler.model.layers import DenseLayer
+from pknet.compiler.model.layers.chain import apply_chain
 from pknet.specs.schema.model import LATENT_LAYER, RECONSTRUCTION_LAYER, DenseLayerSpec
 
 

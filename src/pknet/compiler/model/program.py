@@ -14,15 +14,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pknet.compiler.compile_network import CompiledNetwork
-from pknet.compiler.graph_model import SampleGraphModel
-from pknet.compiler.graphs import Graph
 from pknet.compiler.located import spec_problem
-from pknet.compiler.losses import CompiledLoss, compile_loss
-from pknet.compiler.model import AuxOutput, Model, build_model, count_parameters
-from pknet.compiler.multitask import MultitaskModel
-from pknet.compiler.optimizers import build_optimizer
-from pknet.compiler.vae import Vae, VaeOutput
+from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.graphs import Graph
+from pknet.compiler.model.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.model import AuxOutput, Model, build_model, count_parameters
+from pknet.compiler.model.multitask import MultitaskModel
+from pknet.compiler.model.optimizers import build_optimizer
+from pknet.compiler.model.vae import Vae, VaeOutput
+from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError
 from pknet.specs import Spec
 

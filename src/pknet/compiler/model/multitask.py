@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from pknet.compiler.layers import DenseLayer
-from pknet.compiler.layers.chain import apply_chain
-from pknet.compiler.network import Network
+from pknet.compiler.model.layers import DenseLayer
+from pknet.compiler.model.layers.chain import apply_chain
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import MultitaskModelSpec
 

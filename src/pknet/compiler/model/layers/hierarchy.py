@@ -48,8 +48,8 @@ import scipy.sparse as sp
 from jaxtyping import PRNGKeyArray
 from scipy.sparse.csgraph import connected_components
 
-from pknet.compiler.layers.kpnn import KpnnLayer, _levels, plan_kpnn
-from pknet.compiler.network import Network
+from pknet.compiler.model.layers.kpnn import KpnnLayer, _levels, plan_kpnn
+from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import HierarchyLayerSpec
 

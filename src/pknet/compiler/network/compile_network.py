@@ -9,13 +9,13 @@ from time import perf_counter
 
 import numpy as np
 
-from pknet.compiler.features import FeatureMatch, FeatureRule, match_features
-from pknet.compiler.hygiene import HygieneReport, clean_network
 from pknet.compiler.located import spec_problem
-from pknet.compiler.network import Network
-from pknet.compiler.prune import PruneResult, prune
-from pknet.compiler.read_network import read_network
-from pknet.compiler.selectors import SelectionContext, SelectorProblem, select
+from pknet.compiler.network.features import FeatureMatch, FeatureRule, match_features
+from pknet.compiler.network.hygiene import HygieneReport, clean_network
+from pknet.compiler.network.network import Network
+from pknet.compiler.network.prune import PruneResult, prune
+from pknet.compiler.network.read_network import read_network
+from pknet.compiler.network.selectors import SelectionContext, SelectorProblem, select
 from pknet.errors import (
     EXCERPT_WIDTH,
     CompileError,

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from pknet.compiler.layers.fixed import FixedLayer
+from pknet.compiler.model.layers.fixed import FixedLayer
 from pknet.specs.schema.model import PcaLayerSpec
 
 

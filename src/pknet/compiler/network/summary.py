@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pknet.compiler.compile_network import CompiledNetwork
+from pknet.compiler.network.compile_network import CompiledNetwork
 
 
 def compile_summary(compiled: CompiledNetwork) -> list[tuple[str, str]]:

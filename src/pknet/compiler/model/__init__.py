@@ -1,0 +1,1 @@
+"""The model compiler: layers, model kinds, losses and optimisers, assembled into a `Program`."""
