@@ -351,10 +351,30 @@ def test_log1p_and_normalize_total_in_spec_order(tmp_path: Path) -> None:
     assert first.features == second.features == tuple(raw().columns[columns])
 
 
-def test_log1p_of_scaled_values(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["log1p", "normalize_total"])
+def test_count_transforms_of_scaled_values(tmp_path: Path, kind: str) -> None:
     text = failure(
         tmp_path,
-        f"  expression: {{file: {H5AD}}}\n  target: {{obs: phase}}\n  transform: [log1p]\n",
+        f"  expression: {{file: {H5AD}}}\n  target: {{obs: phase}}\n  transform: [{kind}]\n",
     )
-    assert "data.transform[0]: log1p needs non-negative values; the data reaches -" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lowest = float(anndata.read_h5ad(H5AD).X.min())
+    assert f"spec.yaml:6:15: data.transform[0]: {kind} needs non-negative values; the data " in text
+    assert f"reaches {lowest:.4g} (is this matrix already scaled?)" in text
     assert "layer: raw" in text
+
+
+def test_normalize_total_leaves_a_sample_of_zeros_at_zero(tmp_path: Path) -> None:
+    counts = raw().iloc[:, :50]
+    counts.iloc[0] = 0.0
+    path = tmp_path / "counts.csv"
+    counts.to_csv(path)
+    labels = tmp_path / "phase.csv"
+    obs()["phase"].to_csv(labels)
+    norm = "{kind: normalize_total, target_sum: 100}"
+    data = f"  expression: {{file: {path}}}\n  target: {{file: {labels}, column: phase}}\n"
+    ds = load(tmp_path, data + f"  transform: [{norm}]\n")
+    assert ds.samples == tuple(counts.index)
+    np.testing.assert_array_equal(ds.x[0], 0.0)
+    np.testing.assert_allclose(ds.x[1:].sum(axis=1), 100, rtol=1e-5)

@@ -668,21 +668,15 @@ def apply_missing_policy(
 
 
 def per_sample_transforms(spec: Spec, x: np.ndarray) -> np.ndarray:
-    """`log1p` and `normalize_total`, in spec order; fold-fitted transforms are skipped here."""
+    """`log1p` and `normalize_total`, in spec order; fold-fitted transforms are skipped here.
+
+    Both read counts: a negative value is an error. A sample whose total is 0 stays all zeros
+    under `normalize_total`, as in scanpy.
+    """
     for i, transform in enumerate(spec.data.transform):
+        if isinstance(transform, Log1pSpec | NormalizeTotalSpec):
+            _check_counts(spec, x, i, transform.kind)
         if isinstance(transform, Log1pSpec):
-            lowest = np.nanmin(x) if x.size and not np.isnan(x).all() else 0.0
-            if lowest < 0:
-                raise CompileError(
-                    spec_problem(
-                        spec,
-                        ("data", "transform", i),
-                        f"log1p needs non-negative values; the data reaches {lowest:.4g} "
-                        "(is this matrix already scaled?)",
-                        "remove `log1p`, or read counts (e.g. `expression.layer: raw` or a "
-                        "counts layer)",
-                    )
-                )
             x = np.log1p(x)
         elif isinstance(transform, NormalizeTotalSpec):
             totals = np.nansum(x, axis=1, keepdims=True)
@@ -691,3 +685,18 @@ def per_sample_transforms(spec: Spec, x: np.ndarray) -> np.ndarray:
             )
             x = x * factors
     return x
+
+
+def _check_counts(spec: Spec, x: np.ndarray, index: int, kind: str) -> None:
+    """`data.transform[index]` (`kind`) reads counts: no value of `x` may be negative."""
+    lowest = np.nanmin(x, initial=0.0)
+    if lowest < 0:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "transform", index),
+                f"{kind} needs non-negative values; the data reaches {lowest:.4g} "
+                "(is this matrix already scaled?)",
+                f"remove `{kind}`, or read counts (e.g. `expression.layer: raw` or a counts layer)",
+            )
+        )
