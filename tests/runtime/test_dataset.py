@@ -138,10 +138,14 @@ def test_task_inferred_from_obs(tmp_path: Path, column: str, task: str, classes:
 
 
 def test_label_file_joins_part_of_the_samples(tmp_path: Path) -> None:
-    ds = load(
-        tmp_path,
-        f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, column: TCR}}\n",
+    data = f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, column: TCR}}\n"
+    with pytest.warns(RuntimeWarning) as caught:
+        ds = load(tmp_path, data)
+    assert str(caught[0].message).startswith(
+        "10 of 40 samples left out, 9 without a label row in pbmc68k_tcr_labels.csv, 1 with a "
+        "missing target value (e.g. "
     )
+    assert ds.join.counts() == {"read": 40, "labelled": 31, "used": 30}
     labels = pd.read_csv(LABELS, index_col=0)["TCR"].dropna()
     assert ds.task == "binary" and ds.classes == ("0", "1")
     assert (ds.join.n_data, ds.join.n_labels, ds.join.n_joined) == (40, 36, 31)

@@ -2,9 +2,10 @@
 
 `load_dataset` reads the expression matrix (only the columns the model uses), finds each
 sample's label (an AnnData `obs` column or a label file joined on sample ids), drops unlabelled
-samples, applies the missing-value policy and the per-sample transforms (`log1p`,
-`normalize_total`), and encodes the target. Transforms that learn statistics (`standardize`,
-mean imputation) are fitted per training fold in `pknet.runtime.transforms`.
+samples (with a warning that says how many and why), applies the missing-value policy and the
+per-sample transforms (`log1p`, `normalize_total`), and encodes the target. Transforms that
+learn statistics (`standardize`, mean imputation) are fitted per training fold in
+`pknet.runtime.transforms`.
 
 Target encoding:
 - `positive: [...]` -> binary one vs rest, `classes == ("other", "positive")`, code 1 = listed.
@@ -23,6 +24,7 @@ Target encoding:
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +73,24 @@ class JoinReport:
     n_missing_label: int
     n_used: int
     dropped: tuple[str, ...]
+
+    def counts(self) -> dict[str, int]:
+        """Samples `read` from the data, `labelled` (joined to a target) and `used`."""
+        return {"read": self.n_data, "labelled": self.n_joined, "used": self.n_used}
+
+    def dropped_reasons(self) -> str | None:
+        """Why samples of the data were left out (None: none was)."""
+        if self.n_used == self.n_data:
+            return None
+        reasons = []
+        if self.n_joined < self.n_data:
+            reasons.append(f"{self.n_data - self.n_joined} without a label row in {self.source}")
+        if self.n_missing_label:
+            reasons.append(f"{self.n_missing_label} with a missing target value")
+        return (
+            f"{self.n_data - self.n_used} of {self.n_data} samples left out, "
+            f"{', '.join(reasons)} (e.g. {', '.join(self.dropped)}); {self.n_used} used"
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,9 @@ def load_dataset(
             )
         )
     _check_finite_targets(spec, y, [matrix.samples[i] for i in keep])
+    dropped = join.dropped_reasons()
+    if dropped is not None:
+        warnings.warn(dropped, RuntimeWarning, stacklevel=2)
     return Dataset(
         x=x,
         y=y,

@@ -108,6 +108,7 @@ class RunOutcome:
             "task": self.dataset.task,
             "classes": list(self.dataset.classes),
             "n_samples": len(self.dataset.samples),
+            "samples": self.dataset.join.counts(),
             "n_features": self.program.n_features,
             "n_parameters": self.program.n_parameters,
             "seed": self.spec.seed,
@@ -302,6 +303,7 @@ def run_folds(
     stats = fold_stats(spec, dataset.x, rows)
     graphs = sample_graphs(spec, dataset.x, rows.fit, stats)
     timings["compile_s"] = perf_counter() - start
+    say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))
     say(
         f"compiled: {len(dataset.samples)} samples x {program.n_features} inputs, "
         f"{program.n_parameters} parameters, {len(splits)} folds"
