@@ -183,6 +183,16 @@ evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2]}}
     assert "diverged" in output and "train.optimizer.lr" in output
 
 
+def test_a_layer_too_large_for_memory_stops_before_allocating(tmp_path: Path) -> None:
+    body = DENSE_PLASMA.replace("missing: error", "missing: zero").replace(
+        "layers: [{kind: dense, units: 1}]",
+        "layers: [{kind: dense, units: 1000000000}, {kind: dense, units: 1}]",
+    )
+    output = failing_run(tmp_path, body)
+    assert "spec.yaml:8:33: model.layers[0].units: training would need about" in output
+    assert "GB available on cpu; layer `dense_1` takes" in output and "fewer units" in output
+
+
 def test_samples_left_out_are_counted_and_named(tmp_path: Path) -> None:
     data = MATRICES / "pbmc68k_raw_40x50.csv"
     samples = pd.read_csv(data, index_col=0).index
