@@ -184,6 +184,46 @@ evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2]}}
     assert "diverged" in output and "train.optimizer.lr" in output
 
 
+def test_a_layer_too_large_for_memory_stops_before_allocating(tmp_path: Path) -> None:
+    body = DENSE_PLASMA.replace("missing: error", "missing: zero").replace(
+        "layers: [{kind: dense, units: 1}]",
+        "layers: [{kind: dense, units: 1000000000}, {kind: dense, units: 1}]",
+    )
+    output = failing_run(tmp_path, body)
+    assert "spec.yaml:8:33: model.layers[0].units: training would need about" in output
+    assert "GB available on cpu; layer `dense_1` takes" in output and "fewer units" in output
+
+
+def test_samples_left_out_are_counted_and_named(tmp_path: Path) -> None:
+    data = MATRICES / "pbmc68k_raw_40x50.csv"
+    samples = pd.read_csv(data, index_col=0).index
+    known = pd.read_csv(MATRICES / "pbmc68k_tcr_labels.csv", index_col=0)["TCR"]
+    known = known[known.index.isin(samples)]
+    chosen = pd.concat([known[known == 1][:5], known[known == 0][:5], known[known.isna()]])
+    dropped = [s for s in samples if s not in chosen.dropna().index]
+    labels = tmp_path / "labels.csv"
+    chosen.to_csv(labels)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"version: 1\nname: part\ndata:\n  expression: {{file: {data}}}\n"
+        f"  target: {{file: {labels}, column: TCR}}\n"
+        "model: {layers: [{kind: dense, units: 1}]}\nloss: bce\ntrain: {epochs: 2}\n"
+        "evaluate: {cv: {kind: kfold, folds: 2}}\n"
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(spec), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "samples: 40 read, 11 labelled, 10 used" in result.output
+    warning = " ".join(result.output.split("warning: ")[1].split("\nrun part")[0].split())
+    assert warning == (
+        "30 of 40 samples left out, 29 without a label row in labels.csv, 1 with a missing "
+        f"target value (e.g. {', '.join(dropped[:3])}); 10 used"
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["samples"] == {"read": 40, "labelled": 11, "used": 10}
+    assert metrics["n_samples"] == 10
+
+
 def test_unwritable_outputs_are_user_errors(run_dir: Path, tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "folder"
     result = runner.invoke(app, ["schema", "--output", str(missing / "schema.json")])

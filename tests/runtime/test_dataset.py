@@ -138,10 +138,14 @@ def test_task_inferred_from_obs(tmp_path: Path, column: str, task: str, classes:
 
 
 def test_label_file_joins_part_of_the_samples(tmp_path: Path) -> None:
-    ds = load(
-        tmp_path,
-        f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, column: TCR}}\n",
+    data = f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, column: TCR}}\n"
+    with pytest.warns(RuntimeWarning) as caught:
+        ds = load(tmp_path, data)
+    assert str(caught[0].message).startswith(
+        "10 of 40 samples left out, 9 without a label row in pbmc68k_tcr_labels.csv, 1 with a "
+        "missing target value (e.g. "
     )
+    assert ds.join.counts() == {"read": 40, "labelled": 31, "used": 30}
     labels = pd.read_csv(LABELS, index_col=0)["TCR"].dropna()
     assert ds.task == "binary" and ds.classes == ("0", "1")
     assert (ds.join.n_data, ds.join.n_labels, ds.join.n_joined) == (40, 36, 31)
@@ -351,10 +355,30 @@ def test_log1p_and_normalize_total_in_spec_order(tmp_path: Path) -> None:
     assert first.features == second.features == tuple(raw().columns[columns])
 
 
-def test_log1p_of_scaled_values(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["log1p", "normalize_total"])
+def test_count_transforms_of_scaled_values(tmp_path: Path, kind: str) -> None:
     text = failure(
         tmp_path,
-        f"  expression: {{file: {H5AD}}}\n  target: {{obs: phase}}\n  transform: [log1p]\n",
+        f"  expression: {{file: {H5AD}}}\n  target: {{obs: phase}}\n  transform: [{kind}]\n",
     )
-    assert "data.transform[0]: log1p needs non-negative values; the data reaches -" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lowest = float(anndata.read_h5ad(H5AD).X.min())
+    assert f"spec.yaml:6:15: data.transform[0]: {kind} needs non-negative values; the data " in text
+    assert f"reaches {lowest:.4g} (is this matrix already scaled?)" in text
     assert "layer: raw" in text
+
+
+def test_normalize_total_leaves_a_sample_of_zeros_at_zero(tmp_path: Path) -> None:
+    counts = raw().iloc[:, :50]
+    counts.iloc[0] = 0.0
+    path = tmp_path / "counts.csv"
+    counts.to_csv(path)
+    labels = tmp_path / "phase.csv"
+    obs()["phase"].to_csv(labels)
+    norm = "{kind: normalize_total, target_sum: 100}"
+    data = f"  expression: {{file: {path}}}\n  target: {{file: {labels}, column: phase}}\n"
+    ds = load(tmp_path, data + f"  transform: [{norm}]\n")
+    assert ds.samples == tuple(counts.index)
+    np.testing.assert_array_equal(ds.x[0], 0.0)
+    np.testing.assert_allclose(ds.x[1:].sum(axis=1), 100, rtol=1e-5)

@@ -2,9 +2,10 @@
 
 `load_dataset` reads the expression matrix (only the columns the model uses), finds each
 sample's label (an AnnData `obs` column or a label file joined on sample ids), drops unlabelled
-samples, applies the missing-value policy and the per-sample transforms (`log1p`,
-`normalize_total`), and encodes the target. Transforms that learn statistics (`standardize`,
-mean imputation) are fitted per training fold in `pknet.runtime.transforms`.
+samples (with a warning that says how many and why), applies the missing-value policy and the
+per-sample transforms (`log1p`, `normalize_total`), and encodes the target. Transforms that
+learn statistics (`standardize`, mean imputation) are fitted per training fold in
+`pknet.runtime.transforms`.
 
 Target encoding:
 - `positive: [...]` -> binary one vs rest, `classes == ("other", "positive")`, code 1 = listed.
@@ -23,6 +24,7 @@ Target encoding:
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +73,24 @@ class JoinReport:
     n_missing_label: int
     n_used: int
     dropped: tuple[str, ...]
+
+    def counts(self) -> dict[str, int]:
+        """Samples `read` from the data, `labelled` (joined to a target) and `used`."""
+        return {"read": self.n_data, "labelled": self.n_joined, "used": self.n_used}
+
+    def dropped_reasons(self) -> str | None:
+        """Why samples of the data were left out (None: none was)."""
+        if self.n_used == self.n_data:
+            return None
+        reasons = []
+        if self.n_joined < self.n_data:
+            reasons.append(f"{self.n_data - self.n_joined} without a label row in {self.source}")
+        if self.n_missing_label:
+            reasons.append(f"{self.n_missing_label} with a missing target value")
+        return (
+            f"{self.n_data - self.n_used} of {self.n_data} samples left out, "
+            f"{', '.join(reasons)} (e.g. {', '.join(self.dropped)}); {self.n_used} used"
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,9 @@ def load_dataset(
             )
         )
     _check_finite_targets(spec, y, [matrix.samples[i] for i in keep])
+    dropped = join.dropped_reasons()
+    if dropped is not None:
+        warnings.warn(dropped, RuntimeWarning, stacklevel=2)
     return Dataset(
         x=x,
         y=y,
@@ -668,21 +691,15 @@ def apply_missing_policy(
 
 
 def per_sample_transforms(spec: Spec, x: np.ndarray) -> np.ndarray:
-    """`log1p` and `normalize_total`, in spec order; fold-fitted transforms are skipped here."""
+    """`log1p` and `normalize_total`, in spec order; fold-fitted transforms are skipped here.
+
+    Both read counts: a negative value is an error. A sample whose total is 0 stays all zeros
+    under `normalize_total`, as in scanpy.
+    """
     for i, transform in enumerate(spec.data.transform):
+        if isinstance(transform, Log1pSpec | NormalizeTotalSpec):
+            _check_counts(spec, x, i, transform.kind)
         if isinstance(transform, Log1pSpec):
-            lowest = np.nanmin(x) if x.size and not np.isnan(x).all() else 0.0
-            if lowest < 0:
-                raise CompileError(
-                    spec_problem(
-                        spec,
-                        ("data", "transform", i),
-                        f"log1p needs non-negative values; the data reaches {lowest:.4g} "
-                        "(is this matrix already scaled?)",
-                        "remove `log1p`, or read counts (e.g. `expression.layer: raw` or a "
-                        "counts layer)",
-                    )
-                )
             x = np.log1p(x)
         elif isinstance(transform, NormalizeTotalSpec):
             totals = np.nansum(x, axis=1, keepdims=True)
@@ -691,3 +708,18 @@ def per_sample_transforms(spec: Spec, x: np.ndarray) -> np.ndarray:
             )
             x = x * factors
     return x
+
+
+def _check_counts(spec: Spec, x: np.ndarray, index: int, kind: str) -> None:
+    """`data.transform[index]` (`kind`) reads counts: no value of `x` may be negative."""
+    lowest = np.nanmin(x, initial=0.0)
+    if lowest < 0:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "transform", index),
+                f"{kind} needs non-negative values; the data reaches {lowest:.4g} "
+                "(is this matrix already scaled?)",
+                f"remove `{kind}`, or read counts (e.g. `expression.layer: raw` or a counts layer)",
+            )
+        )

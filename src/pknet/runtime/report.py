@@ -70,7 +70,8 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
         "",
         f"{len(dataset.samples)} samples x {outcome.program.n_features} inputs; task "
         f"{dataset.task}; classes {', '.join(dataset.classes) or '-'}; "
-        f"{dataset.join.n_used} of {dataset.join.n_data} samples labelled and used.",
+        f"{dataset.join.n_data} samples read, {dataset.join.n_joined} labelled, "
+        f"{dataset.join.n_used} used.",
         "",
     ]
     if outcome.network is not None:

@@ -27,6 +27,7 @@ from pknet.runtime.data import Dataset, load_dataset
 from pknet.runtime.embedding import latent_means, reconstruction_metrics
 from pknet.runtime.explain import explain_fold, importance_table
 from pknet.runtime.feature_graph import feature_graph
+from pknet.runtime.memory import check_training_memory
 from pknet.runtime.metrics import (
     MetricFn,
     Scores,
@@ -108,6 +109,7 @@ class RunOutcome:
             "task": self.dataset.task,
             "classes": list(self.dataset.classes),
             "n_samples": len(self.dataset.samples),
+            "samples": self.dataset.join.counts(),
             "n_features": self.program.n_features,
             "n_parameters": self.program.n_parameters,
             "seed": self.spec.seed,
@@ -301,7 +303,9 @@ def run_folds(
     rows = fold_rows(spec, splits, dataset.y, stopping)
     stats = fold_stats(spec, dataset.x, rows)
     graphs = sample_graphs(spec, dataset.x, rows.fit, stats)
+    _check_memory(spec, program, dataset, splits, rows, stopping, graphs)
     timings["compile_s"] = perf_counter() - start
+    say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))
     say(
         f"compiled: {len(dataset.samples)} samples x {program.n_features} inputs, "
         f"{program.n_parameters} parameters, {len(splits)} folds"
@@ -347,6 +351,31 @@ def run_folds(
         graphs,
         task_metrics=task_metrics,
         out_of_fold=out_of_fold,
+    )
+
+
+def _check_memory(
+    spec: Spec,
+    program: Program,
+    dataset: Dataset,
+    splits: list[Split],
+    rows: FoldRows,
+    stopping: StoppingRule | None,
+    graphs: FoldGraphs | None,
+) -> None:
+    """Refuse, before allocating the models, a run that would not fit the device's memory."""
+    held_out = max(len(r) for r in [*rows.val, *(s.test for s in splits)])
+    batch = min(spec.train.batch_size, max(len(r) for r in rows.fit))
+    if graphs is not None:  # a full batch of every sample
+        batch = held_out = len(dataset.samples)
+    check_training_memory(
+        program,
+        folds=len(splits),
+        batch=batch,
+        held_out=held_out,
+        data_bytes=dataset.x.nbytes + dataset.y.nbytes,
+        keeps_best=stopping is not None,
+        graph_edges=0 if graphs is None else graphs.senders.shape[-1],
     )
 
 

@@ -40,6 +40,8 @@ class Program:
     n_tasks: int = 1  # target columns: the towers of a `multitask` model
     # a graph over the input features (`model.graph.over: features`), built by the runtime
     feature_graph: Graph | None = None
+    # the model built abstractly: its arrays are `jax.ShapeDtypeStruct`s, never allocated
+    shapes: eqx.Module | None = None
 
     def init_model(self, key: jax.Array) -> Model | Vae | MultitaskModel:
         """A freshly initialised model."""
@@ -102,16 +104,16 @@ def build_program(
         spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0, n_targets, feature_graph
     )
 
-    def probe() -> tuple[int, int]:
+    def probe() -> tuple[eqx.Module, int, int]:
         model = draft.init_model(jax.random.key(0))
-        return output_width(model, n_features), count_parameters(model)
+        return model, output_width(model, n_features), count_parameters(model)
 
     try:
         # abstractly: building a concrete probe compiled its random draws op by op (0.3 s)
-        n_outputs, n_parameters = eqx.filter_eval_shape(probe)
+        shapes, n_outputs, n_parameters = eqx.filter_eval_shape(probe)
     except CompileError as exc:
         raise _located(spec, exc) from None
     loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
     return Program(
-        spec, network, loss, n_features, n_outputs, n_parameters, n_targets, feature_graph
+        spec, network, loss, n_features, n_outputs, n_parameters, n_targets, feature_graph, shapes
     )
