@@ -11,8 +11,8 @@ import optax
 import pytest
 
 import pknet
-from pknet.compiler.compile_network import compile_network
-from pknet.compiler.program import Program, build_program
+from pknet.compiler.model.program import Program, build_program
+from pknet.compiler.network.compile_network import compile_network
 from pknet.errors import CompileError
 from pknet.runtime.data import load_dataset
 from pknet.runtime.memory import (

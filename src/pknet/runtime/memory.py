@@ -32,9 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pknet.compiler.graph_model import SampleGraphModel
 from pknet.compiler.located import spec_problem
-from pknet.compiler.program import Program
+from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.program import Program
 from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.schema.model import AUX_HEADS, LATENT_LAYER, RECONSTRUCTION_LAYER, VaeModelSpec
