@@ -16,8 +16,8 @@ SRC = Path(__file__).parents[1] / "src" / "pknet"
 LAYERS = (
     "pknet.specs",
     "pknet.io",
-    "pknet.compiler.network.network",
-    "pknet.compiler.model.model",
+    "pknet.compiler.network",
+    "pknet.compiler.model",
     "pknet.runtime",
     "pknet.api",
     "pknet.cli",
