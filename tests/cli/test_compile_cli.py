@@ -44,11 +44,26 @@ def test_pruned_edges_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     for seed in ("0", "12345"):
         out = tmp_path / seed
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run(
+        result = subprocess.run(
             [str(PKNET), "compile", str(EXAMPLE), "--out", str(out)],
             env=env,
             check=True,
             capture_output=True,
         )
+        assert b"HiGHS" not in result.stdout  # nor its banner, printed on the first solve
         outputs.append((out / "network" / "edges.pruned.tsv").read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_time_limit_spent_before_a_solution_exits_2(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    limit = "prune.solver.time_limit_s=0.000001"
+    args = ["compile", str(EXAMPLE), "--set", limit, "--out", str(out)]
+    result = subprocess.run([str(PKNET), *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert f"--set {limit}: prune.solver.time_limit_s: pruning ran out of its 1e-06 s" in (
+        result.stderr
+    )
+    assert "hint: raise `prune.solver.time_limit_s`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()

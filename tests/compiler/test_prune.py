@@ -223,12 +223,12 @@ def test_cyclic_dorothea_formulations_agree() -> None:
 
 def test_time_limit_keeps_a_feasible_solution_with_a_warning() -> None:
     net, inputs, outputs = dorothea()
-    for limit in (0.05, 0.1, 0.2, 0.4, 0.8):
+    for limit in (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2):  # the limit covers canonicalisation too
         try:
             with pytest.warns(RuntimeWarning, match="time limit") as record:
                 result = prune(net, inputs, outputs, formulation="flow", time_limit_s=limit)
         except SolverError as err:  # stopped before any feasible point: a clear error
-            assert "raise the time limit" in str(err)
+            assert err.problems[0].path == "prune.solver.time_limit_s"
             continue
         except pytest.fail.Exception:  # proved optimal within the limit: no warning
             continue
@@ -238,4 +238,4 @@ def test_time_limit_keeps_a_feasible_solution_with_a_warning() -> None:
         assert report.warnings and str(record[0].message) == report.warnings[0]
         assert result.network.is_acyclic()
         return
-    pytest.skip("HiGHS proved every limit optimal on this machine")
+    pytest.skip("no limit stopped HiGHS between a first feasible point and the optimum here")

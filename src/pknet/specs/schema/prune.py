@@ -14,12 +14,19 @@ class SolverSpec(SpecModel):
     """MILP solver settings."""
 
     name: Literal["highs"] = Field("highs", description="MILP solver (HiGHS through cvxpy).")
-    time_limit_s: float = Field(60.0, gt=0, description="Stop after this many seconds.")
+    time_limit_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "Seconds for the whole pruning (presolve, building the MILP, solving); HiGHS gets "
+            "what is left."
+        ),
+    )
     mip_rel_gap: float = Field(
         0.0, ge=0, lt=1, description="Accept a solution within this relative gap of the bound."
     )
     threads: int | None = Field(None, ge=1, description="Solver threads (default: solver's).")
-    verbose: bool = Field(False, description="Print the solver log.")
+    verbose: bool = Field(False, description="Print the solver log (on stderr).")
 
 
 class WeightsFileSpec(SpecModel):

@@ -8,17 +8,18 @@ required input; extra required nodes must be kept on an input → output path. `
 
 from __future__ import annotations
 
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from time import perf_counter
 from typing import Literal
 
 import cvxpy as cp
 import numpy as np
 
-from pknet.compiler.network.network import Network
+from pknet.compiler.network import Network
 from pknet.compiler.network.prune.arborescence import build_arborescence
+from pknet.compiler.network.prune.budget import Budget
 from pknet.compiler.network.prune.extract import needed_edges
 from pknet.compiler.network.prune.flow import build_flow
 from pknet.compiler.network.prune.formulation import Formulation, cyclic_components
@@ -144,16 +145,19 @@ def prune(
     mip_rel_gap: float = 0.0,
     threads: int | None = None,
     verbose: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> PruneResult:
     """Prune `net` to the cheapest acyclic sub-network meeting the requirements (module doc).
 
     `inputs`, `outputs`, `required` are node indices of `net`; weights are non-negative, one per
     edge (`min_edges`) or per node (`min_nodes`), 1 when not given. `formulation="auto"` picks the
     arborescence on a DAG and the flow form otherwise; `ordered_arborescence` (arborescence rows
-    plus node-order potentials) is exact on any prior. Raises `InfeasiblePruningError` naming the
-    nodes that cannot be connected and `SolverError` when HiGHS is missing or finds nothing.
+    plus node-order potentials) is exact on any prior. `time_limit_s` (on `clock`) bounds the
+    whole call: HiGHS gets what presolve, formulation and canonicalisation leave. Raises
+    `InfeasiblePruningError` naming the nodes that cannot be connected and `SolverError` when
+    HiGHS is missing or finds nothing, or when the time runs out before a feasible solution.
     """
-    start = perf_counter()
+    budget = Budget(time_limit_s, clock)
     if formulation not in FORMULATIONS:
         raise _error(
             f"unknown formulation {formulation!r}", "formulation", f"use one of {FORMULATIONS}"
@@ -168,8 +172,10 @@ def prune(
         edge_weights=edge_weights,
         node_weights=node_weights,
     )
-    pre = presolve(task)
-    labels, cycle_sizes = cyclic_components(task, pre)
+    with budget.stage("presolve"):
+        pre = presolve(task, budget)
+        labels, cycle_sizes = cyclic_components(task, pre)
+    budget.check()
     prior_acyclic = not cycle_sizes.any()
     name = formulation if formulation != "auto" else ("arborescence" if prior_acyclic else "flow")
     if name == "arborescence" and not prior_acyclic:
@@ -182,13 +188,14 @@ def prune(
     extra = task.is_required & ~task.is_input & ~task.is_output
     needs_order = name == "ordered_arborescence" or extra.any()
     potentials = bool(not prior_acyclic and needs_order)
-    size_before = _build(task, unreduced(task), name, potentials).size
-    form = _build(task, pre, name, potentials)
-    build_seconds = perf_counter() - start
+    with budget.stage("formulation"):
+        size_before = _build(task, unreduced(task), name, potentials).size
+        form = _build(task, pre, name, potentials)
+    budget.check()
 
     outcome = solve(
         form.problem,
-        time_limit_s=time_limit_s,
+        budget=budget,
         mip_rel_gap=mip_rel_gap,
         threads=threads,
         verbose=verbose,
@@ -200,10 +207,11 @@ def prune(
         raise InfeasiblePruningError(
             Problem(MSG_NO_ACYCLIC.format(names=", ".join(names)), path="prune.required")
         )
-    solver_edges = form.kept_edges(pre)
-    keep = needed_edges(task, solver_edges)
-    result_net = net.subnetwork(keep, keep_nodes=np.flatnonzero(task.is_terminal))
-    _check(task, keep, result_net)
+    with budget.stage("extraction"):  # a feasible solution is in hand: no time check from here
+        solver_edges = form.kept_edges(pre)
+        keep = needed_edges(task, solver_edges)
+        result_net = net.subnetwork(keep, keep_nodes=np.flatnonzero(task.is_terminal))
+        _check(task, keep, result_net)
 
     report = PruneReport(
         formulation=form.name,
@@ -213,9 +221,9 @@ def prune(
         objective=outcome.objective,
         best_bound=outcome.best_bound,
         gap=outcome.gap,
-        build_seconds=build_seconds,
+        stage_seconds=dict(budget.seconds),
         solve_seconds=outcome.seconds,
-        seconds=perf_counter() - start,
+        seconds=clock() - budget.start,
         size_before=size_before,
         size_after=form.size,
         presolve=pre.report,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pknet.compiler.network.network import Network
+from pknet.compiler.network import Network
+from pknet.compiler.network.prune.budget import Budget
 from pknet.compiler.network.prune.report import PresolveReport
 from pknet.errors import InfeasiblePruningError, Problem
 
@@ -106,8 +107,9 @@ def unreduced(task: PruneTask) -> Presolved:
     return Presolved(np.full(net.n_edges, FREE, np.int8), node_state, empty)
 
 
-def presolve(task: PruneTask) -> Presolved:
-    """Apply the reductions in the module docstring; raise when a required node is cut off."""
+def presolve(task: PruneTask, budget: Budget) -> Presolved:
+    """Apply the reductions in the module docstring; raise when a required node is cut off or
+    `budget` runs out."""
     net = task.net
     src, dst = net.src, net.dst
     active = src != dst
@@ -137,6 +139,7 @@ def presolve(task: PruneTask) -> Presolved:
     forced = np.zeros(net.n_edges, dtype=bool)
     rounds = 0
     while True:
+        budget.check()
         kept = node_state == FIXED
         single_out = kept & ~task.is_output & (out_degree == 1)
         single_in = kept & ~task.is_input & (in_degree == 1)

@@ -32,8 +32,10 @@ class PruneReport:
     """Formulation, solver outcome, model sizes and presolve reductions of one `prune` call.
 
     `objective` is the best solution's objective, `best_bound` the proven lower bound and `gap`
-    their relative difference (0 when optimal). `trimmed_edges` counts solver-kept edges that lay
-    on no needed path (only possible where edges cost nothing) and were dropped from the result.
+    their relative difference (0 when optimal). `stage_seconds` times presolve, formulation,
+    canonicalisation (cvxpy down to HiGHS's matrices), solve and extraction; `solve_seconds` is
+    HiGHS's own run time and `seconds` the whole call. `trimmed_edges` counts solver-kept edges
+    that lay on no needed path (only possible where edges cost nothing) and were dropped.
     """
 
     formulation: str
@@ -43,7 +45,7 @@ class PruneReport:
     objective: float
     best_bound: float
     gap: float
-    build_seconds: float
+    stage_seconds: dict[str, float]
     solve_seconds: float
     seconds: float
     size_before: ModelSize

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import cvxpy as cp
 import cvxpy.settings as s
-import numpy as np
 
+from pknet.compiler.network.prune.budget import Budget
+from pknet.compiler.network.prune.highs import highs_lp, run_highs, solver_stdout, write_lp
 from pknet.errors import Problem, SolverError
 
 MSG_NO_HIGHS = "the pruning MILP needs the HiGHS solver, which cvxpy cannot find"
 HINT_NO_HIGHS = "install it with `pip install highspy` (cvxpy then lists HIGHS as installed)"
 MSG_NO_SOLUTION = "HiGHS stopped ({status}) without a feasible solution after {seconds:.1f} s"
-HINT_NO_SOLUTION = "raise the time limit (time_limit_s), or run with verbose=True to see the log"
+HINT_NO_SOLUTION = "run with `prune.solver.verbose: true` to see the solver's log (on stderr)"
 MSG_TIME_LIMIT = (
     "pruning stopped at the time limit with a feasible but unproven solution: objective "
     "{objective:g}, best bound {bound:g}, gap {gap:.2%}"
@@ -51,29 +52,25 @@ def relative_gap(objective: float, bound: float) -> float:
 def solve(
     problem: cp.Problem,
     *,
-    time_limit_s: float,
+    budget: Budget,
     mip_rel_gap: float,
     threads: int | None,
     verbose: bool,
 ) -> SolveOutcome:
-    """Run HiGHS; `status` is "optimal", "optimal_inaccurate", "time_limit" or "infeasible"."""
+    """Canonicalise and run HiGHS within `budget`; `status` is "optimal", "optimal_inaccurate",
+    "time_limit" or "infeasible". Raises `budget.out_of_time()` when the time runs out first."""
     require_highs()
-    options: dict[str, object] = {"time_limit": float(time_limit_s), "mip_rel_gap": mip_rel_gap}
+    options: dict[str, object] = {"mip_rel_gap": mip_rel_gap}
     if threads is not None:
         import highspy
 
         # HiGHS keeps one thread pool per process; a new thread count needs a fresh pool.
         highspy.Highs.resetGlobalScheduler(True)
         options["threads"] = int(threads)
-    try:
-        with warnings.catch_warnings():
-            # cvxpy warns on every non-optimal status; the status is read and reported below.
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            problem.solve(solver=cp.HIGHS, verbose=verbose, **options)
-    except (cp.error.SolverError, ValueError) as err:
-        raise SolverError(
-            Problem(f"HiGHS failed on the pruning MILP: {err}", path="prune", hint=HINT_NO_SOLUTION)
-        ) from err
+    if problem.variables():
+        _solve_with_highs(problem, options, budget=budget, verbose=verbose)
+    else:  # presolve decided everything: cvxpy evaluates the constant cost
+        problem.solve(solver=cp.HIGHS)
 
     stats = problem.solver_stats
     info = stats.extra_stats
@@ -81,6 +78,8 @@ def solve(
     if problem.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE, s.INFEASIBLE_OR_UNBOUNDED):
         return SolveOutcome("infeasible", math.nan, math.nan, math.nan, seconds, ())
     feasible = info is None or info.primal_solution_status == HIGHS_FEASIBLE
+    if problem.status == cp.USER_LIMIT and not feasible:
+        raise budget.out_of_time()
     if problem.status not in s.SOLUTION_PRESENT or not feasible:
         raise SolverError(
             Problem(
@@ -108,6 +107,33 @@ def solve(
     return SolveOutcome(status, objective, bound, gap, seconds, notes)
 
 
+def canonicalise(problem: cp.Problem, verbose: bool = False) -> tuple:
+    """cvxpy's reduction chain down to HiGHS's matrices: `(data, chain, inverse_data)`."""
+    return problem.get_problem_data(cp.HIGHS, verbose=verbose)
+
+
+def _solve_with_highs(
+    problem: cp.Problem, options: dict[str, object], *, budget: Budget, verbose: bool
+) -> None:
+    """cvxpy's chain down to HiGHS's matrices, HiGHS, and the solution mapped back."""
+    with budget.stage("canonicalisation"), solver_stdout(verbose):  # cvxpy prints headers
+        data, chain, inverse = canonicalise(problem, verbose=verbose)
+    budget.check()
+    with budget.stage("solve"):
+        try:
+            results = run_highs(highs_lp(data), options, budget=budget, verbose=verbose)
+            with warnings.catch_warnings():
+                # cvxpy warns on every non-optimal status; the status is read and reported.
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                problem.unpack_results(results, chain, inverse)
+        except (cp.error.SolverError, ValueError) as err:
+            raise SolverError(
+                Problem(
+                    f"HiGHS failed on the pruning MILP: {err}", path="prune", hint=HINT_NO_SOLUTION
+                )
+            ) from err
+
+
 def write_mps(problem: cp.Problem, path: str | Path) -> Path:
     """Write `problem` (a `cp.Problem` or anything with a `.problem`) in MPS format via HiGHS."""
     import highspy
@@ -116,46 +142,11 @@ def write_mps(problem: cp.Problem, path: str | Path) -> Path:
     if not problem.variables():  # presolve decided everything: an empty model, its constant cost
         lp = highspy.HighsLp()
         lp.offset_ = float(problem.objective.value)
-        return _write_model(lp, path)
-    data, _, inverse = problem.get_problem_data(cp.HIGHS)
-    a = data[s.A].tocsc()
-    dims = data[s.DIMS]
-    n_rows, n_cols = a.shape
-    inf = highspy.kHighsInf
-    lower_rows = np.concatenate([data[s.B][: dims.zero], np.full(n_rows - dims.zero, -inf)])
-
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_cols, n_rows
-    lp.col_cost_ = data[s.C]
+        return write_lp(lp, path)
+    data, _, inverse = canonicalise(problem)
+    lp = highs_lp(data)
     lp.offset_ = float(inverse[-1].inverse_data[s.OFFSET])
-    lp.row_lower_, lp.row_upper_ = lower_rows, data[s.B]
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    lower, upper = data[s.LOWER_BOUNDS], data[s.UPPER_BOUNDS]
-    lower = np.full(n_cols, -inf) if lower is None else lower.copy()
-    upper = np.full(n_cols, inf) if upper is None else upper.copy()
-    integer = np.asarray(data[s.BOOL_IDX] + data[s.INT_IDX], dtype=np.int64)
-    binary = np.asarray(data[s.BOOL_IDX], dtype=np.int64)
-    lower[binary] = np.maximum(lower[binary], 0)
-    upper[binary] = np.minimum(upper[binary], 1)
-    lp.col_lower_, lp.col_upper_ = lower, upper
-    kinds = [highspy.HighsVarType.kContinuous] * n_cols
-    for j in integer:
-        kinds[j] = highspy.HighsVarType.kInteger
-    lp.integrality_ = kinds
     lp.col_names_ = [
         f"{v.name()}({i})" for v in data[s.PARAM_PROB].variables for i in range(v.size)
     ]
-    return _write_model(lp, path)
-
-
-def _write_model(lp: object, path: str | Path) -> Path:
-    """Write a `highspy.HighsLp` as MPS."""
-    import highspy
-
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.passModel(lp)
-    path = Path(path)
-    highs.writeModel(str(path))
-    return path
+    return write_lp(lp, path)
