@@ -19,7 +19,7 @@ from time import perf_counter
 
 import numpy as np
 
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 from pknet.compiler.network.prune import prune
 from pknet.errors import SolverError
 

@@ -11,7 +11,7 @@ import highspy
 import numpy as np
 import pytest
 
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 from pknet.compiler.network.prune import pipeline, prune
 from pknet.errors import SolverError
 

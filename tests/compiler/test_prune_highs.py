@@ -14,7 +14,7 @@ import time
 import pytest
 
 PRUNE_TWICE = """
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 from pknet.compiler.network.prune import prune
 
 net = Network.from_edges(["a", "a", "p", "q"], ["p", "q", "o", "o"])

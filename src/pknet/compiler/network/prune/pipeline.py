@@ -17,7 +17,7 @@ from typing import Literal
 import cvxpy as cp
 import numpy as np
 
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 from pknet.compiler.network.prune.arborescence import build_arborescence
 from pknet.compiler.network.prune.budget import Budget
 from pknet.compiler.network.prune.extract import needed_edges

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pknet.compiler.network import Network
+from pknet.compiler.network.network import Network
 from pknet.compiler.network.prune.budget import Budget
 from pknet.compiler.network.prune.report import PresolveReport
 from pknet.errors import InfeasiblePruningError, Problem
