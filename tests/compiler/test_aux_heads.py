@@ -11,7 +11,7 @@ import optax
 import pytest
 
 import pknet
-from pknet.compiler.model.losses import CompiledLoss
+from pknet.compiler.model.losses import CompiledLoss, WeightedTerm
 from pknet.compiler.model.model import AuxOutput, build_model, count_parameters, group_arrays
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, SpecError
@@ -58,7 +58,7 @@ def test_the_loss_adds_each_heads_weighted_term() -> None:
     xs = jnp.asarray(np.random.default_rng(0).normal(size=(5, 3)), jnp.float32)
     y = jnp.asarray([0, 1, 1, 0, 1])
     out = jax.vmap(lambda x: model(x))(xs)
-    loss = CompiledLoss("bce", 1.0, ())
+    loss = CompiledLoss((WeightedTerm(1.0, "bce"),), aux_heads=True)
     total = loss.total(model, out, xs, y, jnp.ones(5), group_arrays)
 
     def bce(logits):

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 import pknet
-from pknet.compiler.model.layers import HierarchyLayer, layered_hierarchy
+from pknet.compiler.model.layers import NetworkLayer, layered_hierarchy, plan_hierarchy
 from pknet.compiler.model.model import build_model, count_parameters, group_arrays
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
@@ -84,11 +84,31 @@ def random_case(seed: int) -> tuple[Network, np.ndarray, np.ndarray, Edges]:
     return net, inputs, outputs, frozenset(edges)
 
 
-def build(case, *, last=True, seed=0, **fields) -> HierarchyLayer:
+def build(case, *, last=True, seed=0, **fields) -> NetworkLayer:
     """A layer on `case` with random biases (zeros would hide layout mistakes)."""
     net, inputs, outputs, _ = case
     spec = HierarchyLayerSpec(kind="hierarchy", name="hierarchy_1", **fields)
-    layer = HierarchyLayer(net, inputs, outputs, spec, last=last, key=jax.random.key(seed))
+    plan = plan_hierarchy(
+        net,
+        inputs,
+        outputs,
+        min_genes=spec.min_genes,
+        max_genes=spec.max_genes,
+        max_depth=spec.max_depth,
+        padding=spec.padding,
+        units_per_gene=spec.units_per_gene,
+        units_per_term=spec.units_per_term,
+        last=last,
+    )
+    layer = NetworkLayer(
+        plan,
+        name=spec.name,
+        activation=spec.activation,
+        dropout=spec.dropout,
+        bias=spec.bias,
+        input_batchnorm=False,
+        key=jax.random.key(seed),
+    )
     if layer.bias is None:
         return layer
     bias = np.random.default_rng(seed).normal(size=layer.bias.shape)
@@ -175,19 +195,19 @@ def reference_layered(case, padding="copy", **filters):
     return layered, genes, outs, level
 
 
-def units_by_name(layer: HierarchyLayer) -> dict[str, int]:
+def units_by_name(layer: NetworkLayer) -> dict[str, int]:
     node = np.asarray(layer.unit_node)
     return {name: int((node == v).sum()) for v, name in enumerate(layer.node_names)}
 
 
-def connections_by_name(layer: HierarchyLayer) -> set[tuple[str, str]]:
+def connections_by_name(layer: NetworkLayer) -> set[tuple[str, str]]:
     names = np.asarray(layer.node_names, dtype=object)
     node = np.asarray(layer.unit_node)
     parent, child = np.asarray(layer.connection_parent), np.asarray(layer.connection_child)
     return set(zip(names[node[parent]], names[node[child]], strict=True))
 
 
-def weights_by_name(layer: HierarchyLayer):
+def weights_by_name(layer: NetworkLayer):
     """{(u, v): units(u) x units(v) matrix} and {v: bias vector}, read off the flat arrays."""
     names = layer.node_names
     node, slot = np.asarray(layer.unit_node), np.asarray(layer.node_slot)
@@ -378,7 +398,7 @@ FILTER_KEYS = ("min_genes", "max_genes", "max_depth")
 
 
 @eqx.filter_jit
-def batch_forward(layer: HierarchyLayer, xs):
+def batch_forward(layer: NetworkLayer, xs):
     return jax.vmap(layer)(xs), jax.vmap(layer.node_values)(xs), layer(xs[0])
 
 
@@ -585,7 +605,7 @@ def test_a_hierarchy_spec_runs_end_to_end(tmp_path):
     assert metrics["n_features"] == 19 and len(metrics["folds"]) == 2
     assert set(metrics["folds"][0]["metrics"]) == {"accuracy", "roc_auc"}
     layer = result.outcome.program.init_model(jax.random.key(0)).layers[0]
-    assert isinstance(layer, HierarchyLayer) and layer.report.n_too_small > 0
+    assert isinstance(layer, NetworkLayer) and layer.report.n_too_small > 0
     assert metrics["n_parameters"] == layer.n_parameters + layer.output_slot.shape[0] + 1
 
 

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.model.layers import KpnnLayer, plan_kpnn
-from pknet.compiler.model.layers import kpnn as kpnn_module
+from pknet.compiler.model.layers import NetworkLayer, plan_kpnn
+from pknet.compiler.model.layers import wiring as wiring_module
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import KpnnLayerSpec
@@ -33,17 +33,17 @@ NUMPY_ACTIVATIONS = {
 
 
 @eqx.filter_jit
-def run(layer: KpnnLayer, x, key=None):
+def run(layer: NetworkLayer, x, key=None):
     return layer(x, key=key)
 
 
 @eqx.filter_jit
-def values(layer: KpnnLayer, x, key=None, gate=None, offset=None):
+def values(layer: NetworkLayer, x, key=None, gate=None, offset=None):
     return layer.node_values(x, key=key, gate=gate, offset=offset)
 
 
 @eqx.filter_jit
-def values_per_key(layer: KpnnLayer, x, keys):
+def values_per_key(layer: NetworkLayer, x, keys):
     return jax.vmap(lambda k: layer.node_values(x, key=k))(keys)
 
 
@@ -78,16 +78,33 @@ def random_case(seed: int, n_max: int = 14) -> tuple[Network, np.ndarray, np.nda
 
 
 @cache
-def layer_for(net_seed: int, *, last: bool = True, **fields) -> KpnnLayer:
+def layer_for(net_seed: int, *, last: bool = True, **fields) -> NetworkLayer:
     """A layer on `random_case(net_seed)` with random bias/gamma/beta (init would hide layout
     mistakes behind zeros and ones)."""
     net, inputs, outputs = random_case(net_seed)
     return build(net, inputs, outputs, last=last, **fields)
 
 
-def build(net, inputs, outputs, *, last=True, seed=0, **fields) -> KpnnLayer:
+def build(net, inputs, outputs, *, last=True, seed=0, **fields) -> NetworkLayer:
     spec = KpnnLayerSpec(kind="kpnn", name="kpnn_1", **fields)
-    layer = KpnnLayer(net, inputs, outputs, spec, last=last, key=jax.random.key(seed))
+    plan = plan_kpnn(
+        net,
+        inputs,
+        outputs,
+        units_per_node=spec.units_per_node,
+        last=last,
+        dropout_rule=spec.dropout_rule,
+        signed=spec.signed,
+    )
+    layer = NetworkLayer(
+        plan,
+        name=spec.name,
+        activation=spec.activation,
+        dropout=spec.dropout,
+        bias=spec.bias,
+        input_batchnorm=spec.input_batchnorm,
+        key=jax.random.key(seed),
+    )
     rng = np.random.default_rng(seed)
     for field in ("bias", "gamma", "beta"):
         value = getattr(layer, field)
@@ -97,7 +114,7 @@ def build(net, inputs, outputs, *, last=True, seed=0, **fields) -> KpnnLayer:
     return layer
 
 
-def units_of(layer: KpnnLayer, net: Network, inputs, outputs) -> np.ndarray:
+def units_of(layer: NetworkLayer, net: Network, inputs, outputs) -> np.ndarray:
     units = np.full(net.n_nodes, layer.units_per_node)
     units[np.asarray(inputs)] = 1
     if layer.last:
@@ -105,7 +122,7 @@ def units_of(layer: KpnnLayer, net: Network, inputs, outputs) -> np.ndarray:
     return units
 
 
-def edge_blocks(layer: KpnnLayer, net: Network) -> np.ndarray:
+def edge_blocks(layer: NetworkLayer, net: Network) -> np.ndarray:
     """(n_edges, U, U) effective weights, built in NumPy from the documented sign rule."""
     theta = np.asarray(layer.weight, np.float64)
     if layer.connection_sign is not None:
@@ -120,7 +137,7 @@ def edge_blocks(layer: KpnnLayer, net: Network) -> np.ndarray:
     return blocks
 
 
-def reference(layer: KpnnLayer, net: Network, inputs, outputs, x, gate=None, offset=None):
+def reference(layer: NetworkLayer, net: Network, inputs, outputs, x, gate=None, offset=None):
     """Node by node in topological order; returns (outputs, {node: h})."""
     act = NUMPY_ACTIVATIONS[layer.activation]
     blocks = edge_blocks(layer, net)
@@ -165,11 +182,11 @@ CONFIGS = [
 
 
 @eqx.filter_jit
-def batch_forward(layer: KpnnLayer, xs):
+def batch_forward(layer: NetworkLayer, xs):
     return jax.vmap(layer)(xs), jax.vmap(layer.node_values)(xs), layer(xs[0])
 
 
-def config_layer(net_seed: int, case: int, **changes) -> KpnnLayer:
+def config_layer(net_seed: int, case: int, **changes) -> NetworkLayer:
     """`CONFIGS[case]` on `random_case(net_seed)`, with an activation that varies by case."""
     activation = list(NUMPY_ACTIVATIONS)[(case + 3 * net_seed) % len(NUMPY_ACTIVATIONS)]
     return layer_for(net_seed, **{"activation": activation, **CONFIGS[case], **changes})
@@ -198,7 +215,7 @@ def test_edge_weights_are_the_effective_blocks():
     net, _, _ = random_case(0)
     layer = config_layer(0, 3)
     np.testing.assert_allclose(
-        eqx.filter_jit(KpnnLayer.edge_weights)(layer), edge_blocks(layer, net), rtol=1e-6
+        eqx.filter_jit(NetworkLayer.edge_weights)(layer), edge_blocks(layer, net), rtol=1e-6
     )
 
 
@@ -470,9 +487,9 @@ def test_plan_errors_teach():
 
 def test_levels_are_scanned_in_runs_of_small_levels():
     units, connections = np.array([3, 2, 900, 2, 1]), np.array([0, 3, 50, 4, 2])
-    runs = kpnn_module._group_levels(units, connections, n_hidden=100)
+    runs = wiring_module.group_levels(units, connections, n_hidden=100)
     assert runs == [range(0, 2), range(2, 3), range(3, 5)]
-    wide = kpnn_module._group_levels(units, connections, n_hidden=2000)
+    wide = wiring_module.group_levels(units, connections, n_hidden=2000)
     assert wide == [range(k, k + 1) for k in range(5)]
 
 
@@ -480,7 +497,7 @@ def test_levels_evaluated_one_by_one_match_the_scanned_levels(monkeypatch):
     net, inputs, outputs = random_case(0)
     config = {**CONFIGS[3], "activation": "tanh", "dropout": 0.3}
     scanned = build(net, inputs, outputs, **config)
-    monkeypatch.setattr(kpnn_module, "SCAN_LIMIT", 0)
+    monkeypatch.setattr(wiring_module, "SCAN_LIMIT", 0)
     unrolled = build(net, inputs, outputs, **config)
     assert max(len(run.units) for run in scanned.level_runs) == len(scanned.level_bounds) > 1
     assert all(len(run.units) == 1 for run in unrolled.level_runs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -9,8 +10,11 @@ import numpy as np
 import pytest
 
 import pknet
-from pknet.compiler.model.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.loss_terms import SCORES, TERMS
+from pknet.compiler.model.losses import CompiledLoss, WeightedTerm, compile_loss
+from pknet.compiler.model.vae import VaeOutput
 from pknet.errors import CompileError
+from pknet.specs.dsl import DATA_TERMS, LOSS_TERMS, parse_loss
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "kpnn_tcr" / "spec.yaml"
 rng = np.random.default_rng(0)
@@ -31,7 +35,7 @@ def test_bce_matches_numpy_with_sample_weights() -> None:
     w = np.array([1, 1, 1, 1, 1, 0, 0, 0], np.float32)
     p = 1 / (1 + np.exp(-logits[:, 0]))
     expected = -(y * np.log(p) + (1 - y) * np.log(1 - p))[:5].mean()
-    value = _data_loss(CompiledLoss("bce", 1.0, ()), logits, y, w)
+    value = _data_loss(CompiledLoss((WeightedTerm(1.0, "bce"),)), logits, y, w)
     np.testing.assert_allclose(value, expected, rtol=1e-5)
 
 
@@ -40,10 +44,10 @@ def test_ce_and_mse_match_numpy() -> None:
     y = rng.integers(0, 3, 6)
     w = np.ones(6, np.float32)
     log_p = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-    ce = _data_loss(CompiledLoss("ce", 1.0, ()), logits, y, w)
+    ce = _data_loss(CompiledLoss((WeightedTerm(1.0, "ce"),)), logits, y, w)
     np.testing.assert_allclose(ce, -log_p[np.arange(6), y].mean(), rtol=1e-5)
     target = rng.normal(size=6).astype(np.float32)
-    mse = _data_loss(CompiledLoss("mse", 1.0, ()), logits[:, :1], target, w)
+    mse = _data_loss(CompiledLoss((WeightedTerm(1.0, "mse"),)), logits[:, :1], target, w)
     np.testing.assert_allclose(mse, ((logits[:, 0] - target) ** 2).mean(), rtol=1e-5)
 
 
@@ -56,8 +60,10 @@ def test_penalties_follow_keras_regularisers() -> None:
 
 def test_coefficients_distribute_over_the_expression() -> None:
     loss = compile_loss(spec_with("2 * (bce + 0.1 * l1(bias))"), "binary", 1, 2)
-    assert loss.data_coefficient == 2.0
-    assert loss.penalties == ((pytest.approx(0.2), "l1", "bias"),)
+    assert loss.terms == (
+        WeightedTerm(2.0, "bce"),
+        WeightedTerm(pytest.approx(0.2), "l1", ("bias",)),
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,3 +80,26 @@ def test_losses_that_cannot_work_are_located_errors(loss, task, n_outputs, n_cla
     text = caught.value.format()
     assert message in text
     assert "--set loss=" in text or "spec.yaml" in text
+
+
+def test_the_term_table_gives_every_dsl_term_its_meaning() -> None:
+    assert set(TERMS) == set(LOSS_TERMS)
+    assert set(SCORES) == {*DATA_TERMS, "recon"}
+    for name, function in TERMS.items():
+        parameters = inspect.signature(function).parameters.values()
+        options = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+        assert options == list(LOSS_TERMS[name].options), name
+        reads_a_group = [p.name for p in parameters][:1] == ["arrays"]
+        assert reads_a_group == (LOSS_TERMS[name].groups == 1), name
+
+
+def test_a_vae_loss_sums_its_weighted_terms_per_example() -> None:
+    x, r = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    mean, logvar = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    outputs = VaeOutput(*(jnp.asarray(a, jnp.float32) for a in (r, mean, logvar)), jnp.zeros(3))
+    loss = CompiledLoss.from_expr(parse_loss("0.5 * kl + 2 * recon(mse)"), kl_warmup_epochs=4)
+    kl = 0.5 * (np.exp(logvar) + mean**2 - 1 - logvar).sum(1)
+    expected = 2 * ((x - r) ** 2).sum(1) + 0.5 * 0.25 * kl
+    got = loss.per_example(outputs, jnp.asarray(x, jnp.float32), None, epoch=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(loss.predict(outputs), r, rtol=1e-6)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.model.layers import DenseLayer, KpnnLayer
+from pknet.compiler.model.layers import DenseLayer, NetworkLayer
 from pknet.compiler.model.model import (
     Model,
     build_model,
@@ -46,7 +46,7 @@ def kpnn_dense_model(key=None) -> Model:
 def test_kpnn_then_dense_stacks_the_layers():
     model = kpnn_dense_model()
     kpnn, dense, head = model.layers
-    assert isinstance(kpnn, KpnnLayer) and isinstance(dense, DenseLayer)
+    assert isinstance(kpnn, NetworkLayer) and isinstance(dense, DenseLayer)
     assert not kpnn.last and not dense.last and head.last
     assert dense.in_features == 2 * 2 and head.in_features == 4
     xs = jnp.asarray(np.random.default_rng(0).normal(size=(6, 3)), jnp.float32)

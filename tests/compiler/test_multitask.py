@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import pknet
-from pknet.compiler.model.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.losses import CompiledLoss, WeightedTerm, compile_loss
 from pknet.compiler.model.model import build_model, group_arrays, group_names
 from pknet.compiler.model.multitask import MultitaskModel
 from pknet.compiler.model.trace_norm import trace_norm
@@ -88,7 +88,7 @@ def test_trace_norm_penalises_the_task_stacked_group() -> None:
     model = _model(groups={"towers": ["dense_1", "dense_2"]})
     assert "towers" in group_names(model)
     assert len(group_arrays(model, "towers")) == 4
-    loss = CompiledLoss("mse", 1.0, ((0.5, "trace_norm:all", "towers"),))
+    loss = CompiledLoss((WeightedTerm(0.5, "trace_norm", ("towers",), (("mode", "all"),)),))
     expected = 0.5 * trace_norm(group_arrays(model, "towers"), "all")
     np.testing.assert_allclose(loss.penalty(model, group_arrays), expected, rtol=1e-6)
     grads = eqx.filter_grad(lambda m: loss.penalty(m, group_arrays))(model)
@@ -98,7 +98,7 @@ def test_trace_norm_penalises_the_task_stacked_group() -> None:
 def test_the_example_loss_compiles_to_a_trace_norm_penalty() -> None:
     spec = pknet.load_spec(EXAMPLE)
     loss = compile_loss(spec, "regression", 60, 0, 60)
-    assert loss.penalties == ((0.001, "trace_norm:task", "dense_1"),)
+    assert loss.terms[1:] == (WeightedTerm(0.001, "trace_norm", ("dense_1",), (("mode", "task"),)),)
 
 
 def test_a_task_without_inputs_is_a_compile_error() -> None:

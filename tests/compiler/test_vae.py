@@ -12,8 +12,9 @@ from jax.flatten_util import ravel_pytree
 from scipy import stats
 
 import pknet
-from pknet.compiler.model.losses import CompiledLoss, compile_loss
+from pknet.compiler.model.losses import CompiledLoss, WeightedTerm, compile_loss
 from pknet.compiler.model.model import build_model, group_arrays
+from pknet.compiler.model.program import kl_warmup_epochs
 from pknet.compiler.model.vae import Vae, VaeOutput, kl_divergence, reconstruction_nll
 from pknet.specs.schema import VaeModelSpec
 
@@ -69,10 +70,10 @@ def test_reconstruction_likelihoods_match_scipy() -> None:
 
 
 def test_kl_warmup_rises_linearly_to_the_coefficient() -> None:
-    loss = CompiledLoss("recon", 1.0, (), "mse", kl_coefficient=0.5, kl_warmup_epochs=4)
-    assert [float(loss.kl_weight(e)) for e in range(6)] == [0.0, 0.125, 0.25, 0.375, 0.5, 0.5]
-    assert loss.kl_weight(None) == 0.5
-    assert CompiledLoss("recon", 1.0, (), "mse", 0.5).kl_weight(0) == 0.5
+    kl = WeightedTerm(0.5, "kl", warmup_epochs=4)
+    assert [float(kl.weight(e)) for e in range(6)] == [0.0, 0.125, 0.25, 0.375, 0.5, 0.5]
+    assert kl.weight(None) == 0.5
+    assert WeightedTerm(0.5, "kl").weight(0) == 0.5
 
 
 def test_vae_samples_with_a_key_and_uses_the_mean_without() -> None:
@@ -100,7 +101,13 @@ def test_vae_loss_gradient_matches_finite_differences() -> None:
         flat, unravel = ravel_pytree(params)
         assert flat.dtype == jnp.float64
         x = jnp.asarray(rng.poisson(2.0, size=(3, 4)), jnp.float64)
-        loss = CompiledLoss("recon", 1.0, ((1e-2, "l2", "weights"),), "nb", 0.7)
+        loss = CompiledLoss(
+            (
+                WeightedTerm(1.0, "recon", options=(("likelihood", "nb"),)),
+                WeightedTerm(0.7, "kl"),
+                WeightedTerm(1e-2, "l2", ("weights",)),
+            )
+        )
         weight = jnp.ones(3)
 
         def objective(theta):
@@ -116,7 +123,10 @@ def test_vae_loss_gradient_matches_finite_differences() -> None:
 
 def test_vae_loss_compiles_likelihood_kl_and_warmup() -> None:
     spec = pknet.load_spec(EXAMPLE, {"loss": "2 * recon(poisson) + 0.5 * kl + 1e-3 * l2(latent)"})
-    loss = compile_loss(spec, "multiclass", 660, 10)
-    assert (loss.data, loss.data_coefficient, loss.likelihood) == ("recon", 2.0, "poisson")
-    assert loss.kl_coefficient == 0.5 and loss.kl_warmup_epochs == 10
-    assert loss.penalties == ((1e-3, "l2", "latent"),)
+    loss = compile_loss(spec, "multiclass", 660, 10, kl_warmup_epochs=kl_warmup_epochs(spec))
+    assert loss.terms == (
+        WeightedTerm(2.0, "recon", options=(("likelihood", "poisson"),)),
+        WeightedTerm(0.5, "kl", warmup_epochs=10),
+        WeightedTerm(1e-3, "l2", ("latent",)),
+    )
+    assert loss.likelihood == "poisson"

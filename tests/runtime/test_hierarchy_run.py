@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import pknet
-from pknet.compiler.model.layers import HierarchyLayer
+from pknet.compiler.model.layers import NetworkLayer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "pathway_proteomics" / "spec.yaml"
 QUICK = {
@@ -26,7 +26,7 @@ def pathway_run(tmp_path_factory: pytest.TempPathFactory) -> pknet.RunResult:
 
 def test_run_directory_holds_the_hierarchy_report(pathway_run) -> None:
     layer = pathway_run.outcome.trained.model(0).layers[0]
-    assert isinstance(layer, HierarchyLayer)
+    assert isinstance(layer, NetworkLayer)
     written = json.loads((pathway_run.run_dir / "network" / "hierarchy.json").read_text())
     assert written == layer.report.to_dict()
     assert written["n_too_small"] > 0  # `min_genes: 3` drops pathways

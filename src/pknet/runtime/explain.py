@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.model.layers import KpnnLayer
+from pknet.compiler.model.layers import NetworkLayer
 from pknet.compiler.model.model import Model
 from pknet.runtime.activation_importance import activation_auc
 
@@ -60,14 +60,14 @@ def _scores(
     return scores if scores.ndim == 1 else jnp.take_along_axis(scores, y[:, None], 1)[:, 0]
 
 
-def _per_node(layer: KpnnLayer, slot_values: jax.Array) -> jax.Array:
+def _per_node(layer: NetworkLayer, slot_values: jax.Array) -> jax.Array:
     """Mean over each node's slots (traceable)."""
     total = jax.ops.segment_sum(slot_values, layer.unit_node, num_segments=layer.n_nodes)
     count = jax.ops.segment_sum(jnp.ones_like(slot_values), layer.unit_node, layer.n_nodes)
     return total / jnp.maximum(count, 1)
 
 
-def bias_importance(layer: KpnnLayer) -> np.ndarray:
+def bias_importance(layer: NetworkLayer) -> np.ndarray:
     """Per node bias, the mean over its units (NaN for inputs, which have none)."""
     values = np.full(layer.n_nodes, np.nan)
     if layer.bias is None:

@@ -13,7 +13,7 @@ import pandas as pd
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
 from pknet.compiler.model.model import build_model
-from pknet.compiler.model.program import output_width
+from pknet.compiler.model.program import has_aux_heads, kl_warmup_epochs, output_width
 from pknet.compiler.model.vae import Vae
 from pknet.errors import CompileError, Location, Problem, RunDirectoryError
 from pknet.files import file_problem
@@ -103,7 +103,15 @@ def _skeleton(run: StoredRun) -> tuple[eqx.Module, CompiledLoss]:
             feature_graph=run.feature_graph,
         )
         width = output_width(skeleton, n_features)
-        loss = compile_loss(run.spec, info.task, width, len(info.classes), n_targets)
+        loss = compile_loss(
+            run.spec,
+            info.task,
+            width,
+            len(info.classes),
+            n_targets,
+            aux_heads=has_aux_heads(skeleton),
+            kl_warmup_epochs=kl_warmup_epochs(run.spec),
+        )
     except ValueError as exc:
         message = f"the model {SPEC_FILE} declares does not fit this description: {exc}"
         raise RunDirectoryError(damaged(run.folder / MODEL_INFO, message)) from None

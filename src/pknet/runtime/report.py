@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pknet.compiler.model.layers import HierarchyLayer, HierarchyReport
+from pknet.compiler.model.layers import HierarchyReport, NetworkLayer
 from pknet.compiler.network.summary import compile_summary
 from pknet.specs import summarize
 
@@ -18,7 +18,7 @@ TOP = 10
 def hierarchy_report(outcome: RunOutcome) -> HierarchyReport | None:
     """What the `hierarchy` layer's filters kept and dropped (None without such a layer)."""
     first = outcome.trained.model(0).layers[0]
-    return first.report if isinstance(first, HierarchyLayer) else None
+    return first.report if isinstance(first, NetworkLayer) else None
 
 
 def _hierarchy_line(r: HierarchyReport) -> str:

@@ -1,34 +1,30 @@
-"""The loss DSL compiled to JAX: one data term plus weighted penalties.
+"""The loss DSL compiled to JAX: the weighted sum of the expression's terms.
 
-`bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)` becomes `CompiledLoss(data="bce", penalties=((1e-3,
-"l1", "bias"), (1e-2, "l2", "bias")))`. Penalties follow Keras's regularisers (used by CORNETO's
-KPNN): `l1(g) = Σ|w|`, `l2(g) = Σ w²` over the arrays of group `g`. `trace_norm(g, mode=m)` (a
-`multitask` model) sums the nuclear norms of the group's task-stacked arrays; its penalty kind is
-written `trace_norm:m`.
+`bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)` becomes the weighted terms `1 * bce`, `1e-3 * l1(bias)`
+and `1e-2 * l2(bias)`; what each term computes is `loss_terms.TERMS[name]`. Terms of the batch are
+summed per example and averaged over the batch with the sample weights; terms of a parameter group
+(the penalties) are added to that average.
 
-A `vae` model's data term is `recon(likelihood)` plus `kl`, both per example and averaged over the
-batch; the KL weight may rise linearly over the first epochs (`model.kl_warmup_epochs`).
+A `kl` term's weight may rise linearly over the first epochs (`model.kl_warmup_epochs`). A model
+with auxiliary heads (P-NET) adds each head's data term, times the head's weight, to its own.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from pknet.compiler.located import spec_problem
-from pknet.compiler.model.model import AuxOutput
-from pknet.compiler.model.trace_norm import trace_norm
-from pknet.compiler.model.vae import kl_divergence, reconstruction_mean, reconstruction_nll
+from pknet.compiler.model.loss_terms import SCORES, TERMS
 from pknet.errors import CompileError
 from pknet.specs import Spec
-from pknet.specs.dsl import DATA_TERMS, linear_terms
-from pknet.specs.schema import VaeModelSpec
+from pknet.specs.dsl import DATA_TERMS, LossExpr, linear_terms
 
-PENALTIES = ("l1", "l2", "trace_norm")
 TASKS_OF_TERM = {"bce": ("binary",), "ce": ("binary", "multiclass"), "mse": ("regression",)}
 TERM_FOR_TASK = {"binary": "bce", "multiclass": "ce", "regression": "mse"}
 
@@ -36,59 +32,80 @@ GroupArrays = Callable[[object, str], Sequence[jax.Array]]
 
 
 @dataclass(frozen=True)
-class CompiledLoss:
-    """A data term and penalties; `total` is what training minimises.
+class WeightedTerm:
+    """`coefficient * name(groups, options)`; the weight rises linearly from 0 over the first
+    `warmup_epochs` epochs when that is positive."""
 
-    `data` is `bce`, `ce`, `mse` (on the model's outputs against the target) or `recon` (a VAE:
-    `likelihood` of the input, plus `kl_coefficient` x KL).
+    coefficient: float
+    name: str
+    groups: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+    warmup_epochs: int = 0
+
+    def weight(self, epoch: jax.Array | int | None) -> jax.Array | float:
+        """The weight at 0-based `epoch` (the full coefficient when `epoch` is None)."""
+        if epoch is None or self.warmup_epochs == 0:
+            return self.coefficient
+        return self.coefficient * jnp.minimum(1.0, epoch / self.warmup_epochs)
+
+    def function(self) -> Callable[..., jax.Array]:
+        """The term's function with its options bound."""
+        return functools.partial(TERMS[self.name], **dict(self.options))
+
+
+@dataclass(frozen=True)
+class CompiledLoss:
+    """The weighted terms of a loss expression; `total` is what training minimises.
+
+    `aux_heads`: the model's outputs are `AuxOutput`s (main logits, each head's logits and
+    weight) rather than plain outputs.
     """
 
-    data: str
-    data_coefficient: float
-    penalties: tuple[tuple[float, str, str], ...]
-    likelihood: str | None = None
-    kl_coefficient: float = 0.0
-    kl_warmup_epochs: int = 0
+    terms: tuple[WeightedTerm, ...]
+    aux_heads: bool = False
 
-    def kl_weight(self, epoch: jax.Array | int | None) -> jax.Array | float:
-        """The KL coefficient at 0-based `epoch` (full weight when `epoch` is None)."""
-        if epoch is None or self.kl_warmup_epochs == 0:
-            return self.kl_coefficient
-        return self.kl_coefficient * jnp.minimum(1.0, epoch / self.kl_warmup_epochs)
+    @classmethod
+    def from_expr(
+        cls, expr: LossExpr, *, aux_heads: bool = False, kl_warmup_epochs: int = 0
+    ) -> CompiledLoss:
+        """The terms of `expr` in order of appearance; `kl` warms up over `kl_warmup_epochs`."""
+        terms = tuple(
+            WeightedTerm(c, t.name, t.groups, t.options, kl_warmup_epochs if t.name == "kl" else 0)
+            for c, t in linear_terms(expr)
+        )
+        return cls(terms, aux_heads)
+
+    @property
+    def likelihood(self) -> str | None:
+        """The `recon` term's likelihood; None without one."""
+        return next((dict(t.options)["likelihood"] for t in self.terms if t.name == "recon"), None)
 
     def per_example(
         self, outputs, x: jax.Array, y: jax.Array, epoch: jax.Array | int | None = None
     ) -> jax.Array:
-        """The data term of each example in the batch; `outputs` is the vmapped model output."""
-        if self.data == "recon":
-            nll = reconstruction_nll(self.likelihood, x, outputs)
-            kl = kl_divergence(outputs.mean, outputs.logvar)
-            return self.data_coefficient * nll + self.kl_weight(epoch) * kl
-        if isinstance(outputs, AuxOutput):  # P-NET: each head's term, weighted, joins the main one
-            heads = jax.vmap(self._supervised, in_axes=(1, None), out_axes=1)(outputs.aux_logits, y)
-            total = self._supervised(outputs.logits, y) + heads @ outputs.aux_weights[0]
-            return self.data_coefficient * total
-        return self.data_coefficient * self._supervised(outputs, y)
+        """The sum of the batch terms for each example; `outputs` is the vmapped model output."""
+        values = [
+            term.weight(epoch) * self._values(term.function(), outputs, x, y)
+            for term in self.terms
+            if not term.groups
+        ]
+        return functools.reduce(operator.add, values)
 
-    def _supervised(self, logits: jax.Array, y: jax.Array) -> jax.Array:
-        """bce, ce or mse of each example's `logits` (batch, outputs) against `y`."""
-        if self.data == "bce":
-            return optax.sigmoid_binary_cross_entropy(logits[:, 0], y.astype(logits.dtype))
-        if self.data == "ce":
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y)
-        return jnp.mean((logits - y.reshape(len(y), -1)) ** 2, axis=-1)
+    def _values(self, function: Callable[..., jax.Array], outputs, x, y) -> jax.Array:
+        """`function` of each example, plus each auxiliary head's, times the head's weight."""
+        if not self.aux_heads:
+            return function(outputs, x, y)
+        heads = jax.vmap(lambda logits: function(logits, x, y), in_axes=1, out_axes=1)(
+            outputs.aux_logits
+        )
+        return function(outputs.logits, x, y) + heads @ outputs.aux_weights[0]
 
     def penalty(self, model: object, group_arrays: GroupArrays) -> jax.Array:
+        """The sum of the terms over parameter groups."""
         total = jnp.zeros(())
-        for coefficient, kind, group in self.penalties:
-            arrays = group_arrays(model, group)
-            name, _, mode = kind.partition(":")
-            if name == "l1":
-                total += coefficient * sum(jnp.sum(jnp.abs(a)) for a in arrays)
-            elif name == "l2":
-                total += coefficient * sum(jnp.sum(a * a) for a in arrays)
-            else:
-                total += coefficient * trace_norm(arrays, mode)
+        for term in self.terms:
+            if term.groups:
+                total += term.coefficient * term.function()(group_arrays(model, term.groups[0]))
         return total
 
     def total(
@@ -101,56 +118,46 @@ class CompiledLoss:
         group_arrays: GroupArrays,
         epoch: jax.Array | int | None = None,
     ) -> jax.Array:
-        """Weighted mean of the data term over the batch, plus penalties."""
+        """Weighted mean of the batch terms over the batch, plus penalties."""
         per_example = self.per_example(outputs, x, y, epoch)
         data = jnp.sum(weight * per_example) / jnp.maximum(jnp.sum(weight), 1.0)
         return data + self.penalty(model, group_arrays)
 
     def predict(self, outputs) -> jax.Array:
-        """Scores: P(class 1) for bce, class probabilities for ce, values for mse, the expected
-        reconstruction for a VAE."""
-        if self.data == "recon":
-            return reconstruction_mean(self.likelihood, outputs)
-        if isinstance(outputs, AuxOutput):
+        """What the data term predicts (`loss_terms.SCORES`) from the model's outputs."""
+        data = next(term for term in self.terms if term.name in SCORES)
+        if self.aux_heads:
             outputs = outputs.logits
-        if self.data == "bce":
-            return jax.nn.sigmoid(outputs[..., 0])
-        if self.data == "ce":
-            return jax.nn.softmax(outputs, axis=-1)
-        return outputs[..., 0] if outputs.shape[-1] == 1 else outputs
+        return SCORES[data.name](outputs, **dict(data.options))
 
 
 def compile_loss(
-    spec: Spec, task: str, n_outputs: int, n_classes: int, n_targets: int = 1
+    spec: Spec,
+    task: str,
+    n_outputs: int,
+    n_classes: int,
+    n_targets: int = 1,
+    *,
+    aux_heads: bool = False,
+    kl_warmup_epochs: int = 0,
 ) -> CompiledLoss:
     """Check the loss against the task and outputs (`n_targets` values per sample for a
-    regression; the schema checked it against the model); raise located `CompileError`s."""
-    terms = linear_terms(spec.loss)
-    if not isinstance(spec.model, VaeModelSpec):
-        widths = {"ce": n_classes, "mse": n_targets}
-        _check_supervised_terms(spec, terms, task, n_outputs, widths)
-    penalties = tuple(
-        (c, ":".join([t.name, *(v for _, v in t.options)]), t.groups[0])
-        for c, t in terms
-        if t.name in PENALTIES
-    )
-    if isinstance(spec.model, VaeModelSpec):
-        (coefficient, recon), *_ = [(c, t) for c, t in terms if t.name == "recon"]
-        kl = sum(c for c, t in terms if t.name == "kl")
-        likelihood = dict(recon.options)["likelihood"]
-        return CompiledLoss(
-            "recon", coefficient, penalties, likelihood, kl, spec.model.kl_warmup_epochs
-        )
-    coefficient, name = next((c, t.name) for c, t in terms if t.name in DATA_TERMS)
-    return CompiledLoss(name, coefficient, penalties)
+    regression; the schema checked it against the model); raise located `CompileError`s.
+    `aux_heads` and `kl_warmup_epochs` are what the loss needs to know of the model."""
+    loss = CompiledLoss.from_expr(spec.loss, aux_heads=aux_heads, kl_warmup_epochs=kl_warmup_epochs)
+    widths = {"ce": n_classes, "mse": n_targets}
+    _check_supervised_term(spec, loss, task, n_outputs, widths)
+    return loss
 
 
-def _check_supervised_terms(
-    spec: Spec, terms, task: str, n_outputs: int, widths: dict[str, int]
+def _check_supervised_term(
+    spec: Spec, loss: CompiledLoss, task: str, n_outputs: int, widths: dict[str, int]
 ) -> None:
-    """A supervised model's data term (the schema checked there is one) fits the task and the
+    """A supervised data term (the schema checked there is at most one) fits the task and the
     output width (`widths[term]`, else 1)."""
-    name = next(t.name for _, t in terms if t.name in DATA_TERMS)
+    name = next((t.name for t in loss.terms if t.name in DATA_TERMS), None)
+    if name is None:  # a `vae`: its terms reconstruct the input
+        return
     if task not in TASKS_OF_TERM[name]:
         raise CompileError(
             spec_problem(

@@ -19,7 +19,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.model.graph_model import GraphLayer, SampleGraphModel, graph_layer
 from pknet.compiler.model.graphs import Graph
-from pknet.compiler.model.layers import DenseLayer, HierarchyLayer, KpnnLayer
+from pknet.compiler.model.layers import DenseLayer, NetworkLayer, plan_hierarchy, plan_kpnn
 from pknet.compiler.model.layers.chain import layer_keys
 from pknet.compiler.model.layers.diffusion import DiffusionLayer, network_diffusion
 from pknet.compiler.model.layers.pca import PcaLayer
@@ -49,9 +49,7 @@ from pknet.specs.schema.model import (
     VaeModelSpec,
 )
 
-Layer = (
-    KpnnLayer | HierarchyLayer | DenseLayer | GraphLayer | DiffusionLayer | PcaLayer | RidgeLayer
-)
+Layer = NetworkLayer | DenseLayer | GraphLayer | DiffusionLayer | PcaLayer | RidgeLayer
 WEIGHTS = "weights"
 BIAS = "bias"
 
@@ -119,7 +117,7 @@ def _network_layer(
     *,
     last: bool,
     key: PRNGKeyArray,
-) -> KpnnLayer | HierarchyLayer | DiffusionLayer:
+) -> NetworkLayer | DiffusionLayer:
     """A `kpnn`, `hierarchy` or `diffusion` layer: it comes first and reads one data column per
     input node."""
     if index > 0:
@@ -140,11 +138,42 @@ def _network_layer(
             )
         )
     try:
-        if isinstance(spec, KpnnLayerSpec):
-            return KpnnLayer(network, inputs, outputs, spec, last=last, key=key)
         if isinstance(spec, DiffusionLayerSpec):
             return network_diffusion(network, inputs, outputs, spec)
-        return HierarchyLayer(network, inputs, outputs, spec, last=last, key=key)
+        if isinstance(spec, KpnnLayerSpec):
+            plan = plan_kpnn(
+                network,
+                inputs,
+                outputs,
+                units_per_node=spec.units_per_node,
+                last=last,
+                dropout_rule=spec.dropout_rule,
+                signed=spec.signed,
+            )
+            batchnorm = spec.input_batchnorm
+        else:
+            plan = plan_hierarchy(
+                network,
+                inputs,
+                outputs,
+                min_genes=spec.min_genes,
+                max_genes=spec.max_genes,
+                max_depth=spec.max_depth,
+                padding=spec.padding,
+                units_per_gene=spec.units_per_gene,
+                units_per_term=spec.units_per_term,
+                last=last,
+            )
+            batchnorm = False
+        return NetworkLayer(
+            plan,
+            name=spec.name,
+            activation=spec.activation,
+            dropout=spec.dropout,
+            bias=spec.bias,
+            input_batchnorm=batchnorm,
+            key=key,
+        )
     except CompileError as exc:
         raise _at_layer(index, exc) from None
 

@@ -25,6 +25,7 @@ from pknet.compiler.model.vae import Vae, VaeOutput
 from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError
 from pknet.specs import Spec
+from pknet.specs.schema import VaeModelSpec
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,16 @@ def output_width(model: Model | Vae, n_features: int) -> int:
     return int((out.logits if isinstance(out, AuxOutput) else out).shape[-1])
 
 
+def has_aux_heads(model: Model | Vae) -> bool:
+    """Whether the model's outputs carry auxiliary heads (`AuxOutput`), which the loss adds."""
+    return bool(getattr(model, "aux_heads", ()))
+
+
+def kl_warmup_epochs(spec: Spec) -> int:
+    """Over how many epochs the loss's `kl` weight rises to its coefficient (a `vae` model)."""
+    return spec.model.kl_warmup_epochs if isinstance(spec.model, VaeModelSpec) else 0
+
+
 def build_program(
     spec: Spec,
     network: CompiledNetwork | None,
@@ -100,20 +111,31 @@ def build_program(
     """Build a probe model to learn the output width, then check the loss against it
     (`n_targets` values per sample for a regression; `feature_graph`: the edges of a graph over
     the input features)."""
-    draft = Program(
-        spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0, n_targets, feature_graph
-    )
+    draft = Program(spec, network, CompiledLoss(()), n_features, 0, 0, n_targets, feature_graph)
 
-    def probe() -> tuple[eqx.Module, int, int]:
+    def probe() -> tuple[eqx.Module, int, int, bool]:
         model = draft.init_model(jax.random.key(0))
-        return model, output_width(model, n_features), count_parameters(model)
+        return (
+            model,
+            output_width(model, n_features),
+            count_parameters(model),
+            has_aux_heads(model),
+        )
 
     try:
-        # abstractly: building a concrete probe compiled its random draws op by op (0.3 s)
-        shapes, n_outputs, n_parameters = eqx.filter_eval_shape(probe)
+        # abstractly: a concrete probe would compile its random draws op by op
+        shapes, n_outputs, n_parameters, aux_heads = eqx.filter_eval_shape(probe)
     except CompileError as exc:
         raise _located(spec, exc) from None
-    loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
+    loss = compile_loss(
+        spec,
+        task,
+        n_outputs,
+        n_classes,
+        n_targets,
+        aux_heads=aux_heads,
+        kl_warmup_epochs=kl_warmup_epochs(spec),
+    )
     return Program(
         spec, network, loss, n_features, n_outputs, n_parameters, n_targets, feature_graph, shapes
     )

@@ -13,12 +13,11 @@ give). It is compiled in three stages:
    every connection spans one level (P-NET and BINN extend shallow terms down to the genes the
    same way; copying the target keeps one chain per term, not one per gene). With
    `padding: none` connections may skip levels (DrugCell).
-2. `plan_kpnn` lays out that network's units and connections, with one unit per feature node,
-   `units_per_gene` per gene, `units_per_term` per term and copy, and one per output in the last
-   layer.
-3. `HierarchyLayer` is a `KpnnLayer` on that plan: the same level-by-level gather and
-   `segment_sum`, the same interface (`node_values`, `gate`, `offset`, `unit_node`, ...), plus
-   the layered network's node names and kinds.
+2. `wiring.plan_network` lays out that network's units and connections, with one unit per
+   feature node, `units_per_gene` per gene, `units_per_term` per term and copy, and one per
+   output in the last layer.
+3. `plan_hierarchy` gives that plan the layered network's node kinds and the filters' report;
+   `NetworkLayer` evaluates it as it does a `kpnn` plan.
 
 Filters, in this order ("genes" are the layer's inputs: the measured genes):
 
@@ -39,19 +38,16 @@ Filters, in this order ("genes" are the layer's inputs: the measured genes):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-import equinox as eqx
 import numpy as np
 import scipy.sparse as sp
-from jaxtyping import PRNGKeyArray
 from scipy.sparse.csgraph import connected_components
 
-from pknet.compiler.model.layers.kpnn import KpnnLayer, _levels, plan_kpnn
+from pknet.compiler.model.layers.wiring import WiringPlan, node_levels, plan_network
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
-from pknet.specs.schema.model import HierarchyLayerSpec
 
 FEATURE_SUFFIX = "~input"
 COPY_SUFFIX = "~copy"
@@ -221,7 +217,7 @@ def layered_hierarchy(
     _check_acyclic(names, src, dst)
 
     # size: genes below each term in the given network
-    depth = int(_levels(network, is_gene, src, dst).max(initial=0))
+    depth = int(node_levels(network, is_gene, src, dst).max(initial=0))
     n_genes = _gene_counts(n, inputs, src, dst, depth)
     too_small = is_term & (n_genes < min_genes)
     too_large = is_term & (n_genes > (np.inf if max_genes is None else max_genes))
@@ -231,7 +227,7 @@ def layered_hierarchy(
     too_deep = np.zeros(n, dtype=bool)
     if max_depth is not None:  # depth: levels over the size-kept network
         inner = keep[src] & keep[dst]
-        too_deep = keep & (_levels(network, is_gene, src[inner], dst[inner]) > max_depth)
+        too_deep = keep & (node_levels(network, is_gene, src[inner], dst[inner]) > max_depth)
         keep &= ~too_deep
     # tops: a kept term that loses a parent to `max_genes` or `max_depth` and keeps none
     cut = too_large | too_deep
@@ -261,7 +257,7 @@ def layered_hierarchy(
     # layout: feature -> gene edges, then the kept edges (through copies when padding)
     edge_kept &= on_path[network.src] & on_path[network.dst]
     src, dst = network.src[edge_kept], network.dst[edge_kept]
-    level = _levels(network, is_gene, src, dst)
+    level = node_levels(network, is_gene, src, dst)
     genes = inputs[on_path[inputs]]
     features = np.asarray([f"{g}{FEATURE_SUFFIX}" for g in names[inputs]], dtype=object)
     if padding == "copy":
@@ -310,60 +306,47 @@ def layered_hierarchy(
     )
 
 
-class HierarchyLayer(KpnnLayer):
-    """A `kpnn` layer over the layered hierarchy of `layered_hierarchy`.
+def plan_hierarchy(
+    network: Network,
+    inputs: Sequence[int] | np.ndarray,
+    outputs: Sequence[int] | np.ndarray,
+    *,
+    min_genes: int = 1,
+    max_genes: int | None = None,
+    max_depth: int | None = None,
+    padding: Literal["copy", "none"] = "copy",
+    units_per_gene: int = 1,
+    units_per_term: int = 1,
+    last: bool = True,
+) -> WiringPlan:
+    """The plan of a `hierarchy` layer: `wiring.plan_network` over `layered_hierarchy`.
 
-    Node `v` computes `h_v = act(sum_{u->v} W_uv h_u + b_v)` over the layered network: feature
-    nodes hold the data, genes, terms and copies are hidden. Trainable arrays: `weight` (one per
-    connection) and `bias` (per gene, term and copy unit, or None); init as `KpnnLayer`.
-    Dropout (when a key is given) zeroes gene, term and copy units, never the data or the
-    outputs. In the last layer the outputs have one unit and the layer returns their logits;
-    otherwise their activations.
-
-    `node_names[v]` and `node_kinds[v]` (`input`, `gene`, `term`, `copy`) name the nodes that
-    `unit_node`, `node_slot`, `gate` and `offset` index; `report` counts the filters' work.
+    Feature nodes have one unit, genes `units_per_gene`, terms and copies `units_per_term`, and
+    outputs one in the last layer. Dropout may zero gene, term and copy units, never the data or
+    the outputs. Nodes are of kind `input`, `gene`, `term` or `copy`; the plan carries the
+    filters' report.
     """
-
-    report: HierarchyReport = eqx.field(static=True)
-
-    def __init__(
-        self,
-        network: Network,
-        inputs: Sequence[int] | np.ndarray,
-        outputs: Sequence[int] | np.ndarray,
-        spec: HierarchyLayerSpec,
-        *,
-        last: bool,
-        key: PRNGKeyArray,
-    ):
-        layered = layered_hierarchy(
-            network,
-            inputs,
-            outputs,
-            min_genes=spec.min_genes,
-            max_genes=spec.max_genes,
-            max_depth=spec.max_depth,
-            padding=spec.padding,
-        )
-        units = np.where(layered.node_kind == "gene", spec.units_per_gene, spec.units_per_term)
-        plan = plan_kpnn(
-            layered.network,
-            layered.inputs,
-            layered.outputs,
-            units_per_node=units,
-            last=last,
-            dropout_rule="uniform",
-        )
-        self._init_from_plan(
-            plan,
-            layered.network,
-            spec,
-            units_per_node=max(spec.units_per_gene, spec.units_per_term),
-            last=last,
-            signed=False,
-            input_affine=False,
-            droppable=plan.droppable & (np.arange(plan.n_slots) >= plan.n_inputs),
-            node_kinds=tuple(layered.node_kind.tolist()),
-            key=key,
-        )
-        self.report = layered.report
+    layered = layered_hierarchy(
+        network,
+        inputs,
+        outputs,
+        min_genes=min_genes,
+        max_genes=max_genes,
+        max_depth=max_depth,
+        padding=padding,
+    )
+    units = np.where(layered.node_kind == "gene", units_per_gene, units_per_term)
+    plan = plan_network(
+        layered.network,
+        layered.inputs,
+        layered.outputs,
+        units_per_node=units,
+        last=last,
+        dropout_rule="uniform",
+    )
+    return replace(
+        plan,
+        droppable=plan.droppable & (np.arange(plan.n_slots) >= plan.n_inputs),
+        node_kinds=tuple(layered.node_kind.tolist()),
+        report=layered.report,
+    )
