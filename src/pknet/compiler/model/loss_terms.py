@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array
 
-from pknet.compiler.model.model import trace_norm as trace_norms
+from pknet.compiler.model import trace_norm as trace_norms
 from pknet.compiler.model.vae import (
     VaeOutput,
     kl_divergence,
