@@ -32,6 +32,8 @@ def file_problem(path: Path, max_bytes: int | None = None) -> str | None:
         info = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return MISSING
+    except ValueError:  # a NUL byte in the path
+        return "is not a valid path (it contains a NUL character)"
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
     if stat.S_ISDIR(info.st_mode):

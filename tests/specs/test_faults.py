@@ -234,3 +234,9 @@ def test_loss_terms_fit_the_model_kind(example: str, loss: str, message: str) ->
     (problem,) = caught.value.problems
     assert problem.path == "loss" and message in problem.message
     assert problem.location is not None and problem.location.source == f"--set loss={loss}"
+
+
+def test_a_path_with_a_nul_character_is_named_not_a_crash() -> None:
+    from pknet.files import file_problem
+
+    assert file_problem(Path("data\x00.csv")) == "is not a valid path (it contains a NUL character)"

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from pknet.compiler.located import spec_problem
 from pknet.compiler.model.loss_terms import SCORES, TERMS
+from pknet.compiler.model.model import AuxOutput
 from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.dsl import DATA_TERMS, LossExpr, linear_terms
@@ -126,7 +127,7 @@ class CompiledLoss:
     def predict(self, outputs) -> jax.Array:
         """What the data term predicts (`loss_terms.SCORES`) from the model's outputs."""
         data = next(term for term in self.terms if term.name in SCORES)
-        if self.aux_heads:
+        if isinstance(outputs, AuxOutput):  # explain also scores the main head alone
             outputs = outputs.logits
         return SCORES[data.name](outputs, **dict(data.options))
 
