@@ -11,8 +11,9 @@ import optax
 import pytest
 
 import pknet
+from pknet.compiler.model.base import count_parameters, group_arrays
 from pknet.compiler.model.losses import CompiledLoss
-from pknet.compiler.model.model import AuxOutput, build_model, count_parameters, group_arrays
+from pknet.compiler.model.model import AuxOutput, build_model
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, SpecError
 from pknet.specs.schema import DenseLayerSpec

@@ -12,8 +12,9 @@ from jax.flatten_util import ravel_pytree
 from scipy import stats
 
 import pknet
+from pknet.compiler.model.base import group_arrays
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
-from pknet.compiler.model.model import build_model, group_arrays
+from pknet.compiler.model.model import build_model
 from pknet.compiler.model.vae import Vae, VaeOutput, kl_divergence, reconstruction_nll
 from pknet.specs.schema import VaeModelSpec
 

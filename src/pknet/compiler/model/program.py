@@ -1,7 +1,8 @@
 """A Program: everything the runtime needs to train a spec, built once by the compiler.
 
-The runtime gets a model factory (key -> `Model`), the compiled loss, the parameter groups and
-an optimiser factory; it never reads YAML or builds a MILP.
+The runtime gets a model factory (key -> an `AbstractModel`), the model kind (`model_kind`: how
+it trains, whether it embeds), the compiled loss and an optimiser factory; it never reads YAML or
+builds a MILP.
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ from dataclasses import dataclass
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import optax
 
 from pknet.compiler.located import spec_problem
-from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.base import AbstractModel
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
-from pknet.compiler.model.model import AuxOutput, Model, build_model, count_parameters
-from pknet.compiler.model.multitask import MultitaskModel
+from pknet.compiler.model.model import build_model
 from pknet.compiler.model.optimizers import build_optimizer
-from pknet.compiler.model.vae import Vae, VaeOutput
 from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError
 from pknet.specs import Spec
@@ -40,8 +38,9 @@ class Program:
     n_tasks: int = 1  # target columns: the towers of a `multitask` model
     # a graph over the input features (`model.graph.over: features`), built by the runtime
     feature_graph: Graph | None = None
+    model_kind: type[AbstractModel] = AbstractModel  # the class `init_model` builds (probed)
 
-    def init_model(self, key: jax.Array) -> Model | Vae | MultitaskModel:
+    def init_model(self, key: jax.Array) -> AbstractModel:
         """A freshly initialised model."""
         net = self.network
         return build_model(
@@ -75,17 +74,6 @@ def _located(spec: Spec, error: CompileError) -> CompileError:
     return type(error)(problems)
 
 
-def output_width(model: Model | Vae, n_features: int) -> int:
-    """How many values the model gives per example (a VAE: its reconstruction's width)."""
-    if isinstance(model, SampleGraphModel):
-        return model.output_width(n_features)
-    # a lambda: JAX names a non-function callable by str(), which pretty-prints the whole model
-    out = jax.eval_shape(lambda x: model(x), jnp.zeros(n_features, jnp.float32))
-    if isinstance(out, VaeOutput):
-        return int(out.reconstruction.shape[-1])
-    return int((out.logits if isinstance(out, AuxOutput) else out).shape[-1])
-
-
 def build_program(
     spec: Spec,
     network: CompiledNetwork | None,
@@ -102,16 +90,24 @@ def build_program(
         spec, network, CompiledLoss("mse", 1.0, ()), n_features, 0, 0, n_targets, feature_graph
     )
 
-    def probe() -> tuple[int, int]:
+    def probe() -> tuple[int, int, type[AbstractModel]]:
         model = draft.init_model(jax.random.key(0))
-        return output_width(model, n_features), count_parameters(model)
+        return model.output_width(n_features), model.n_parameters, type(model)
 
     try:
         # abstractly: building a concrete probe compiled its random draws op by op (0.3 s)
-        n_outputs, n_parameters = eqx.filter_eval_shape(probe)
+        n_outputs, n_parameters, model_kind = eqx.filter_eval_shape(probe)
     except CompileError as exc:
         raise _located(spec, exc) from None
     loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
     return Program(
-        spec, network, loss, n_features, n_outputs, n_parameters, n_targets, feature_graph
+        spec,
+        network,
+        loss,
+        n_features,
+        n_outputs,
+        n_parameters,
+        n_targets,
+        feature_graph,
+        model_kind,
     )
