@@ -11,8 +11,9 @@ import optax
 import pytest
 
 import pknet
+from pknet.compiler.model.base import count_parameters, group_arrays
 from pknet.compiler.model.losses import CompiledLoss, WeightedTerm
-from pknet.compiler.model.model import AuxOutput, build_model, count_parameters, group_arrays
+from pknet.compiler.model.model import AuxOutput, build_model
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, SpecError
 from pknet.specs.schema import DenseLayerSpec
@@ -58,7 +59,7 @@ def test_the_loss_adds_each_heads_weighted_term() -> None:
     xs = jnp.asarray(np.random.default_rng(0).normal(size=(5, 3)), jnp.float32)
     y = jnp.asarray([0, 1, 1, 0, 1])
     out = jax.vmap(lambda x: model(x))(xs)
-    loss = CompiledLoss((WeightedTerm(1.0, "bce"),), aux_heads=True)
+    loss = CompiledLoss((WeightedTerm(1.0, "bce"),))
     total = loss.total(model, out, xs, y, jnp.ones(5), group_arrays)
 
     def bce(logits):

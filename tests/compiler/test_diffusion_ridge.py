@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
+from pknet.compiler.model.base import group_arrays
 from pknet.compiler.model.layers.diffusion import DiffusionLayer
 from pknet.compiler.model.layers.ridge import RidgeLayer, solve_ridge
-from pknet.compiler.model.model import build_model, group_arrays
+from pknet.compiler.model.model import build_model
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import DenseLayerSpec, DiffusionLayerSpec, RidgeLayerSpec
@@ -119,7 +120,7 @@ def test_solve_ridge_equals_sklearn_ridge(n, p, fit_intercept):
 
 
 def test_ridge_layer_applies_its_solved_weights():
-    layer = RidgeLayer(3, ridge(units=2, bias=False))
+    layer = RidgeLayer(3, 2, use_bias=False)
     assert layer.bias is None and layer.n_parameters == 6
     layer = eqx.tree_at(lambda m: m.weight, layer, jnp.arange(6.0).reshape(3, 2))
     np.testing.assert_allclose(layer(jnp.array([1.0, 0.0, 2.0])), [8.0, 11.0])

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from pknet.compiler.model.base import group_arrays, group_names
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.graphs import adjacency, fold_knn_graph
 from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
-from pknet.compiler.model.model import build_model, group_arrays, group_names
-from pknet.compiler.model.program import output_width
+from pknet.compiler.model.model import build_model
 from pknet.specs.schema.model import StackModelSpec
 
 GRAPH = {"kind": "knn", "over": "samples", "k": 3}
@@ -64,7 +64,7 @@ def test_gat_model_equals_its_layer_on_the_fold_graph() -> None:
     points, _, edges = fold_graph()
     x = jnp.asarray(points)
     np.testing.assert_array_equal(np.asarray(model(x, *edges)), np.asarray(layer(x, *edges)))
-    assert output_width(model, 5) == 3
+    assert model.output_width(5) == 3
 
 
 def test_widths_names_groups_and_parameter_count() -> None:
@@ -76,7 +76,7 @@ def test_widths_names_groups_and_parameter_count() -> None:
     attend, gcn = model.layers
     assert isinstance(gcn, GcnLayer) and gcn.weight.shape == (12, 2)  # 3 heads x 4 concatenated
     assert attend.activation == "relu" and gcn.activation == "linear"
-    assert output_width(model, 6) == 2
+    assert model.output_width(6) == 2
     assert group_names(model) == ("weights", "bias", "attend", "gcn_1")
     assert [a.shape for a in group_arrays(model, "weights")] == [(6, 12), (12, 2)]
     assert [a.shape for a in group_arrays(model, "bias")] == [(12,)]

@@ -23,7 +23,15 @@ NUMPY_ACTIVATIONS = {
 
 def dense(in_features: int, *, last: bool = False, **fields) -> DenseLayer:
     spec = DenseLayerSpec(kind="dense", name="dense_1", **{"units": 3, **fields})
-    layer = DenseLayer(in_features, spec, last=last, key=jax.random.key(0))
+    layer = DenseLayer(
+        in_features,
+        spec.units,
+        activation="linear" if last else spec.activation,
+        dropout=spec.dropout,
+        use_bias=spec.bias,
+        name=spec.name,
+        key=jax.random.key(0),
+    )
     if layer.bias is not None:
         layer = eqx.tree_at(lambda m: m.bias, layer, jnp.linspace(-0.5, 0.5, layer.units))
     return layer
@@ -55,9 +63,7 @@ def test_shapes_parameters_and_init():
     layer = dense(4, units=3)
     assert layer.weight.shape == (4, 3) and layer.n_parameters == 4 * 3 + 3
     assert dense(4, units=3, bias=False).n_parameters == 12
-    fresh = DenseLayer(
-        4, DenseLayerSpec(kind="dense", name="d", units=3), last=True, key=jax.random.key(1)
-    )
+    fresh = DenseLayer(4, 3, activation="linear", name="d", key=jax.random.key(1))
     assert np.all(np.abs(np.asarray(fresh.weight)) <= 0.5) and not np.any(fresh.bias)
     leaves = jax.tree.leaves(eqx.filter(fresh, eqx.is_inexact_array))
     assert len(leaves) == 2 and leaves[0] is fresh.weight and leaves[1] is fresh.bias

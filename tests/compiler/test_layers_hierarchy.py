@@ -23,8 +23,9 @@ import pandas as pd
 import pytest
 
 import pknet
+from pknet.compiler.model.base import count_parameters, group_arrays
 from pknet.compiler.model.layers import NetworkLayer, layered_hierarchy, plan_hierarchy
-from pknet.compiler.model.model import build_model, count_parameters, group_arrays
+from pknet.compiler.model.model import build_model
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.io.networks import load_annotation_table, load_drugcell_ontology, load_hierarchy

@@ -8,14 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from pknet.compiler.model.base import count_parameters, group_arrays, group_names
 from pknet.compiler.model.layers import DenseLayer, NetworkLayer
-from pknet.compiler.model.model import (
-    Model,
-    build_model,
-    count_parameters,
-    group_arrays,
-    group_names,
-)
+from pknet.compiler.model.model import Model, build_model
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import DenseLayerSpec, KpnnLayerSpec

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import pknet
+from pknet.compiler.model.base import group_arrays, group_names
 from pknet.compiler.model.losses import CompiledLoss, WeightedTerm, compile_loss
-from pknet.compiler.model.model import build_model, group_arrays, group_names
+from pknet.compiler.model.model import build_model
 from pknet.compiler.model.multitask import MultitaskModel
 from pknet.compiler.model.trace_norm import trace_norm
 from pknet.compiler.network.network import Network

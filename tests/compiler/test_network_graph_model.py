@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pknet.compiler.model.model import build_model, group_names
+from pknet.compiler.model.base import group_names
+from pknet.compiler.model.model import build_model
 from pknet.compiler.model.network_graph_model import NetworkGraphModel, graph_edges
-from pknet.compiler.model.program import output_width
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError
 from pknet.specs.schema.model import StackModelSpec
@@ -80,7 +80,7 @@ def test_outputs_readout_concatenates_the_output_nodes_features() -> None:
     nodes = np.maximum(gcn_reference(reference_adjacency(True), x[:, None], gcn), 0)
     want = nodes[[4, 3]].reshape(-1) @ np.asarray(dense.weight) + np.asarray(dense.bias)
     np.testing.assert_allclose(np.asarray(model(jnp.asarray(x))), want, rtol=1e-5, atol=1e-5)
-    assert output_width(model, 5) == 2
+    assert model.output_width(5) == 2
     assert group_names(model) == ("weights", "bias", "gcn_1", "dense_1")
 
 

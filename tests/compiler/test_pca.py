@@ -31,8 +31,7 @@ def test_a_fit_on_the_weighted_rows_equals_scikit_learn(whiten: bool) -> None:
     kept = x[weight > 0]
     reference = PCA(n_components=4, whiten=whiten, svd_solver="full").fit(kept)
 
-    spec = PcaLayerSpec(kind="pca", name="pca_1", components=4, whiten=whiten)
-    layer = PcaLayer(7, spec).fitted(jnp.asarray(x), jnp.asarray(weight))
+    layer = PcaLayer(7, 4, whiten=whiten).fitted(jnp.asarray(x), jnp.asarray(weight))
     np.testing.assert_allclose(layer.mean, reference.mean_, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer.components, reference.components_, atol=1e-4)
     projected = jax.vmap(layer)(jnp.asarray(kept))

@@ -12,9 +12,9 @@ from jax.flatten_util import ravel_pytree
 from scipy import stats
 
 import pknet
+from pknet.compiler.model.base import group_arrays
 from pknet.compiler.model.losses import CompiledLoss, WeightedTerm, compile_loss
-from pknet.compiler.model.model import build_model, group_arrays
-from pknet.compiler.model.program import kl_warmup_epochs
+from pknet.compiler.model.model import build_model
 from pknet.compiler.model.vae import Vae, VaeOutput, kl_divergence, reconstruction_nll
 from pknet.specs.schema import VaeModelSpec
 
@@ -123,7 +123,7 @@ def test_vae_loss_gradient_matches_finite_differences() -> None:
 
 def test_vae_loss_compiles_likelihood_kl_and_warmup() -> None:
     spec = pknet.load_spec(EXAMPLE, {"loss": "2 * recon(poisson) + 0.5 * kl + 1e-3 * l2(latent)"})
-    loss = compile_loss(spec, "multiclass", 660, 10, kl_warmup_epochs=kl_warmup_epochs(spec))
+    loss = compile_loss(spec, "multiclass", 660, 10)
     assert loss.terms == (
         WeightedTerm(2.0, "recon", options=(("likelihood", "poisson"),)),
         WeightedTerm(0.5, "kl", warmup_epochs=10),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pknet
-from pknet.compiler.model.model import group_arrays
+from pknet.compiler.model.base import group_arrays
 from pknet.runtime.run import RunError, fold_rows, run_folds, stopping_rule
 from pknet.runtime.train import PURPOSE_INIT, PURPOSE_SHUFFLE, init_folds, stream_key
 

@@ -33,7 +33,6 @@ import numpy as np
 import optax
 
 from pknet.compiler.located import spec_problem
-from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.program import Program
 from pknet.errors import CompileError
 from pknet.specs import Spec
@@ -86,14 +85,15 @@ def _is_trainable(leaf: object) -> bool:
     return _is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.inexact)
 
 
-def _owners(arrays: eqx.Module, names: Sequence[str]) -> list[str]:
-    """For each array of `arrays` (flattening order), the name of the layer that holds it."""
+def _owners(arrays: eqx.Module) -> list[str]:
+    """For each array of `arrays` (flattening order), the name of the layer that holds it: the
+    outermost module on its path with a `name` (layers and heads are named; model kinds are not)."""
     owners = []
     for path, _ in jax.tree_util.tree_flatten_with_path(arrays)[0]:
         node, owner = arrays, MODEL
         for key in path:
             node = node[key.idx] if hasattr(key, "idx") else getattr(node, key.name)
-            if owner == MODEL and getattr(node, "name", None) in names:
+            if owner == MODEL and isinstance(getattr(node, "name", None), str):
                 owner = node.name
         owners.append(owner)
     return owners
@@ -146,11 +146,9 @@ def estimate_training_memory(
     model = program.shapes
     if model is None:
         model = eqx.filter_eval_shape(program.init_model, jax.random.key(0))
-    names = [name for _, name in program.spec.model.named_layers()]
-    names += [*program.spec.model.built_in_layers(), *_aux_names(model)]
     arrays, static = eqx.partition(model, _is_array)
     leaves = jax.tree.leaves(arrays)
-    owners = _owners(arrays, names)
+    owners = _owners(arrays)
     trainable = eqx.filter(arrays, _is_trainable)
     param_bytes = sum(nbytes(a) for a in jax.tree.leaves(trainable))
     state = jax.eval_shape(optimizer.init, trainable)
@@ -162,7 +160,7 @@ def estimate_training_memory(
 
     x = jax.ShapeDtypeStruct((program.n_features,), jnp.float32)
     example: tuple[jax.ShapeDtypeStruct, ...] = (x,)
-    if isinstance(model, SampleGraphModel):  # one "example" is every sample over the graph
+    if model.trainer == "full_graph":  # one "example" is every sample over the graph
         edges = jax.ShapeDtypeStruct((graph_edges,), jnp.int32)
         x = jax.ShapeDtypeStruct((batch, program.n_features), jnp.float32)
         example = (x, edges, edges, jax.ShapeDtypeStruct((graph_edges,), jnp.float32))
@@ -177,10 +175,6 @@ def estimate_training_memory(
     activations = Counter({name: folds * rows * size for name, size in per_example.items()})
     activations.update({name: folds * size for name, size in once.items()})
     return MemoryEstimate(dict(held), dict(activations))
-
-
-def _aux_names(model: eqx.Module) -> list[str]:
-    return [head.name for head in getattr(model, "aux_heads", ())]
 
 
 def available_bytes(device: jax.Device) -> int | None:

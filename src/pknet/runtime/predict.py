@@ -10,11 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.base import AbstractModel
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
 from pknet.compiler.model.model import build_model
-from pknet.compiler.model.program import has_aux_heads, kl_warmup_epochs, output_width
-from pknet.compiler.model.vae import Vae
 from pknet.errors import CompileError, Location, Problem, RunDirectoryError
 from pknet.files import file_problem
 from pknet.io.data import read_feature_names
@@ -73,9 +71,9 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
         model = read_checkpoint(run.checkpoint(k), skeleton)
         return model, apply_input_stats(jnp.asarray(x), run.stats[k])
 
-    if isinstance(skeleton, SampleGraphModel):
+    if skeleton.trainer == "full_graph":
         return _table(matrix.samples, _graph_scores(run, skeleton, loss, x), info)
-    if isinstance(skeleton, Vae):
+    if skeleton.embeds:
         model, inputs_0 = fold(0)
         return _embedding_table(matrix.samples, jax.vmap(lambda xi: model.encode(xi)[0])(inputs_0))
     fold_scores = []
@@ -86,7 +84,7 @@ def predict_run(run_dir: Path, data: Path) -> pd.DataFrame:
     return _table(matrix.samples, scores, info)
 
 
-def _skeleton(run: StoredRun) -> tuple[eqx.Module, CompiledLoss]:
+def _skeleton(run: StoredRun) -> tuple[AbstractModel, CompiledLoss]:
     """The untrained model and the loss the run's spec builds over its stored network and
     features; files that each validate but no longer fit together are a located error."""
     info, network = run.info, run.network
@@ -102,16 +100,8 @@ def _skeleton(run: StoredRun) -> tuple[eqx.Module, CompiledLoss]:
             n_tasks=n_targets,
             feature_graph=run.feature_graph,
         )
-        width = output_width(skeleton, n_features)
-        loss = compile_loss(
-            run.spec,
-            info.task,
-            width,
-            len(info.classes),
-            n_targets,
-            aux_heads=has_aux_heads(skeleton),
-            kl_warmup_epochs=kl_warmup_epochs(run.spec),
-        )
+        width = skeleton.output_width(n_features)
+        loss = compile_loss(run.spec, info.task, width, len(info.classes), n_targets)
     except ValueError as exc:
         message = f"the model {SPEC_FILE} declares does not fit this description: {exc}"
         raise RunDirectoryError(damaged(run.folder / MODEL_INFO, message)) from None
@@ -119,7 +109,7 @@ def _skeleton(run: StoredRun) -> tuple[eqx.Module, CompiledLoss]:
 
 
 def _graph_scores(
-    run: StoredRun, skeleton: SampleGraphModel, loss: CompiledLoss, x: np.ndarray
+    run: StoredRun, skeleton: AbstractModel, loss: CompiledLoss, x: np.ndarray
 ) -> np.ndarray:
     """(folds, samples, ...) scores of a sample-graph run: in each fold's graph, every new
     sample receives edges from that fold's stored training samples only, as a test sample did."""

@@ -25,12 +25,7 @@ from pknet.errors import CompileError
 from pknet.runtime.train import PURPOSE_INIT, FoldRows, TrainedFolds, pad_rows, stream_key
 from pknet.runtime.transforms import InputStats, apply_input_stats
 from pknet.specs import Spec
-from pknet.specs.schema.model import PcaLayerSpec, RidgeLayerSpec
-
-
-def has_ridge_head(spec: Spec) -> bool:
-    """True when the spec's model ends in a `ridge` head."""
-    return isinstance(spec.model.layers[-1], RidgeLayerSpec)
+from pknet.specs.schema.model import PcaLayerSpec
 
 
 def _fit_fold(

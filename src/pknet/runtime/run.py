@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pknet.compiler.located import spec_problem
+from pknet.compiler.model.base import group_arrays
 from pknet.compiler.model.losses import CompiledLoss
-from pknet.compiler.model.model import group_arrays
 from pknet.compiler.model.program import Program, build_program
 from pknet.compiler.network.compile_network import CompiledNetwork, compile_network
 from pknet.errors import PknetError
@@ -37,7 +37,7 @@ from pknet.runtime.metrics import (
     summarize,
     summarize_tasks,
 )
-from pknet.runtime.ridge import fit_ridge_folds, has_ridge_head
+from pknet.runtime.ridge import fit_ridge_folds
 from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
 from pknet.runtime.splits import Split, make_splits, validation_split
 from pknet.runtime.train import (
@@ -317,7 +317,7 @@ def run_folds(
 
     start = perf_counter()
     embeddings, out_of_fold, task_metrics = None, None, []
-    if isinstance(spec.model, VaeModelSpec):
+    if program.model_kind.embeds:
         scores = None
         fold_metrics = reconstruction_metrics(
             metrics, trained, program.loss, dataset.x, splits, stats
@@ -444,7 +444,7 @@ def _train(
     With sample `graphs`, every step is one full batch over the fold's graph. A `ridge` head
     is solved in closed form instead (all folds at once).
     """
-    if has_ridge_head(spec):
+    if program.model_kind.trainer == "closed_form":
         return fit_ridge_folds(spec, program.init_model, dataset.x, dataset.y, rows, stats)
     longest = max(len(r) for r in rows.fit)
     batch = min(spec.train.batch_size, longest)

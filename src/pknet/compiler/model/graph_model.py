@@ -8,46 +8,33 @@ cross-validation pass their own graphs, padded to one edge count with weight-0 e
 
 from __future__ import annotations
 
-import equinox as eqx
+from collections.abc import Mapping
+from typing import ClassVar, final
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from pknet.compiler.model.base import AbstractModel, Trainer, check_unique_names, layer_groups
 from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import layer_keys
 from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
-from pknet.specs.schema.model import GatLayerSpec, GcnLayerSpec
 
 GraphLayer = GcnLayer | GatLayer
 
 
-def graph_layer(
-    in_features: int, spec: GcnLayerSpec | GatLayerSpec, *, last: bool, key: PRNGKeyArray
-) -> tuple[GraphLayer, int]:
-    """The layer `spec` declares and its output width; a last layer has no activation."""
-    options = {
-        "activation": "linear" if last else spec.activation,
-        "bias": spec.bias,
-        "dropout": spec.dropout,
-        "name": spec.name,
-        "key": key,
-    }
-    if isinstance(spec, GcnLayerSpec):
-        return GcnLayer(in_features, spec.units, **options), spec.units
-    layer = GatLayer(in_features, spec.units, heads=spec.heads, concat=spec.concat, **options)
-    return layer, layer.n_out
-
-
-class SampleGraphModel(eqx.Module):
+@final
+class SampleGraphModel(AbstractModel):
     """Layers applied in order to all samples; graph layers along the sample graph, `dense`
     layers to each sample alone."""
+
+    trainer: ClassVar[Trainer] = "full_graph"
+    embeds: ClassVar[bool] = False
 
     layers: tuple[GraphLayer | DenseLayer, ...]
 
     def __check_init__(self) -> None:
-        names = [layer.name for layer in self.layers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"layer names must be unique, got {names}")
+        check_unique_names(self.layers)
 
     def __call__(
         self,
@@ -67,6 +54,10 @@ class SampleGraphModel(eqx.Module):
             else:
                 x = layer(x, senders, receivers, weights, key=layer_key)
         return x
+
+    def param_groups(self) -> Mapping[str, list[Array]]:
+        """`weights`, `bias` and each layer."""
+        return layer_groups(self.layers)
 
     @property
     def n_parameters(self) -> int:

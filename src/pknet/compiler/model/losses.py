@@ -25,6 +25,7 @@ from pknet.compiler.model.model import AuxOutput
 from pknet.errors import CompileError
 from pknet.specs import Spec
 from pknet.specs.dsl import DATA_TERMS, LossExpr, linear_terms
+from pknet.specs.schema.model import VaeModelSpec
 
 TASKS_OF_TERM = {"bce": ("binary",), "ce": ("binary", "multiclass"), "mse": ("regression",)}
 TERM_FOR_TASK = {"binary": "bce", "multiclass": "ce", "regression": "mse"}
@@ -56,25 +57,20 @@ class WeightedTerm:
 
 @dataclass(frozen=True)
 class CompiledLoss:
-    """The weighted terms of a loss expression; `total` is what training minimises.
-
-    `aux_heads`: the model's outputs are `AuxOutput`s (main logits, each head's logits and
-    weight) rather than plain outputs.
-    """
+    """The weighted terms of a loss expression; `total` is what training minimises. A model with
+    auxiliary heads gives `AuxOutput`s (main logits, each head's logits and weight): each batch
+    term then adds the heads' values."""
 
     terms: tuple[WeightedTerm, ...]
-    aux_heads: bool = False
 
     @classmethod
-    def from_expr(
-        cls, expr: LossExpr, *, aux_heads: bool = False, kl_warmup_epochs: int = 0
-    ) -> CompiledLoss:
+    def from_expr(cls, expr: LossExpr, *, kl_warmup_epochs: int = 0) -> CompiledLoss:
         """The terms of `expr` in order of appearance; `kl` warms up over `kl_warmup_epochs`."""
         terms = tuple(
             WeightedTerm(c, t.name, t.groups, t.options, kl_warmup_epochs if t.name == "kl" else 0)
             for c, t in linear_terms(expr)
         )
-        return cls(terms, aux_heads)
+        return cls(terms)
 
     @property
     def likelihood(self) -> str | None:
@@ -94,7 +90,7 @@ class CompiledLoss:
 
     def _values(self, function: Callable[..., jax.Array], outputs, x, y) -> jax.Array:
         """`function` of each example, plus each auxiliary head's, times the head's weight."""
-        if not self.aux_heads:
+        if not isinstance(outputs, AuxOutput):
             return function(outputs, x, y)
         heads = jax.vmap(lambda logits: function(logits, x, y), in_axes=1, out_axes=1)(
             outputs.aux_logits
@@ -138,14 +134,11 @@ def compile_loss(
     n_outputs: int,
     n_classes: int,
     n_targets: int = 1,
-    *,
-    aux_heads: bool = False,
-    kl_warmup_epochs: int = 0,
 ) -> CompiledLoss:
     """Check the loss against the task and outputs (`n_targets` values per sample for a
-    regression; the schema checked it against the model); raise located `CompileError`s.
-    `aux_heads` and `kl_warmup_epochs` are what the loss needs to know of the model."""
-    loss = CompiledLoss.from_expr(spec.loss, aux_heads=aux_heads, kl_warmup_epochs=kl_warmup_epochs)
+    regression; the schema checked it against the model); raise located `CompileError`s."""
+    warmup = spec.model.kl_warmup_epochs if isinstance(spec.model, VaeModelSpec) else 0
+    loss = CompiledLoss.from_expr(spec.loss, kl_warmup_epochs=warmup)
     widths = {"ce": n_classes, "mse": n_targets}
     _check_supervised_term(spec, loss, task, n_outputs, widths)
     return loss

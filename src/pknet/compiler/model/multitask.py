@@ -7,7 +7,8 @@ whose arrays carry the task axis, evaluated with `vmap`, never a Python loop ove
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, final
 
 import equinox as eqx
 import jax
@@ -15,8 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from pknet.compiler.model.base import AbstractModel, Trainer, layer_groups
 from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import apply_chain
+from pknet.compiler.model.stack import build_stack
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.model import MultitaskModelSpec
@@ -90,8 +93,12 @@ def task_inputs(
     )
 
 
-class MultitaskModel(eqx.Module):
+@final
+class MultitaskModel(AbstractModel):
     """Towers of dense layers, one per task (every array has a leading task axis)."""
+
+    trainer: ClassVar[Trainer] = "minibatch"
+    embeds: ClassVar[bool] = False
 
     towers: tuple[DenseLayer, ...]
     inputs: TaskInputs
@@ -104,6 +111,17 @@ class MultitaskModel(eqx.Module):
     @property
     def n_tasks(self) -> int:
         return self.inputs.parents.shape[0]
+
+    def param_groups(self) -> Mapping[str, list[Array]]:
+        """`weights`, `bias`, each layer (all towers) and each named group of layers."""
+        groups = layer_groups(self.towers)
+        for name, members in self.groups:
+            groups[name] = [a for member in members for a in groups[member]]
+        return groups
+
+    def output_width(self, n_features: int) -> int:
+        """Every task's outputs, task by task."""
+        return self.n_tasks * self.towers[-1].units
 
     @property
     def n_parameters(self) -> int:
@@ -143,12 +161,7 @@ def build_multitask(
     width = reads.parents.shape[1] * len(reads.features)
 
     def one_tower(tower_key: PRNGKeyArray) -> tuple[DenseLayer, ...]:
-        keys = jax.random.split(tower_key, len(spec.layers))
-        layers, w = [], width
-        for i, (layer, layer_key) in enumerate(zip(spec.layers, keys, strict=True)):
-            layers.append(DenseLayer(w, layer, last=i == len(spec.layers) - 1, key=layer_key))
-            w = layer.units
-        return tuple(layers)
+        return build_stack(spec.layers, width, jax.random.split(tower_key, len(spec.layers)))[0]
 
     towers = eqx.filter_vmap(one_tower)(jax.random.split(key, n_tasks))
     groups = tuple((name, tuple(members)) for name, members in spec.groups.items())

@@ -15,7 +15,8 @@ leaves it alone; every edge has weight 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, final
 
 import equinox as eqx
 import jax
@@ -23,14 +24,22 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from pknet.compiler.model.graph_model import GraphLayer, graph_layer
+from pknet.compiler.model.base import (
+    AbstractModel,
+    Trainer,
+    check_unique_names,
+    example_width,
+    layer_groups,
+)
+from pknet.compiler.model.graph_model import GraphLayer
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import layer_keys
+from pknet.compiler.model.stack import build_stack
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
 from pknet.specs.schema.graph import NetworkGraphSpec
-from pknet.specs.schema.model import DenseLayerSpec, LayerSpec
+from pknet.specs.schema.model import LayerSpec
 
 GRAPH_NODE_HINT = (
     "every graph node needs a data column: use `network.inputs: measured` and "
@@ -39,8 +48,12 @@ GRAPH_NODE_HINT = (
 )
 
 
-class NetworkGraphModel(eqx.Module):
+@final
+class NetworkGraphModel(AbstractModel):
     """Graph layers over the network's nodes, a readout, then `dense` layers."""
+
+    trainer: ClassVar[Trainer] = "minibatch"
+    embeds: ClassVar[bool] = False
 
     layers: tuple[GraphLayer | DenseLayer, ...]
     senders: Int[Array, " n_edges"]
@@ -49,9 +62,7 @@ class NetworkGraphModel(eqx.Module):
     readout: str = eqx.field(static=True)
 
     def __check_init__(self) -> None:
-        names = [layer.name for layer in self.layers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"layer names must be unique, got {names}")
+        check_unique_names(self.layers)
 
     def __call__(
         self, x: Float[Array, " n_inputs"], *, key: PRNGKeyArray | None = None
@@ -75,10 +86,18 @@ class NetworkGraphModel(eqx.Module):
             return h.max(axis=0)
         return h[self.readout_nodes].reshape(-1)
 
+    def param_groups(self) -> Mapping[str, list[Array]]:
+        """`weights`, `bias` and each layer."""
+        return layer_groups(self.layers)
+
     @property
     def n_parameters(self) -> int:
         """Trainable scalars of all layers."""
         return sum(layer.n_parameters for layer in self.layers)
+
+    def output_width(self, n_features: int) -> int:
+        """The width after the readout and the `dense` layers."""
+        return example_width(self, n_features)
 
 
 def graph_edges(
@@ -154,16 +173,12 @@ def _graph_stack(
     """Graph layers with one input feature per node, then `dense` layers after the readout
     (`outputs`: `n_readout` nodes' features concatenated); the last layer gives the logits."""
     keys = jax.random.split(key, len(layer_specs))
-    layers: list[GraphLayer | DenseLayer] = []
-    width = 1
-    for i, (spec, layer_key) in enumerate(zip(layer_specs, keys, strict=True)):
-        last = i == len(layer_specs) - 1
-        if isinstance(spec, DenseLayerSpec):
-            if not isinstance(layers[-1], DenseLayer):
-                width *= n_readout if readout == "outputs" else 1
-            layers.append(DenseLayer(width, spec, last=last, key=layer_key))
-            width = spec.units
-        else:
-            layer, width = graph_layer(width, spec, last=last, key=layer_key)
-            layers.append(layer)
-    return tuple(layers)
+    n_graph = next(
+        (i for i, spec in enumerate(layer_specs) if not spec.passes_messages), len(layer_specs)
+    )
+    graph, width = build_stack(
+        layer_specs[:n_graph], 1, keys[:n_graph], gives_outputs=n_graph == len(layer_specs)
+    )
+    width *= n_readout if readout == "outputs" else 1
+    dense, _ = build_stack(layer_specs[n_graph:], width, keys[n_graph:], first=n_graph)
+    return graph + dense

@@ -1,7 +1,8 @@
 """A Program: everything the runtime needs to train a spec, built once by the compiler.
 
-The runtime gets a model factory (key -> `Model`), the compiled loss, the parameter groups and
-an optimiser factory; it never reads YAML or builds a MILP.
+The runtime gets a model factory (key -> an `AbstractModel`), the model kind (`model_kind`: how
+it trains, whether it embeds), the compiled loss and an optimiser factory; it never reads YAML or
+builds a MILP.
 """
 
 from __future__ import annotations
@@ -11,21 +12,17 @@ from dataclasses import dataclass
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import optax
 
 from pknet.compiler.located import spec_problem
-from pknet.compiler.model.graph_model import SampleGraphModel
+from pknet.compiler.model.base import AbstractModel
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
-from pknet.compiler.model.model import AuxOutput, Model, build_model, count_parameters
-from pknet.compiler.model.multitask import MultitaskModel
+from pknet.compiler.model.model import build_model
 from pknet.compiler.model.optimizers import build_optimizer
-from pknet.compiler.model.vae import Vae, VaeOutput
 from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError
 from pknet.specs import Spec
-from pknet.specs.schema import VaeModelSpec
 
 
 @dataclass(frozen=True)
@@ -42,9 +39,9 @@ class Program:
     # a graph over the input features (`model.graph.over: features`), built by the runtime
     feature_graph: Graph | None = None
     # the model built abstractly: its arrays are `jax.ShapeDtypeStruct`s, never allocated
-    shapes: eqx.Module | None = None
+    shapes: AbstractModel | None = None
 
-    def init_model(self, key: jax.Array) -> Model | Vae | MultitaskModel:
+    def init_model(self, key: jax.Array) -> AbstractModel:
         """A freshly initialised model."""
         net = self.network
         return build_model(
@@ -57,6 +54,11 @@ class Program:
             n_tasks=self.n_tasks,
             feature_graph=self.feature_graph,
         )
+
+    @property
+    def model_kind(self) -> type[AbstractModel]:
+        """The class `init_model` builds: how it trains (`trainer`), whether it `embeds`."""
+        return type(self.shapes)
 
     def optimizer(self, steps_per_epoch: int) -> optax.GradientTransformation:
         return build_optimizer(self.spec.train, steps_per_epoch)
@@ -78,27 +80,6 @@ def _located(spec: Spec, error: CompileError) -> CompileError:
     return type(error)(problems)
 
 
-def output_width(model: Model | Vae, n_features: int) -> int:
-    """How many values the model gives per example (a VAE: its reconstruction's width)."""
-    if isinstance(model, SampleGraphModel):
-        return model.output_width(n_features)
-    # a lambda: JAX names a non-function callable by str(), which pretty-prints the whole model
-    out = jax.eval_shape(lambda x: model(x), jnp.zeros(n_features, jnp.float32))
-    if isinstance(out, VaeOutput):
-        return int(out.reconstruction.shape[-1])
-    return int((out.logits if isinstance(out, AuxOutput) else out).shape[-1])
-
-
-def has_aux_heads(model: Model | Vae) -> bool:
-    """Whether the model's outputs carry auxiliary heads (`AuxOutput`), which the loss adds."""
-    return bool(getattr(model, "aux_heads", ()))
-
-
-def kl_warmup_epochs(spec: Spec) -> int:
-    """Over how many epochs the loss's `kl` weight rises to its coefficient (a `vae` model)."""
-    return spec.model.kl_warmup_epochs if isinstance(spec.model, VaeModelSpec) else 0
-
-
 def build_program(
     spec: Spec,
     network: CompiledNetwork | None,
@@ -113,29 +94,24 @@ def build_program(
     the input features)."""
     draft = Program(spec, network, CompiledLoss(()), n_features, 0, 0, n_targets, feature_graph)
 
-    def probe() -> tuple[eqx.Module, int, int, bool]:
+    def probe() -> tuple[AbstractModel, int, int]:
         model = draft.init_model(jax.random.key(0))
-        return (
-            model,
-            output_width(model, n_features),
-            count_parameters(model),
-            has_aux_heads(model),
-        )
+        return model, model.output_width(n_features), model.n_parameters
 
     try:
         # abstractly: a concrete probe would compile its random draws op by op
-        shapes, n_outputs, n_parameters, aux_heads = eqx.filter_eval_shape(probe)
+        shapes, n_outputs, n_parameters = eqx.filter_eval_shape(probe)
     except CompileError as exc:
         raise _located(spec, exc) from None
-    loss = compile_loss(
-        spec,
-        task,
-        n_outputs,
-        n_classes,
-        n_targets,
-        aux_heads=aux_heads,
-        kl_warmup_epochs=kl_warmup_epochs(spec),
-    )
+    loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
     return Program(
-        spec, network, loss, n_features, n_outputs, n_parameters, n_targets, feature_graph, shapes
+        spec,
+        network,
+        loss,
+        n_features,
+        n_outputs,
+        n_parameters,
+        n_targets,
+        feature_graph,
+        shapes,
     )

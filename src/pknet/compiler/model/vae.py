@@ -8,16 +8,19 @@ the latent is sampled (reparameterisation) and dropout is on; without one the la
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import ClassVar, NamedTuple, final
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from pknet.compiler.model.base import AbstractModel, Trainer, check_unique_names, layer_groups
 from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import apply_chain
-from pknet.specs.schema.model import LATENT_LAYER, RECONSTRUCTION_LAYER, DenseLayerSpec
+from pknet.compiler.model.stack import build_stack
+from pknet.specs.schema.model import LATENT_LAYER, RECONSTRUCTION_LAYER, VaeModelSpec
 
 
 class VaeOutput(NamedTuple):
@@ -29,8 +32,12 @@ class VaeOutput(NamedTuple):
     log_dispersion: Float[Array, " n_features"]
 
 
-class Vae(eqx.Module):
+@final
+class Vae(AbstractModel):
     """Encoder layers -> `latent` (mean, log-variance) -> decoder layers -> `reconstruction`."""
+
+    trainer: ClassVar[Trainer] = "minibatch"
+    embeds: ClassVar[bool] = True
 
     encoder: tuple[eqx.Module, ...]
     latent: DenseLayer
@@ -38,27 +45,17 @@ class Vae(eqx.Module):
     log_dispersion: Float[Array, " n_features"]
 
     def __init__(
-        self,
-        encoder: tuple[eqx.Module, ...],
-        encoder_width: int,
-        latent: int,
-        decoder: list[DenseLayerSpec],
-        n_features: int,
-        *,
-        key: PRNGKeyArray,
+        self, encoder: tuple[eqx.Module, ...], latent: DenseLayer, decoder: tuple[DenseLayer, ...]
     ):
-        keys = jax.random.split(key, len(decoder) + 2)
-        head = DenseLayerSpec(kind="dense", name=LATENT_LAYER, units=2 * latent)
+        """`latent` gives the mean and log-variance (twice the latent size); the last decoder
+        layer gives the reconstruction (one value per input feature)."""
         self.encoder = encoder
-        self.latent = DenseLayer(encoder_width, head, last=True, key=keys[0])
-        layers, width = [], latent
-        for spec, layer_key in zip(decoder, keys[1:-1], strict=True):
-            layers.append(DenseLayer(width, spec, last=False, key=layer_key))
-            width = spec.units
-        out = DenseLayerSpec(kind="dense", name=RECONSTRUCTION_LAYER, units=n_features)
-        layers.append(DenseLayer(width, out, last=True, key=keys[-1]))
-        self.decoder = tuple(layers)
-        self.log_dispersion = jnp.zeros(n_features, self.latent.weight.dtype)
+        self.latent = latent
+        self.decoder = decoder
+        self.log_dispersion = jnp.zeros(decoder[-1].units, latent.weight.dtype)
+
+    def __check_init__(self) -> None:
+        check_unique_names(self.layers)
 
     @property
     def layers(self) -> tuple[eqx.Module, ...]:
@@ -73,6 +70,14 @@ class Vae(eqx.Module):
     def n_parameters(self) -> int:
         """Trainable scalars of the layers plus one log inverse-dispersion per feature."""
         return sum(layer.n_parameters for layer in self.layers) + self.log_dispersion.shape[-1]
+
+    def param_groups(self) -> Mapping[str, list[Array]]:
+        """`weights`, `bias` and each layer (encoder, `latent`, decoder, `reconstruction`)."""
+        return layer_groups(self.layers)
+
+    def output_width(self, n_features: int) -> int:
+        """The reconstruction's width: one value per input feature."""
+        return self.decoder[-1].units
 
     def encode(
         self, x: Float[Array, " n_features"], *, key: PRNGKeyArray | None = None
@@ -93,6 +98,27 @@ class Vae(eqx.Module):
             z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(sample_key, mean.shape, mean.dtype)
         reconstruction = apply_chain(self.decoder, z, decode_key)
         return VaeOutput(reconstruction, mean, logvar, self.log_dispersion)
+
+
+def build_vae(
+    spec: VaeModelSpec,
+    encoder: tuple[eqx.Module, ...],
+    encoder_width: int,
+    n_features: int,
+    *,
+    key: PRNGKeyArray,
+) -> Vae:
+    """The VAE of `spec` on the built `encoder` (`encoder_width` outputs): the linear `latent`
+    layer, the decoder's dense layers and the linear `reconstruction` of `n_features` values."""
+    keys = jax.random.split(key, len(spec.decoder) + 2)
+    latent = DenseLayer(
+        encoder_width, 2 * spec.latent, activation="linear", name=LATENT_LAYER, key=keys[0]
+    )
+    hidden, width = build_stack(spec.decoder, spec.latent, keys[1:-1], gives_outputs=False)
+    reconstruction = DenseLayer(
+        width, n_features, activation="linear", name=RECONSTRUCTION_LAYER, key=keys[-1]
+    )
+    return Vae(encoder, latent, (*hidden, reconstruction))
 
 
 def kl_divergence(mean: Array, logvar: Array) -> Array:

@@ -7,7 +7,7 @@ decoder back to the input features).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -20,7 +20,14 @@ Activation = Literal["sigmoid", "tanh", "relu", "gelu", "softplus", "linear"]
 
 
 class LayerSpecBase(SpecModel):
-    """Fields every layer kind has."""
+    """Fields every layer kind has, and what the kind can do (class flags, not fields)."""
+
+    network_wired: ClassVar[bool] = False  # wired by `network`: reads its input nodes, first only
+    explained: ClassVar[bool] = False  # gives importances per network node
+    untrained: ClassVar[bool] = False  # no parameters: may come before a `ridge` head
+    fitted: ClassVar[bool] = False  # fitted in closed form per fold: only before a `ridge` head
+    solved_head: ClassVar[bool] = False  # solved in closed form per fold: the model's last layer
+    passes_messages: ClassVar[bool] = False  # passes messages over `model.graph`
 
     kind: str = Field(description="Layer kind.")
     name: Name = Field(
@@ -34,6 +41,9 @@ class KpnnLayerSpec(LayerSpecBase):
 
     Output nodes give one value each; in the last layer these are the logits the loss reads.
     """
+
+    network_wired: ClassVar[bool] = True
+    explained: ClassVar[bool] = True
 
     kind: Literal["kpnn"] = Field(description="Layer kind.")
     activation: Activation = Field("sigmoid", description="Activation of hidden nodes.")
@@ -60,6 +70,9 @@ class HierarchyLayerSpec(LayerSpecBase):
     Filters drop terms with their edges; genes and terms left without a path to an output are
     dropped too. In the last layer the outputs have one unit each and give logits.
     """
+
+    network_wired: ClassVar[bool] = True
+    explained: ClassVar[bool] = True
 
     kind: Literal["hierarchy"] = Field(description="Layer kind.")
     activation: Activation = Field("tanh", description="Activation of genes, terms and copies.")
@@ -118,6 +131,8 @@ class GcnLayerSpec(LayerSpecBase):
     """Kipf & Welling's graph convolution over `model.graph`: each node mixes its own features
     with its neighbours' (symmetric degree normalisation, self-loops), then a linear map."""
 
+    passes_messages: ClassVar[bool] = True
+
     kind: Literal["gcn"] = Field(description="Layer kind.")
     units: int = Field(ge=1, description="Output features per node.")
     activation: Activation = Field("relu", description="Activation (the last layer: none).")
@@ -127,6 +142,8 @@ class GcnLayerSpec(LayerSpecBase):
 class GatLayerSpec(LayerSpecBase):
     """Veličković et al.'s graph attention over `model.graph`: each node averages its own and
     its neighbours' transformed features with learned attention weights, per head."""
+
+    passes_messages: ClassVar[bool] = True
 
     kind: Literal["gat"] = Field(description="Layer kind.")
     units: int = Field(ge=1, description="Output features per node and head.")
@@ -163,6 +180,9 @@ class DiffusionLayerSpec(LayerSpecBase):
     `ridge` layer.
     """
 
+    network_wired: ClassVar[bool] = True
+    untrained: ClassVar[bool] = True
+
     kind: Literal["diffusion"] = Field(description="Layer kind.")
     alpha: list[RestartProbability] = Field(
         min_length=1,
@@ -198,6 +218,8 @@ class RidgeLayerSpec(LayerSpecBase):
     must have no trained parameters (e.g. a `diffusion` layer, or none); the loss is `mse`.
     """
 
+    solved_head: ClassVar[bool] = True
+
     kind: Literal["ridge"] = Field(description="Layer kind.")
     units: int = Field(ge=1, description="Number of outputs (one per target).")
     alpha: float = Field(1.0, gt=0, description="L2 penalty on the weights (scikit-learn's alpha).")
@@ -217,6 +239,8 @@ class PcaLayerSpec(LayerSpecBase):
     fitted in closed form, not by gradient, so it comes before a `ridge` head (principal
     component regression), e.g. on the outputs of a `diffusion` layer.
     """
+
+    fitted: ClassVar[bool] = True
 
     kind: Literal["pca"] = Field(description="Layer kind.")
     components: int = Field(ge=1, description="Number of principal components kept.")
@@ -241,11 +265,6 @@ LayerSpec = Annotated[
     | RidgeLayerSpec,
     Field(discriminator="kind"),
 ]
-NETWORK_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec, DiffusionLayerSpec)  # wired by `network`
-EXPLAINED_LAYERS = (KpnnLayerSpec, HierarchyLayerSpec)  # give importances per network node
-UNTRAINED_LAYERS = (DiffusionLayerSpec,)  # no parameters: may come before a `ridge` head
-FITTED_LAYERS = (PcaLayerSpec,)  # fitted in closed form per fold: only before a `ridge` head
-GRAPH_LAYERS = (GcnLayerSpec, GatLayerSpec)  # pass messages over `model.graph`
 
 
 def _name_layers(value: Any, prefix: str | None = None) -> Any:
@@ -298,7 +317,7 @@ class ModelSpecBase(SpecModel):
     def check_graph_layers(self) -> ModelSpecBase:
         """`gcn`/`gat` layers need `model.graph`, and then act on all samples at once, which a
         network layer (one sample at a time) cannot join."""
-        graph_layers = [i for i, layer in enumerate(self.layers) if isinstance(layer, GRAPH_LAYERS)]
+        graph_layers = [i for i, layer in enumerate(self.layers) if layer.passes_messages]
         if not graph_layers:
             return self
         first = graph_layers[0]
@@ -319,7 +338,7 @@ class ModelSpecBase(SpecModel):
                 "add e.g. `graph: {kind: knn, over: samples, k: 15}` under `model`",
             )
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, NETWORK_LAYERS):
+            if layer.network_wired:
                 raise rule_error(
                     ("layers", i, "kind"),
                     f"a `{layer.kind}` layer reads one sample at a time, but with `model.graph` "
@@ -331,17 +350,17 @@ class ModelSpecBase(SpecModel):
     def _check_network_graph_layers(self) -> ModelSpecBase:
         """Over the network or the features, graph layers come first (they read the nodes'
         values) and only `dense` layers follow the readout."""
-        kinds = [isinstance(layer, GRAPH_LAYERS) for layer in self.layers]
+        kinds = [layer.passes_messages for layer in self.layers]
         readout = kinds.index(False) if False in kinds else len(kinds)
         for i, layer in enumerate(self.layers[readout:], start=readout):
-            if not isinstance(layer, (DenseLayerSpec, *GRAPH_LAYERS)):
+            if not (isinstance(layer, DenseLayerSpec) or layer.passes_messages):
                 raise rule_error(
                     ("layers", i, "kind"),
                     f"over a graph of network nodes or features, a `{layer.kind}` layer cannot "
                     "join the graph layers",
                     "use `gcn`/`gat` layers, then `dense` layers",
                 )
-            if isinstance(layer, GRAPH_LAYERS):
+            if layer.passes_messages:
                 raise rule_error(
                     ("layers", i, "kind"),
                     f"a `{layer.kind}` layer over network nodes or features must come before "
@@ -403,7 +422,7 @@ class StackModelSpec(ModelSpecBase):
 
     @model_validator(mode="after")
     def check_graph_used(self) -> StackModelSpec:
-        if self.graph is not None and not any(isinstance(x, GRAPH_LAYERS) for x in self.layers):
+        if self.graph is not None and not any(x.passes_messages for x in self.layers):
             raise rule_error(
                 ("graph",),
                 "`model.graph` is set, but no `gcn` or `gat` layer passes messages over it",

@@ -11,14 +11,9 @@ from pknet.specs.schema.base import SpecModel, rule_error
 from pknet.specs.schema.data import DataSpec
 from pknet.specs.schema.evaluate import REGRESSION_METRICS, EvaluateSpec, ExplainSpec
 from pknet.specs.schema.model import (
-    EXPLAINED_LAYERS,
-    FITTED_LAYERS,
-    NETWORK_LAYERS,
     RESERVED_GROUPS,
-    UNTRAINED_LAYERS,
     ModelSpec,
     MultitaskModelSpec,
-    RidgeLayerSpec,
     VaeModelSpec,
 )
 from pknet.specs.schema.network import NetworkSpec
@@ -78,7 +73,7 @@ class Spec(SpecModel):
         if self.network is not None:
             return self
         for i, layer in enumerate(self.model.layers):
-            if isinstance(layer, NETWORK_LAYERS):
+            if layer.network_wired:
                 raise rule_error(
                     ("model", "layers", i, "kind"),
                     f"a `{layer.kind}` layer is wired by the network, but the spec has no "
@@ -100,7 +95,7 @@ class Spec(SpecModel):
     def check_kpnn_first(self) -> Spec:
         """`kpnn` and `hierarchy` layers read the network's input nodes: first layer only."""
         for i, layer in enumerate(self.model.layers[1:], start=1):
-            if isinstance(layer, NETWORK_LAYERS):
+            if layer.network_wired:
                 raise rule_error(
                     ("model", "layers", i, "kind"),
                     f"a `{layer.kind}` layer reads the network's input nodes, so it must be the "
@@ -204,7 +199,7 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_explain_needs_network_layer(self) -> Spec:
-        if self.explain.methods and not isinstance(self.model.layers[0], EXPLAINED_LAYERS):
+        if self.explain.methods and not self.model.layers[0].explained:
             raise rule_error(
                 ("explain",),
                 "importances are computed per network node: the first layer must be `kpnn` or "
@@ -247,16 +242,16 @@ class Spec(SpecModel):
         """A `ridge` head is solved in closed form: last, on untrained (or closed-form fitted)
         layers, for `mse`; a `pca` layer only comes before one."""
         layers = self.model.layers
-        ridge_model = self.model.kind == "stack" and isinstance(layers[-1], RidgeLayerSpec)
+        ridge_model = self.model.kind == "stack" and layers[-1].solved_head
         for i, layer in enumerate(layers):
-            if isinstance(layer, FITTED_LAYERS) and not ridge_model:
+            if layer.fitted and not ridge_model:
                 raise rule_error(
                     ("model", "layers", i, "kind"),
                     f"a `{layer.kind}` layer is fitted in closed form on each training fold, so "
                     "it only comes before a `ridge` head",
                     "end `model.layers` with a `{kind: ridge, units: ...}` head",
                 )
-            if not isinstance(layer, RidgeLayerSpec):
+            if not layer.solved_head:
                 continue
             field = ("model", "layers", i, "kind")
             if self.model.kind != "stack":
@@ -270,9 +265,7 @@ class Spec(SpecModel):
                     "move it to the end of `model.layers`",
                 )
             trained = [
-                j
-                for j, before in enumerate(layers[:i])
-                if not isinstance(before, UNTRAINED_LAYERS + FITTED_LAYERS)
+                j for j, before in enumerate(layers[:i]) if not (before.untrained or before.fitted)
             ]
             if trained:
                 raise rule_error(

@@ -8,11 +8,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
-from pknet.specs.schema.model import DenseLayerSpec
+from pknet.compiler.model.layers.dropout import inverted_dropout
 
 
 class DenseLayer(eqx.Module):
-    """`act(dropout(x) @ weight + bias)`; the last layer skips `act` and returns logits.
+    """`act(dropout(x) @ weight + bias)`; a last layer has the `linear` activation and returns
+    logits.
 
     Dropout (inverted) applies to the layer's inputs, and only when a `key` is given.
     Init: `weight ~ U(-1/sqrt(in), 1/sqrt(in))`, bias 0.
@@ -23,18 +24,24 @@ class DenseLayer(eqx.Module):
     name: str = eqx.field(static=True)
     activation: str = eqx.field(static=True)
     dropout: float = eqx.field(static=True)
-    last: bool = eqx.field(static=True)
 
-    def __init__(self, in_features: int, spec: DenseLayerSpec, *, last: bool, key: PRNGKeyArray):
+    def __init__(
+        self,
+        in_features: int,
+        units: int,
+        *,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        use_bias: bool = True,
+        name: str = "dense",
+        key: PRNGKeyArray,
+    ):
         limit = 1.0 / max(in_features, 1) ** 0.5
-        self.weight = jax.random.uniform(
-            key, (in_features, spec.units), minval=-limit, maxval=limit
-        )
-        self.bias = jnp.zeros(spec.units, self.weight.dtype) if spec.bias else None
-        self.name = spec.name
-        self.activation = spec.activation
-        self.dropout = spec.dropout
-        self.last = last
+        self.weight = jax.random.uniform(key, (in_features, units), minval=-limit, maxval=limit)
+        self.bias = jnp.zeros(units, self.weight.dtype) if use_bias else None
+        self.name = name
+        self.activation = activation
+        self.dropout = dropout
 
     def __check_init__(self) -> None:
         check_activation_and_dropout(self.activation, self.dropout)
@@ -52,6 +59,11 @@ class DenseLayer(eqx.Module):
         return self.weight.shape[-1]
 
     @property
+    def last(self) -> bool:
+        """Whether it returns logits (no activation), as the last layer of a model does."""
+        return self.activation == "linear"
+
+    @property
     def n_parameters(self) -> int:
         """Trainable scalars: `in_features * units` weights plus `units` biases."""
         return self.in_features * self.units + (0 if self.bias is None else self.units)
@@ -59,11 +71,8 @@ class DenseLayer(eqx.Module):
     def __call__(
         self, x: Float[Array, " in_features"], *, key: PRNGKeyArray | None = None
     ) -> Float[Array, " units"]:
-        x = jnp.asarray(x, self.weight.dtype)
-        if key is not None and self.dropout > 0:
-            keep = jax.random.bernoulli(key, 1.0 - self.dropout, x.shape)
-            x = jnp.where(keep, x / (1.0 - self.dropout), 0.0)
+        x = inverted_dropout(jnp.asarray(x, self.weight.dtype), self.dropout, key)
         z = x @ self.weight
         if self.bias is not None:
             z = z + self.bias
-        return z if self.last else ACTIVATIONS[self.activation](z)
+        return ACTIVATIONS[self.activation](z)

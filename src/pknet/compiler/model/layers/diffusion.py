@@ -32,7 +32,6 @@ from pknet.compiler.model.graphs import adjacency, graph_from_edges, symmetrize
 from pknet.compiler.model.layers.fixed import FixedLayer
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
-from pknet.specs.schema.model import DiffusionLayerSpec
 
 SOLVE_CHUNK = 512  # source columns solved at once: bounds the dense n x chunk right-hand side
 
@@ -165,7 +164,10 @@ def network_diffusion(
     network: Network,
     inputs: Sequence[int] | np.ndarray,
     outputs: Sequence[int] | np.ndarray,
-    spec: DiffusionLayerSpec,
+    *,
+    alpha: float | Sequence[float],
+    symmetric: bool = True,
+    name: str = "diffusion",
 ) -> DiffusionLayer:
     """The `diffusion` layer over `network`'s weighted edges (both ways when `symmetric`):
     restarts at the `inputs` nodes, values read at the `outputs` nodes."""
@@ -187,8 +189,6 @@ def network_diffusion(
             )
         )
     graph = graph_from_edges(network.n_nodes, network.src, network.dst, network.weight)
-    if spec.symmetric:
+    if symmetric:
         graph = symmetrize(graph)
-    return DiffusionLayer(
-        adjacency(graph), spec.alpha, sources=inputs, targets=outputs, name=spec.name
-    )
+    return DiffusionLayer(adjacency(graph), alpha, sources=inputs, targets=outputs, name=name)

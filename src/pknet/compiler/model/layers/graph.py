@@ -23,6 +23,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
+from pknet.compiler.model.layers.dropout import inverted_dropout
 
 LEAKY_RELU_SLOPE = 0.2
 
@@ -43,14 +44,6 @@ def _gat_parameters(
         _glorot(r_key, (heads, out_features), out_features, 1),
         _glorot(s_key, (heads, out_features), out_features, 1),
     )
-
-
-def _dropout(x: Array, rate: float, key: PRNGKeyArray | None) -> Array:
-    """Inverted dropout; the identity without a key."""
-    if key is None or rate == 0:
-        return x
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-    return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
 def gcn_propagate(
@@ -128,7 +121,7 @@ class GcnLayer(eqx.Module):
         *,
         key: PRNGKeyArray | None = None,
     ) -> Float[Array, "n_nodes out_features"]:
-        x = _dropout(jnp.asarray(x, self.weight.dtype), self.dropout, key)
+        x = inverted_dropout(jnp.asarray(x, self.weight.dtype), self.dropout, key)
         z = gcn_propagate(x @ self.weight, senders, receivers, weights)
         if self.bias is not None:
             z = z + self.bias[None, :]
@@ -217,7 +210,7 @@ class GatLayer(eqx.Module):
         *,
         key: PRNGKeyArray | None = None,
     ) -> Float[Array, "n_nodes n_out"]:
-        x = _dropout(jnp.asarray(x, self.weight.dtype), self.dropout, key)
+        x = inverted_dropout(jnp.asarray(x, self.weight.dtype), self.dropout, key)
         n = x.shape[0]
         h = (x @ self.weight).reshape(n, self.heads, self.out_features)
         loops = jnp.arange(n, dtype=senders.dtype)

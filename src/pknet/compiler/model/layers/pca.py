@@ -17,7 +17,6 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.model.layers.fixed import FixedLayer
-from pknet.specs.schema.model import PcaLayerSpec
 
 
 class PcaLayer(FixedLayer):
@@ -29,13 +28,15 @@ class PcaLayer(FixedLayer):
     name: str = eqx.field(static=True)
     whiten: bool = eqx.field(static=True)
 
-    def __init__(self, in_features: int, spec: PcaLayerSpec):
+    def __init__(
+        self, in_features: int, components: int, *, whiten: bool = False, name: str = "pca"
+    ):
         dtype = jax.dtypes.canonicalize_dtype(np.float64)  # float32 unless x64 is enabled
         self.mean = jnp.zeros(in_features, dtype)
-        self.components = jnp.eye(spec.components, in_features, dtype=dtype)
-        self.scale = jnp.ones(spec.components, dtype)
-        self.name = spec.name
-        self.whiten = spec.whiten
+        self.components = jnp.eye(components, in_features, dtype=dtype)
+        self.scale = jnp.ones(components, dtype)
+        self.name = name
+        self.whiten = whiten
 
     @property
     def n_parameters(self) -> int:

@@ -15,8 +15,6 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from pknet.specs.schema.model import RidgeLayerSpec
-
 
 class RidgeLayer(eqx.Module):
     """`x @ weight + bias`; the weights start at zero and are set by `solve_ridge` per fold."""
@@ -26,12 +24,20 @@ class RidgeLayer(eqx.Module):
     name: str = eqx.field(static=True)
     alpha: float = eqx.field(static=True)
 
-    def __init__(self, in_features: int, spec: RidgeLayerSpec):
+    def __init__(
+        self,
+        in_features: int,
+        units: int,
+        *,
+        alpha: float = 1.0,
+        use_bias: bool = True,
+        name: str = "ridge",
+    ):
         dtype = jax.dtypes.canonicalize_dtype(np.float64)  # float32 unless x64 is enabled
-        self.weight = jnp.zeros((in_features, spec.units), dtype)
-        self.bias = jnp.zeros(spec.units, dtype) if spec.bias else None
-        self.name = spec.name
-        self.alpha = spec.alpha
+        self.weight = jnp.zeros((in_features, units), dtype)
+        self.bias = jnp.zeros(units, dtype) if use_bias else None
+        self.name = name
+        self.alpha = alpha
 
     @property
     def n_parameters(self) -> int:
