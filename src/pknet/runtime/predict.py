@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from pknet.compiler.dataset import prepare_inputs, read_inputs
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
 from pknet.compiler.model.model import build_model
@@ -18,7 +19,6 @@ from pknet.compiler.model.vae import Vae
 from pknet.errors import CompileError, Location, Problem, RunDirectoryError
 from pknet.files import file_problem
 from pknet.io.data import read_feature_names
-from pknet.runtime.data import prepare_inputs, read_inputs
 from pknet.runtime.run_files import (
     MODEL_INFO,
     SPEC_FILE,

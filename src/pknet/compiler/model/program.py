@@ -6,7 +6,6 @@ an optimiser factory; it never reads YAML or builds a MILP.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -14,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pknet.compiler.located import spec_problem
+from pknet.compiler.located import locate
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
@@ -61,22 +60,6 @@ class Program:
         return build_optimizer(self.spec.train, steps_per_epoch)
 
 
-def _located(spec: Spec, error: CompileError) -> CompileError:
-    """Give model-building problems (which know only their field path) a spec location."""
-    problems = []
-    for problem in error.problems:
-        if problem.location is None and problem.path:
-            path = tuple(
-                int(p) if p.isdigit() else p
-                for p in problem.path.replace("[", ".").replace("]", "").split(".")
-            )
-            problem = dataclasses.replace(
-                spec_problem(spec, path, problem.message, problem.hint), path=problem.path
-            )
-        problems.append(problem)
-    return type(error)(problems)
-
-
 def output_width(model: Model | Vae, n_features: int) -> int:
     """How many values the model gives per example (a VAE: its reconstruction's width)."""
     if isinstance(model, SampleGraphModel):
@@ -112,7 +95,7 @@ def build_program(
         # abstractly: building a concrete probe compiled its random draws op by op (0.3 s)
         shapes, n_outputs, n_parameters = eqx.filter_eval_shape(probe)
     except CompileError as exc:
-        raise _located(spec, exc) from None
+        raise locate(spec, exc) from None
     loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
     return Program(
         spec, network, loss, n_features, n_outputs, n_parameters, n_targets, feature_graph, shapes
