@@ -346,7 +346,8 @@ def pknet_worker(config_path: Path) -> None:
     import jax
 
     import pknet
-    import pknet.runtime.data
+    import pknet.api
+    import pknet.compiler.dataset
     import pknet.runtime.run
     import pknet.runtime.train
 
@@ -367,10 +368,10 @@ def pknet_worker(config_path: Path) -> None:
 
     with contextlib.ExitStack() as stack:
         for module, name in (
-            (pknet.runtime.data, "read_inputs"),
-            (pknet.runtime.run, "compile_network"),
-            (pknet.runtime.run, "load_dataset"),
-            (pknet.runtime.run, "build_program"),
+            (pknet.compiler.dataset, "read_inputs"),
+            (pknet.api, "compile_network"),
+            (pknet.api, "load_dataset"),
+            (pknet.api, "build_program"),
             (pknet.runtime.run, "fold_stats"),
             (pknet.runtime.run, "train_folds"),
             (pknet.runtime.run, "predict_all"),

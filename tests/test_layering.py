@@ -1,4 +1,5 @@
-"""Imports go one way: specs -> io -> compiler/network -> compiler/model -> runtime -> api -> cli.
+"""Imports go one way: specs -> io -> compiler/network -> compiler/dataset -> compiler/model ->
+runtime -> api -> cli.
 
 A module may import from its own layer and the layers before it, never after. The shared
 top-level modules (`errors`, `files`, `interrupts`, the package `__init__`) sit below all.
@@ -17,6 +18,7 @@ LAYERS = (
     "pknet.specs",
     "pknet.io",
     "pknet.compiler.network",
+    "pknet.compiler.dataset",
     "pknet.compiler.model",
     "pknet.runtime",
     "pknet.api",

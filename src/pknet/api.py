@@ -7,13 +7,19 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 
 import jax
 import pandas as pd
 
 from pknet.compiler import CompiledNetwork, compile_network
+from pknet.compiler.dataset import load_dataset
+from pknet.compiler.located import locate
+from pknet.compiler.model.feature_graph import feature_graph
+from pknet.compiler.model.program import build_program
+from pknet.compiler.model.run_plan import build_run_plan
 from pknet.compiler.network.network_files import write_network_files
-from pknet.errors import CompileError, Problem
+from pknet.errors import CompileError, PknetError, Problem
 from pknet.io.output_folder import OutputFolder, OutputKind, require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run
 from pknet.runtime.predict import predict_run
@@ -21,6 +27,7 @@ from pknet.runtime.run import RunOutcome, run_folds
 from pknet.runtime.train import EpochCallback
 from pknet.specs import Spec, load_spec, render_spec
 from pknet.specs.load import Overrides
+from pknet.specs.paths import map_paths
 
 COMPILE_OUTPUT = OutputKind(kind="compile", marker="compile.json")
 
@@ -47,6 +54,57 @@ def compile_spec(
             write_network_files(compiled, staging)
         folder.commit()
     return compiled
+
+
+@contextlib.contextmanager
+def located(spec: Spec) -> Iterator[None]:
+    """Locate, in the spec's source, every problem raised inside that names only its path."""
+    try:
+        yield
+    except PknetError as exc:
+        raise locate(spec, exc) from exc.__cause__
+
+
+def input_files(spec: Spec) -> list[Path]:
+    """Every file the spec names (data, labels, network sources, tables), in spec order."""
+    found: list[Path] = []
+
+    def collect(_: tuple, path: Path) -> Path:
+        if path not in found:
+            found.append(path)
+        return path
+
+    map_paths(spec, collect)
+    return found
+
+
+def train_and_evaluate(
+    spec: Spec | str | Path,
+    overrides: Overrides = (),
+    *,
+    on_epoch: EpochCallback | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """The pipeline without writing: compile the network, read the dataset, build the program
+    and the run plan, then cross-validate, evaluate and explain in the runtime."""
+    loaded = _spec(spec, overrides)
+    with located(loaded):
+        start = perf_counter()
+        plan = build_run_plan(loaded)
+        network = compile_network(loaded) if loaded.network is not None else None
+        dataset = load_dataset(loaded, network.input_columns if network else None, network)
+        program = build_program(
+            loaded,
+            network,
+            dataset.x.shape[1],
+            dataset.task,
+            len(dataset.classes),
+            max(len(dataset.targets), 1),
+            feature_graph(loaded, dataset.x, dataset.features),
+        )
+        return run_folds(
+            program, plan, dataset, on_epoch=on_epoch, log=log, compile_s=perf_counter() - start
+        )
 
 
 @contextlib.contextmanager
@@ -104,10 +162,10 @@ def run(
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
     with OutputFolder(run_dir, RUN_OUTPUT, overwrite=overwrite) as folder:
         with on_device(device or loaded.train.device) as chosen:
-            outcome = run_folds(loaded, on_epoch=on_epoch, log=log)
+            outcome = train_and_evaluate(loaded, on_epoch=on_epoch, log=log)
         extra = {"device_used": str(chosen), "command": sys.argv}
         with folder.writing() as staging:
-            write_run(outcome, staging, extra)
+            write_run(outcome, staging, extra, render_spec(loaded), input_files(loaded))
         return RunResult(folder.commit(), outcome)
 
 

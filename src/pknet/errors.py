@@ -108,6 +108,10 @@ class RunDirectoryError(PknetError):
     """A run directory is incomplete, or one of its files was edited or damaged."""
 
 
+class RunError(PknetError):
+    """Training could not produce a model (e.g. the loss diverged)."""
+
+
 class MetricError(PknetError):
     """A metric written in Python (`evaluate.metrics`) could not be loaded or failed."""
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import pknet
-from pknet.runtime.run import RunOutcome, run_folds
+from pknet.api import train_and_evaluate
+from pknet.runtime.run import RunOutcome
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "kpnn_tcr" / "spec.yaml"
 QUICK = {
@@ -51,4 +52,4 @@ def extend_example(tmp_path: Path) -> Callable[[str], Path]:
 @pytest.fixture(scope="session")
 def quick_run(quick) -> RunOutcome:
     """One quick run of the example, shared by tests that only read it."""
-    return run_folds(quick())
+    return train_and_evaluate(quick())

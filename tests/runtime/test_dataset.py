@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import pknet
+from pknet.compiler.dataset import Dataset, load_dataset
 from pknet.errors import CompileError, SpecError
-from pknet.runtime.data import Dataset, load_dataset
 
 DATA = Path(__file__).parents[1] / "data" / "matrices"
 H5AD = DATA / "pbmc68k_40x50.h5ad"

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 import pknet
 from pknet.cli import app
+from pknet.compiler.model.feature_graph import feature_graph, feature_points
 from pknet.compiler.model.network_graph_model import NetworkGraphModel
 from pknet.errors import CompileError, RunDirectoryError
-from pknet.runtime.feature_graph import feature_graph, feature_points
 from pknet.runtime.run_files import FEATURE_GRAPH_FILE, read_feature_graph
 from pknet.runtime.transforms import apply_input_stats
 

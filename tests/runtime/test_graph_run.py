@@ -15,12 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 import pknet
+from pknet.api import train_and_evaluate
 from pknet.cli import app
+from pknet.compiler.dataset import load_dataset
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.program import build_program
+from pknet.compiler.model.run_plan import build_run_plan
 from pknet.errors import CompileError
-from pknet.runtime.data import load_dataset
-from pknet.runtime.run import _train, fold_rows, fold_stats, run_folds, stopping_rule
+from pknet.runtime.run import _train, fold_rows, fold_stats, stopping_rule
 from pknet.runtime.run_files import GRAPH_INPUTS_FILE
 from pknet.runtime.sample_graph import sample_graphs
 from pknet.runtime.splits import make_splits
@@ -70,7 +72,7 @@ def test_predict_scores_new_cells_as_the_cross_validation_scored_held_out_cells(
         stats = jax.tree.map(lambda a, k=fold: np.asarray(a)[k], outcome.stats)
         train_x = x[outcome.graphs.train_rows[fold]]
         scores = predict_new_samples(
-            outcome.spec,
+            outcome.program.spec,
             outcome.trained.model(fold),
             outcome.program.loss,
             train_x,
@@ -112,12 +114,13 @@ def _pipeline(spec: pknet.Spec, x: np.ndarray | None = None):
     if x is not None:
         dataset = dataclasses.replace(dataset, x=x)
     program = build_program(spec, None, dataset.x.shape[1], dataset.task, len(dataset.classes))
-    splits = make_splits(spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec)
-    stopping = stopping_rule(spec, dataset.task)
-    rows = fold_rows(spec, splits, dataset.y, stopping)
-    stats = fold_stats(spec, dataset.x, rows)
+    plan = build_run_plan(spec)
+    splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed)
+    stopping = stopping_rule(plan, dataset.task)
+    rows = fold_rows(plan, splits, dataset.y, stopping)
+    stats = fold_stats(plan, dataset.x, rows)
     graphs = sample_graphs(spec, dataset.x, rows.fit, stats)
-    trained = _train(spec, program, dataset, rows, stats, stopping, None, graphs)
+    trained = _train(plan, program, dataset, rows, stats, stopping, None, graphs)
     return dataset, splits, graphs, trained
 
 
@@ -143,8 +146,10 @@ def test_held_out_features_change_neither_the_training_graph_nor_the_trained_mod
 @pytest.mark.slow
 def test_folds_trained_one_at_a_time_equal_folds_trained_together() -> None:
     quick = {**QUICK, "train.epochs": 5}
-    together = run_folds(pknet.load_spec(EXAMPLE / "gat.yaml", quick))
-    looped = run_folds(pknet.load_spec(EXAMPLE / "gat.yaml", {**quick, "train.vmap_folds": False}))
+    together = train_and_evaluate(pknet.load_spec(EXAMPLE / "gat.yaml", quick))
+    looped = train_and_evaluate(
+        pknet.load_spec(EXAMPLE / "gat.yaml", {**quick, "train.vmap_folds": False})
+    )
     params = (together.trained.params, looped.trained.params)
     for a, b in zip(*(jax.tree.leaves(p) for p in params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
@@ -171,6 +176,6 @@ def test_k_too_large_for_a_fold_is_a_located_error(tmp_path: Path) -> None:
 def test_more_principal_components_than_a_fold_gives_is_a_located_error(tmp_path: Path) -> None:
     spec = pknet.load_spec(_extend(tmp_path, "model:\n  graph: {pca: 800}\n"))
     with pytest.raises(CompileError, match=r"`pca: 800` asks for more components") as info:
-        run_folds(spec)
+        train_and_evaluate(spec)
     assert info.value.problems[0].path == "model.graph.pca"
     assert info.value.problems[0].location.line == 4

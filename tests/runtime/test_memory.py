@@ -11,10 +11,10 @@ import optax
 import pytest
 
 import pknet
+from pknet.compiler.dataset import load_dataset
 from pknet.compiler.model.program import Program, build_program
 from pknet.compiler.network.compile_network import compile_network
 from pknet.errors import CompileError
-from pknet.runtime.data import load_dataset
 from pknet.runtime.memory import (
     DATA,
     HEADROOM,

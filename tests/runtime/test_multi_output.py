@@ -17,11 +17,13 @@ from sklearn.pipeline import make_pipeline
 from typer.testing import CliRunner
 
 import pknet
+from pknet.api import train_and_evaluate
 from pknet.cli import app
+from pknet.compiler.dataset import load_dataset
+from pknet.compiler.model.run_plan import build_run_plan
 from pknet.errors import CompileError, MetricError
-from pknet.runtime.data import load_dataset
 from pknet.runtime.metrics import METRICS, per_task_metrics, score
-from pknet.runtime.run import run_folds, stopping_rule
+from pknet.runtime.run import stopping_rule
 
 N, FEATURES, TASKS = 24, [f"g{i}" for i in range(6)], ["t1", "t2", "t3"]
 RNG = np.random.default_rng(0)
@@ -190,10 +192,10 @@ def test_early_stopping_watches_the_mean_over_tasks(data: Path) -> None:
     body = "loss: mse\ntrain: {epochs: 4, early_stopping: {monitor: val_r2, patience: 2}}\n"
     body += "evaluate: {cv: {kind: kfold, folds: 3}, metrics: [r2]}\n"
     spec = pknet.load_spec(write_spec(data, "{file: labels.csv, columns: all}", body))
-    rule = stopping_rule(spec, "regression", targets=TASKS)
+    rule = stopping_rule(build_run_plan(spec), "regression", targets=TASKS)
     truth, pred = RNG.normal(size=(10, 3)), RNG.normal(size=(10, 3))
     assert rule.metric(truth, pred) == pytest.approx(skm.r2_score(truth, pred))
-    outcome = run_folds(spec)  # validation rows split at random (no classes to stratify)
+    outcome = train_and_evaluate(spec)  # validation rows split at random (no classes to stratify)
     assert all(
         len(h["val_loss"]) == outcome.trained.epochs_run[k]
         for k, h in enumerate(outcome.trained.history)
@@ -206,7 +208,7 @@ LOO_BODY = "loss: mse\nevaluate: {cv: {kind: leave_one_out}, metrics: [r2, pears
 
 def test_a_ridge_head_equals_scikit_learn_on_every_fold(data: Path) -> None:
     spec = write_spec(data, "{file: labels.csv, index: sample, columns: all}", LOO_BODY, RIDGE)
-    outcome = run_folds(pknet.load_spec(spec))
+    outcome = train_and_evaluate(pknet.load_spec(spec))
     ds = outcome.dataset
     for k, split in enumerate(outcome.splits):
         reference = Ridge(alpha=2.0).fit(ds.x[split.train], ds.y[split.train])
@@ -223,7 +225,7 @@ PCA_RIDGE = "    - {kind: pca, components: 3, whiten: true}\n" + RIDGE
 def test_principal_component_regression_equals_scikit_learn_on_every_fold(data: Path) -> None:
     body = "loss: mse\nevaluate: {cv: {kind: kfold, folds: 4}, metrics: [r2]}\n"
     spec = write_spec(data, "{file: labels.csv, index: sample, columns: all}", body, PCA_RIDGE)
-    outcome = run_folds(pknet.load_spec(spec))
+    outcome = train_and_evaluate(pknet.load_spec(spec))
     ds = outcome.dataset
     for k, split in enumerate(outcome.splits):
         reference = make_pipeline(PCA(3, whiten=True, svd_solver="full"), Ridge(alpha=2.0))
@@ -274,7 +276,7 @@ def python_metric_spec(folder: Path, entry: str) -> Path:
 
 def test_a_python_metric_is_scored_per_task(data: Path) -> None:
     spec = python_metric_spec(data, "{name: weighted_error, file: my_metrics.py}")
-    outcome = run_folds(pknet.load_spec(spec))
+    outcome = train_and_evaluate(pknet.load_spec(spec))
     split, scores = outcome.splits[1], outcome.test_scores[1]
     truth = outcome.dataset.y[split.test]
     expected = [np.sum((truth[:, j] - scores[:, j]) ** 2 * np.arange(len(truth))) for j in range(3)]
@@ -299,7 +301,7 @@ def test_python_metric_failures_are_located_errors(data, entry, message) -> None
     (data / "syntax.py").write_text("def oops(:\n")
     spec = python_metric_spec(data, entry)
     with pytest.raises(MetricError) as caught:
-        run_folds(pknet.load_spec(spec))
+        train_and_evaluate(pknet.load_spec(spec))
     assert message in caught.value.format()
     assert caught.value.problems[0].location.line == 11  # the `evaluate:` line of the spec
     result = CliRunner().invoke(app, ["run", str(spec), "--quiet", "--out", str(data / "run")])
@@ -324,7 +326,7 @@ CHAIN = [("g0", "g1"), ("g1", "g2"), ("g2", "g4"), ("g3", "g5"), ("g2", "g3")]
 
 def test_network_outputs_as_targets(data: Path) -> None:
     spec = network_spec(data, CHAIN, "{features: network_outputs}", "measured")
-    outcome = run_folds(pknet.load_spec(spec))
+    outcome = train_and_evaluate(pknet.load_spec(spec))
     assert outcome.dataset.targets == ("g4", "g5")
     assert outcome.dataset.features == ("g0", "g1", "g2", "g3")  # outputs left the inputs
     np.testing.assert_allclose(outcome.dataset.y, X[:, [4, 5]], rtol=1e-6)

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from sklearn.model_selection import KFold
 
 import pknet
+from pknet.compiler.located import locate
+from pknet.compiler.model.run_plan import cv_plan
 from pknet.errors import CompileError
 from pknet.runtime.splits import Split, make_splits, validation_split
 from pknet.specs.schema.evaluate import HoldoutSpec, KFoldSpec, LeaveOneOutSpec
@@ -152,8 +154,9 @@ def test_error_located_in_the_spec(tmp_path: Path) -> None:
     )
     spec = pknet.load_spec(path)
     with pytest.raises(CompileError) as caught:
-        make_splits(spec.evaluate.cv, labels([20, 5]), "binary", 0, spec=spec)
-    assert "spec.yaml:10:39: evaluate.cv.folds: class 1 has 5 sample(s)" in caught.value.format()
+        make_splits(cv_plan(spec.evaluate.cv), labels([20, 5]), "binary", 0)
+    located = locate(spec, caught.value)
+    assert "spec.yaml:10:39: evaluate.cv.folds: class 1 has 5 sample(s)" in located.format()
 
 
 def test_too_few_samples_for_the_folds() -> None:

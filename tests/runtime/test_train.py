@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import pknet
+from pknet.api import train_and_evaluate
 from pknet.compiler.model.base import group_arrays
-from pknet.runtime.run import RunError, fold_rows, run_folds, stopping_rule
+from pknet.runtime.run import RunError, fold_rows, stopping_rule
 from pknet.runtime.train import PURPOSE_INIT, PURPOSE_SHUFFLE, init_folds, stream_key
 
 
@@ -21,7 +22,7 @@ def leaves(trained) -> list[np.ndarray]:
 
 def test_vmapped_folds_equal_fold_by_fold_training(quick, quick_run) -> None:
     together = quick_run
-    looped = run_folds(quick({"train.vmap_folds": False}))
+    looped = train_and_evaluate(quick({"train.vmap_folds": False}))
     for a, b in zip(leaves(together.trained), leaves(looped.trained), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(together.trained.best_epoch, looped.trained.best_epoch)
@@ -42,10 +43,10 @@ def test_folds_drawn_together_equal_each_fold_built_from_its_own_key(quick_run) 
 
 
 def test_same_seed_same_weights_other_seed_other_weights(quick, quick_run) -> None:
-    first, second = quick_run, run_folds(quick())
+    first, second = quick_run, train_and_evaluate(quick())
     for a, b in zip(leaves(first.trained), leaves(second.trained), strict=True):
         np.testing.assert_array_equal(a, b)
-    other = run_folds(quick({"seed": 1}))
+    other = train_and_evaluate(quick({"seed": 1}))
     weight = first.trained.params.layers[0].weight
     assert not np.allclose(weight, other.trained.params.layers[0].weight)
 
@@ -58,7 +59,7 @@ def test_early_stopping_restores_the_best_validation_epoch(quick) -> None:
             "train.early_stopping": {"monitor": "val_loss", "patience": 3},
         }
     )
-    outcome = run_folds(spec)
+    outcome = train_and_evaluate(spec)
     trained = outcome.trained
     for k, history in enumerate(trained.history):
         val = np.asarray(history["val_loss"])
@@ -85,8 +86,8 @@ def test_early_stopping_restores_the_best_validation_epoch(quick) -> None:
 
 
 def _val_rows(outcome, fold: int) -> np.ndarray:
-    spec = outcome.spec
-    rows = fold_rows(spec, outcome.splits, outcome.dataset.y, stopping_rule(spec, "binary"))
+    plan = outcome.plan
+    rows = fold_rows(plan, outcome.splits, outcome.dataset.y, stopping_rule(plan, "binary"))
     return rows.val[fold]
 
 
@@ -119,7 +120,7 @@ def test_a_metric_that_does_not_fit_the_task_fails_before_training(
         f"  target: {target}\nmodel: {{layers: [{head}\nevaluate: {evaluate}\n"
     )
     with pytest.raises(RunError) as caught:
-        run_folds(pknet.load_spec(spec))
+        train_and_evaluate(pknet.load_spec(spec))
     assert message in caught.value.format()
     assert caught.value.problems[0].location.line == 8  # the `evaluate` line
 
@@ -133,6 +134,6 @@ def test_a_monitor_undefined_in_every_epoch_is_an_error_not_the_initial_weights(
         }
     )
     with pytest.raises(RunError) as caught:
-        run_folds(spec)
+        train_and_evaluate(spec)
     text = caught.value.format()
     assert "train.early_stopping.monitor: `val_roc_auc` was undefined (NaN) in every epoch" in text

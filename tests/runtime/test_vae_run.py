@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import pknet
+from pknet.api import train_and_evaluate
 from pknet.runtime.embedding import EMBEDDING_KEY, principal_components
 from pknet.runtime.metrics import compute_metrics
-from pknet.runtime.run import RunError, RunOutcome, run_folds
+from pknet.runtime.run import RunError, RunOutcome
 from pknet.runtime.transforms import apply_input_stats
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "go_vae" / "spec.yaml"
@@ -30,7 +31,7 @@ DENSE = {**QUICK, "model.layers": [{"kind": "dense", "units": 16}], "explain": [
 
 @pytest.fixture(scope="module")
 def outcome() -> RunOutcome:
-    return run_folds(pknet.load_spec(EXAMPLE, QUICK))
+    return train_and_evaluate(pknet.load_spec(EXAMPLE, QUICK))
 
 
 def test_training_lowers_the_loss(outcome: RunOutcome) -> None:
@@ -90,9 +91,9 @@ def test_the_run_directory_has_the_annotated_copy_and_the_plot(tmp_path: Path) -
 
 
 def test_the_same_seed_gives_the_same_embedding() -> None:
-    first = run_folds(pknet.load_spec(EXAMPLE, DENSE)).embeddings
-    again = run_folds(pknet.load_spec(EXAMPLE, DENSE)).embeddings
-    other = run_folds(pknet.load_spec(EXAMPLE, {**DENSE, "seed": 1})).embeddings
+    first = train_and_evaluate(pknet.load_spec(EXAMPLE, DENSE)).embeddings
+    again = train_and_evaluate(pknet.load_spec(EXAMPLE, DENSE)).embeddings
+    other = train_and_evaluate(pknet.load_spec(EXAMPLE, {**DENSE, "seed": 1})).embeddings
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
 
@@ -109,7 +110,7 @@ def test_predict_embeds_new_samples_like_fold_0(tmp_path: Path) -> None:
 def test_a_count_likelihood_on_standardised_inputs_is_an_error() -> None:
     spec = pknet.load_spec(EXAMPLE, {**DENSE, "loss": "recon(nb) + kl"})
     with pytest.raises(RunError) as caught:
-        run_folds(spec)
+        train_and_evaluate(spec)
     text = caught.value.format()
     assert "loss: `recon(nb)` is a likelihood of counts" in text
     assert "standardised per fold" in text

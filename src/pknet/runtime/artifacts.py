@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,7 +49,6 @@ from pknet.runtime.run_files import (
     write_model_info,
     write_stats,
 )
-from pknet.specs import render_spec
 
 MANIFEST_FILE = "manifest.json"
 RUN_OUTPUT = OutputKind(kind="run", marker="run.json")  # run.json, written last, lists the files
@@ -66,12 +66,18 @@ def default_run_dir(root: Path, name: str, digest: str) -> Path:
     return root / name / f"{stamp}-{digest[:8]}"
 
 
-def write_run(outcome: RunOutcome, folder: Path, extra_manifest: dict[str, object]) -> None:
-    """Write every artifact of `outcome` into `folder` (an `OutputFolder`'s staging folder)."""
-    spec_text = render_spec(outcome.spec)
+def write_run(
+    outcome: RunOutcome,
+    folder: Path,
+    extra_manifest: dict[str, object],
+    spec_text: str,
+    inputs: Sequence[Path],
+) -> None:
+    """Write every artifact of `outcome` into `folder` (an `OutputFolder`'s staging folder):
+    `spec_text` is the rendered spec, `inputs` every file it names (hashed in the manifest)."""
     digest = spec_hash(spec_text)
     (folder / SPEC_FILE).write_text(spec_text, encoding="utf-8")
-    manifest = {**build_manifest(outcome.spec, digest), **extra_manifest}
+    manifest = {**build_manifest(outcome.plan.seed, digest, inputs), **extra_manifest}
     manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
     _json(folder / MANIFEST_FILE, manifest)
     write_model_info(folder / MODEL_INFO, model_info(outcome))
@@ -89,9 +95,13 @@ def write_run(outcome: RunOutcome, folder: Path, extra_manifest: dict[str, objec
     if outcome.embeddings is None:
         predictions(outcome).to_csv(folder / "predictions.csv", index=False)
     else:
-        embedding_anndata(outcome.spec.data, outcome.dataset, outcome.embeddings).write_h5ad(
-            folder / EMBEDDING_FILE
-        )
+        output = outcome.plan.output
+        embedding_anndata(
+            Path(output.expression_file),
+            output.expression_format,
+            outcome.dataset,
+            outcome.embeddings,
+        ).write_h5ad(folder / EMBEDDING_FILE)
     if len(outcome.importances):
         outcome.importances.to_csv(folder / "importances.csv", index=False)
     figures = _write_figures(outcome, folder / "figures")

@@ -16,14 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from pknet.compiler.dataset import Dataset
 from pknet.compiler.model.losses import CompiledLoss
 from pknet.io.data import data_format, read_anndata
-from pknet.runtime.data import Dataset
 from pknet.runtime.metrics import MetricFn
 from pknet.runtime.splits import Split
 from pknet.runtime.train import TrainedFolds
 from pknet.runtime.transforms import InputStats, apply_input_stats
-from pknet.specs.schema import DataSpec
 
 EMBEDDING_KEY = "X_pknet"
 
@@ -79,11 +78,12 @@ def principal_components(points: np.ndarray, n: int = 2) -> np.ndarray:
     return centred @ (axes * signs[:, None]).T
 
 
-def embedding_anndata(data: DataSpec, dataset: Dataset, embeddings: np.ndarray) -> anndata.AnnData:
+def embedding_anndata(
+    source: Path, fmt: str, dataset: Dataset, embeddings: np.ndarray
+) -> anndata.AnnData:
     """A copy of the input AnnData restricted to the run's samples (for a table input, one with
     only `obs`), with the embeddings in `obsm` and the run's labels in `obs["pknet_target"]`."""
-    source = Path(data.expression.file)
-    if data_format(source, data.expression.format) == "h5ad":
+    if data_format(source, fmt) == "h5ad":
         adata = read_anndata(source)[list(dataset.samples)].copy()
     else:
         adata = anndata.AnnData(obs=pd.DataFrame(index=pd.Index(dataset.samples, name="sample")))

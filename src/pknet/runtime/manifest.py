@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import platform
 import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import jax
 
 import pknet
-from pknet.specs import Spec
-from pknet.specs.paths import map_paths
 
 LIBRARIES = (
     "jax",
@@ -38,19 +37,6 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def input_files(spec: Spec) -> list[Path]:
-    """Every file the spec names (data, labels, network sources, tables), in spec order."""
-    found: list[Path] = []
-
-    def collect(_: tuple, path: Path) -> Path:
-        if path not in found:
-            found.append(path)
-        return path
-
-    map_paths(spec, collect)
-    return found
-
-
 def _version(name: str) -> str | None:
     try:
         return version(name)
@@ -58,8 +44,8 @@ def _version(name: str) -> str | None:
         return None
 
 
-def build_manifest(spec: Spec, spec_hash: str) -> dict[str, object]:
-    """The manifest of a run of `spec` on this machine."""
+def build_manifest(seed: int, spec_hash: str, inputs: Sequence[Path]) -> dict[str, object]:
+    """The manifest of a run on this machine (`inputs`: every file its spec names)."""
     device = jax.devices()[0]
     return {
         "pknet": pknet.__version__,
@@ -71,7 +57,7 @@ def build_manifest(spec: Spec, spec_hash: str) -> dict[str, object]:
             "kind": device.device_kind,
             "count": jax.device_count(),
         },
-        "seed": spec.seed,
+        "seed": seed,
         "spec_sha256": spec_hash,
-        "inputs": {str(path): sha256(path) for path in input_files(spec)},
+        "inputs": {str(path): sha256(path) for path in inputs},
     }

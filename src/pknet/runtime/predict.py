@@ -10,13 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from pknet.compiler.dataset import prepare_inputs, read_inputs
 from pknet.compiler.model.base import AbstractModel
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
 from pknet.compiler.model.model import build_model
 from pknet.errors import CompileError, Location, Problem, RunDirectoryError
 from pknet.files import file_problem
 from pknet.io.data import read_feature_names
-from pknet.runtime.data import prepare_inputs, read_inputs
 from pknet.runtime.run_files import (
     MODEL_INFO,
     SPEC_FILE,

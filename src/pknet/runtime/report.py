@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from pknet.compiler.model.layers import HierarchyReport, NetworkLayer
 from pknet.compiler.network.summary import compile_summary
-from pknet.specs import summarize
 
 if TYPE_CHECKING:
     from pknet.runtime.run import RunOutcome
@@ -49,22 +48,22 @@ def _graph_lines(outcome: RunOutcome) -> list[str]:
     """How many edges each fold's sample graph has (none without `model.graph`)."""
     if outcome.graphs is None:
         return []
-    graph = outcome.spec.model.sample_graph()
+    kind = outcome.plan.output.sample_graph_kind
     edges = ", ".join(f"{n:,}" for n in outcome.graphs.n_edges)
     return [
         "",
-        f"Graph: `{graph.kind}` over samples, built per fold; edges per fold {edges}. Only each "
+        f"Graph: `{kind}` over samples, built per fold; edges per fold {edges}. Only each "
         "fold's training rows send edges and enter the loss; validation and test rows receive.",
     ]
 
 
 def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
     """Write the markdown report of a run next to its figures."""
-    spec, dataset = outcome.spec, outcome.dataset
+    plan, dataset = outcome.plan, outcome.dataset
     doc = outcome.metrics_document()
-    lines = [f"# {spec.name}", "", f"`{summarize(spec)}`", ""]
-    if spec.description:
-        lines += [spec.description, ""]
+    lines = [f"# {plan.name}", "", f"`{plan.output.summary}`", ""]
+    if plan.output.description:
+        lines += [plan.output.description, ""]
     lines += [
         "## Data",
         "",
@@ -84,7 +83,7 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
     lines += [
         "## Model and training",
         "",
-        f"{outcome.program.n_parameters} trainable parameters; loss `{spec.loss}`; "
+        f"{outcome.program.n_parameters} trainable parameters; loss `{plan.output.loss}`; "
         f"{len(outcome.splits)} folds trained together.",
         *_graph_lines(outcome),
         "",

@@ -18,14 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pknet.compiler.located import spec_problem
 from pknet.compiler.model.layers.pca import PcaLayer
 from pknet.compiler.model.layers.ridge import solve_ridge
-from pknet.errors import CompileError
+from pknet.compiler.model.run_plan import RunPlan
+from pknet.errors import CompileError, Problem
 from pknet.runtime.train import PURPOSE_INIT, FoldRows, TrainedFolds, pad_rows, stream_key
 from pknet.runtime.transforms import InputStats, apply_input_stats
-from pknet.specs import Spec
-from pknet.specs.schema.model import PcaLayerSpec
 
 
 def _fit_fold(
@@ -59,25 +57,24 @@ def _fit_fold(
     return eqx.filter(solved, eqx.is_inexact_array), mse
 
 
-def check_components(spec: Spec, rows: FoldRows) -> None:
+def check_components(plan: RunPlan, rows: FoldRows) -> None:
     """A `pca` layer keeps at most as many components as every fold has training samples."""
     fewest = min(len(r) for r in rows.fit)
-    for i, layer in enumerate(spec.model.layers):
-        if isinstance(layer, PcaLayerSpec) and layer.components > fewest:
+    for i, components in plan.pca_components:
+        if components > fewest:
             raise CompileError(
-                spec_problem(
-                    spec,
-                    ("model", "layers", i, "components"),
-                    f"the `pca` layer keeps {layer.components} components, but a training fold "
+                Problem(
+                    f"the `pca` layer keeps {components} components, but a training fold "
                     f"has only {fewest} samples to fit them on",
-                    f"keep at most {fewest} components, or give each fold more training samples "
-                    "(fewer folds, or a smaller holdout `test_fraction`)",
+                    path=f"model.layers[{i}].components",
+                    hint=f"keep at most {fewest} components, or give each fold more training "
+                    "samples (fewer folds, or a smaller holdout `test_fraction`)",
                 )
             )
 
 
 def fit_ridge_folds(
-    spec: Spec,
+    plan: RunPlan,
     factory: Callable[[jax.Array], eqx.Module],
     x: np.ndarray,
     y: np.ndarray,
@@ -86,8 +83,8 @@ def fit_ridge_folds(
 ) -> TrainedFolds:
     """Solve the ridge head of every fold on its `rows.fit` (one "epoch" in the history)."""
     start = perf_counter()
-    check_components(spec, rows)
-    seed = spec.seed
+    check_components(plan, rows)
+    seed = plan.seed
     n_folds = len(rows.fit)
     # the fixed layers and the zero-initialised head do not depend on the key: build one model
     params, static = eqx.partition(factory(stream_key(seed, PURPOSE_INIT, 0)), eqx.is_inexact_array)

@@ -1,5 +1,6 @@
-"""`run`: a validated spec -> compiled network and program -> cross-validated training ->
-metrics, importances and a run directory.
+"""`run_folds`: a Program, a RunPlan and a Dataset -> cross-validated training -> metrics and
+importances. The runtime never reads the spec: problems it raises name their field path only,
+and the API locates them in the spec's source.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pknet.compiler.located import spec_problem
+from pknet.compiler.dataset import Dataset
 from pknet.compiler.model.base import group_arrays
 from pknet.compiler.model.losses import CompiledLoss
-from pknet.compiler.model.program import Program, build_program
-from pknet.compiler.network.compile_network import CompiledNetwork, compile_network
-from pknet.errors import PknetError
+from pknet.compiler.model.program import Program
+from pknet.compiler.model.run_plan import CLASSIFICATION_METRICS, REGRESSION_METRICS, RunPlan
+from pknet.compiler.network.compile_network import CompiledNetwork
+from pknet.errors import Problem, RunError
 from pknet.runtime.activation_importance import activation_auc_per_class
-from pknet.runtime.data import Dataset, load_dataset
 from pknet.runtime.embedding import latent_means, reconstruction_metrics
 from pknet.runtime.explain import explain_fold, importance_table
-from pknet.runtime.feature_graph import feature_graph
 from pknet.runtime.memory import check_training_memory
 from pknet.runtime.metrics import (
+    METRICS,
     MetricFn,
     Scores,
     TaskValues,
@@ -54,24 +55,17 @@ from pknet.runtime.train import (
 )
 from pknet.runtime.train_graph import predict_graph_folds, train_graph_folds
 from pknet.runtime.transforms import InputStats, apply_input_stats, fit_input_stats, stack_stats
-from pknet.runtime.user_metrics import resolve_metrics
-from pknet.specs import Spec
-from pknet.specs.schema import KpnnLayerSpec, VaeModelSpec
-from pknet.specs.schema.data import StandardizeSpec
-from pknet.specs.schema.evaluate import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 LOWER_IS_BETTER = {"loss", "mse", "mae"}
 
-
-class RunError(PknetError):
-    """Training could not produce a model (e.g. the loss diverged)."""
+__all__ = ["RunError", "RunOutcome", "run_folds"]
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     """Everything a run computed, before it is written to disk."""
 
-    spec: Spec
+    plan: RunPlan
     network: CompiledNetwork | None
     program: Program
     dataset: Dataset
@@ -105,14 +99,14 @@ class RunOutcome:
                 fold["per_task"] = self.task_metrics[k]
             folds.append(fold)
         document = {
-            "name": self.spec.name,
+            "name": self.plan.name,
             "task": self.dataset.task,
             "classes": list(self.dataset.classes),
             "n_samples": len(self.dataset.samples),
             "samples": self.dataset.join.counts(),
             "n_features": self.program.n_features,
             "n_parameters": self.program.n_parameters,
-            "seed": self.spec.seed,
+            "seed": self.plan.seed,
             "folds": folds,
             "summary": summarize(self.fold_metrics),
         }
@@ -136,73 +130,71 @@ def out_of_fold_document(scores: Scores, splits: list[Split]) -> dict[str, objec
     return document
 
 
-def check_task(spec: Spec, task: str) -> None:
+def resolve_metrics(plan: RunPlan) -> dict[str, MetricFn]:
+    """Every metric of the plan by name, in spec order: built-ins from the registry."""
+    return {m.name: m.function or METRICS[m.name] for m in plan.metrics}
+
+
+def check_task(plan: RunPlan, task: str, *, embeds: bool) -> None:
     """Before training: the built-in metrics and explain methods measure what the target is (a
     multiclass score matrix has no r2; a regression has no ROC curve). A VAE's metrics score its
-    reconstruction, whatever the labels are."""
+    reconstruction (`embeds`), whatever the labels are."""
     unfit = {"regression": CLASSIFICATION_METRICS, "multiclass": REGRESSION_METRICS}.get(task, ())
-    if isinstance(spec.model, VaeModelSpec):
+    if embeds:
         unfit = ()
     fit = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-    for i, metric in enumerate(spec.evaluate.metrics):
-        if isinstance(metric, str) and metric in unfit:
+    for i, metric in enumerate(plan.metrics):
+        if metric.function is None and metric.name in unfit:
             raise RunError(
-                spec_problem(
-                    spec,
-                    ("evaluate", "metrics", i),
-                    f"`{metric}` does not score a {task} target",
-                    f"use metrics from {', '.join(f'`{m}`' for m in fit)}",
+                Problem(
+                    f"`{metric.name}` does not score a {task} target",
+                    path=f"evaluate.metrics[{i}]",
+                    hint=f"use metrics from {', '.join(f'`{m}`' for m in fit)}",
                 )
             )
-    if "activation_auc" in spec.explain.methods and task == "regression":
+    if "activation_auc" in plan.explain_methods and task == "regression":
         raise RunError(
-            spec_problem(
-                spec,
-                ("explain",),
+            Problem(
                 "`activation_auc` scores nodes against class labels, not a regression target",
-                "use a class target (`positive: [...]` makes one class against the rest)",
+                path="explain",
+                hint="use a class target (`positive: [...]` makes one class against the rest)",
             )
         )
 
 
-def check_count_likelihood(spec: Spec, loss: CompiledLoss, x: np.ndarray) -> None:
+def check_count_likelihood(plan: RunPlan, loss: CompiledLoss, x: np.ndarray) -> None:
     """`recon(poisson|nb)` reconstructs counts: its targets must not be centred or negative."""
     if loss.likelihood not in ("poisson", "nb"):
         return
-    centred = [
-        i for i, t in enumerate(spec.data.transform) if isinstance(t, StandardizeSpec)
-    ] or any(
-        isinstance(layer, KpnnLayerSpec) and layer.input_batchnorm for layer in spec.model.layers
-    )
+    centred = plan.input_stats.standardize
     if centred or (x.size and np.nanmin(x) < 0):
         why = "standardised per fold" if centred else f"negative (down to {np.nanmin(x):.3g})"
         raise RunError(
-            spec_problem(
-                spec,
-                ("loss",),
+            Problem(
                 f"`recon({loss.likelihood})` is a likelihood of counts, but the inputs it "
                 f"reconstructs are {why}",
-                "use `recon(mse)`, or reconstruct non-negative values (counts, or `log1p` "
+                path="loss",
+                hint="use `recon(mse)`, or reconstruct non-negative values (counts, or `log1p` "
                 "without `standardize` or `input_batchnorm`)",
             )
         )
 
 
 def stopping_rule(
-    spec: Spec,
+    plan: RunPlan,
     task: str,
     metrics: Mapping[str, MetricFn] | None = None,
     targets: Sequence[str] = (),
 ) -> StoppingRule | None:
-    """Resolve `train.early_stopping` into a concrete rule (`metrics`: the spec's, resolved)."""
-    early = spec.train.early_stopping
+    """Resolve `train.early_stopping` into a concrete rule (`metrics`: the plan's, resolved)."""
+    early = plan.early_stopping
     if early is None:
         return None
     quantity = early.monitor.partition("_")[2]
     lower = early.mode == "min" or (early.mode == "auto" and quantity in LOWER_IS_BETTER)
     metric = None
     if quantity != "loss":
-        fn = {quantity: (metrics or resolve_metrics(spec))[quantity]}
+        fn = {quantity: (metrics or resolve_metrics(plan))[quantity]}
 
         def metric(y: np.ndarray, scores: np.ndarray) -> float:
             return score(fn, y, scores, task, targets).values[quantity]
@@ -212,13 +204,13 @@ def stopping_rule(
     )
 
 
-def fold_rows(spec: Spec, splits: list[Split], y: np.ndarray, stopping: StoppingRule | None):
+def fold_rows(plan: RunPlan, splits: list[Split], y: np.ndarray, stopping: StoppingRule | None):
     """Training rows per fold, with a validation part held out when early stopping needs one."""
     needs_val = stopping is not None and stopping.monitor.startswith("val_")
     fit, val = [], []
     for k, split in enumerate(splits):
         if needs_val:
-            f, v = validation_split(split.train, y, spec.train.validation_fraction, spec.seed, k)
+            f, v = validation_split(split.train, y, plan.validation_fraction, plan.seed, k)
         else:
             f, v = split.train, np.zeros(0, dtype=np.int64)
         fit.append(f)
@@ -226,23 +218,18 @@ def fold_rows(spec: Spec, splits: list[Split], y: np.ndarray, stopping: Stopping
     return FoldRows(fit, val)
 
 
-def fold_stats(spec: Spec, x: np.ndarray, rows: FoldRows) -> InputStats:
+def fold_stats(plan: RunPlan, x: np.ndarray, rows: FoldRows) -> InputStats:
     """Per-fold input statistics, fitted on each fold's training rows only."""
-    standardize = [t for t in spec.data.transform if isinstance(t, StandardizeSpec)]
-    batchnorm = any(
-        isinstance(layer, KpnnLayerSpec) and layer.input_batchnorm for layer in spec.model.layers
-    )
-    with_mean = standardize[0].with_mean if standardize else True
-    with_std = standardize[0].with_std if standardize else True
+    how = plan.input_stats
     return stack_stats(
         [
             fit_input_stats(
                 x,
                 fit,
-                standardize=bool(standardize) or batchnorm,
-                with_mean=with_mean,
-                with_std=with_std,
-                impute_mean=spec.data.missing == "mean",
+                standardize=how.standardize,
+                with_mean=how.with_mean,
+                with_std=how.with_std,
+                impute_mean=how.impute_mean,
             )
             for fit in rows.fit
         ]
@@ -275,44 +262,38 @@ def predict_all(
 
 
 def run_folds(
-    spec: Spec, *, on_epoch: EpochCallback | None = None, log: Callable[[str], None] | None = None
+    program: Program,
+    plan: RunPlan,
+    dataset: Dataset,
+    *,
+    on_epoch: EpochCallback | None = None,
+    log: Callable[[str], None] | None = None,
+    compile_s: float = 0.0,
 ) -> RunOutcome:
-    """Compile, train every fold, evaluate and explain; nothing is written."""
+    """Train every fold of `program` on `dataset` as `plan` says, evaluate and explain; nothing
+    is written (`compile_s`: the seconds the compiler took, reported with the setup's)."""
     say = log or (lambda _: None)
     timings: dict[str, float] = {}
     start = perf_counter()
-    metrics = resolve_metrics(spec)
-    network = compile_network(spec) if spec.network is not None else None
-    dataset = load_dataset(spec, network.input_columns if network else None, network)
-    check_task(spec, dataset.task)
-    n_targets = max(len(dataset.targets), 1)
-    program = build_program(
-        spec,
-        network,
-        dataset.x.shape[1],
-        dataset.task,
-        len(dataset.classes),
-        n_targets,
-        feature_graph(spec, dataset.x, dataset.features),
-    )
-    check_count_likelihood(spec, program.loss, dataset.x)
-    splits = make_splits(
-        spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec, classes=dataset.classes
-    )
-    stopping = stopping_rule(spec, dataset.task, metrics, dataset.targets)
-    rows = fold_rows(spec, splits, dataset.y, stopping)
-    stats = fold_stats(spec, dataset.x, rows)
-    graphs = sample_graphs(spec, dataset.x, rows.fit, stats)
-    _check_memory(spec, program, dataset, splits, rows, stopping, graphs)
-    timings["compile_s"] = perf_counter() - start
+    metrics = resolve_metrics(plan)
+    network = program.network
+    check_task(plan, dataset.task, embeds=program.model_kind.embeds)
+    check_count_likelihood(plan, program.loss, dataset.x)
+    splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
+    stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
+    rows = fold_rows(plan, splits, dataset.y, stopping)
+    stats = fold_stats(plan, dataset.x, rows)
+    graphs = sample_graphs(program.spec, dataset.x, rows.fit, stats)
+    _check_memory(plan, program, dataset, splits, rows, stopping, graphs)
+    timings["compile_s"] = compile_s + perf_counter() - start
     say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))
     say(
         f"compiled: {len(dataset.samples)} samples x {program.n_features} inputs, "
         f"{program.n_parameters} parameters, {len(splits)} folds"
     )
 
-    with _training_errors(spec):
-        trained = _train(spec, program, dataset, rows, stats, stopping, on_epoch, graphs)
+    with _training_errors():
+        trained = _train(plan, program, dataset, rows, stats, stopping, on_epoch, graphs)
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
@@ -333,10 +314,10 @@ def run_folds(
         fold_metrics = [f.values for f in per_fold]
         task_metrics = [f.per_task for f in per_fold] if dataset.targets else []
         out_of_fold = pooled_scores(metrics, dataset, splits, scores)
-    importances = _explain(spec, program, trained, dataset, splits, rows, stats, stopping, timings)
+    importances = _explain(plan, program, trained, dataset, splits, rows, stats, stopping, timings)
     timings["evaluate_s"] = perf_counter() - start
     return RunOutcome(
-        spec,
+        plan,
         network,
         program,
         dataset,
@@ -355,7 +336,7 @@ def run_folds(
 
 
 def _check_memory(
-    spec: Spec,
+    plan: RunPlan,
     program: Program,
     dataset: Dataset,
     splits: list[Split],
@@ -365,7 +346,7 @@ def _check_memory(
 ) -> None:
     """Refuse, before allocating the models, a run that would not fit the device's memory."""
     held_out = max(len(r) for r in [*rows.val, *(s.test for s in splits)])
-    batch = min(spec.train.batch_size, max(len(r) for r in rows.fit))
+    batch = min(plan.batch_size, max(len(r) for r in rows.fit))
     if graphs is not None:  # a full batch of every sample
         batch = held_out = len(dataset.samples)
     check_training_memory(
@@ -403,34 +384,32 @@ def pooled_scores(
 
 
 @contextlib.contextmanager
-def _training_errors(spec: Spec, whose: str = "") -> Iterator[None]:
-    """Training failures as located `RunError`s (`whose`: which training, e.g. the control's)."""
+def _training_errors(whose: str = "") -> Iterator[None]:
+    """Training failures as `RunError`s (`whose`: which training, e.g. the control's)."""
     try:
         yield
     except MonitorUndefined as exc:
         raise RunError(
-            spec_problem(
-                spec,
-                ("train", "early_stopping", "monitor"),
+            Problem(
                 f"{whose}{exc}, so early stopping had no best epoch to keep (e.g. a ROC-AUC "
                 "on validation rows of one class)",
-                "monitor `val_loss`, or hold out more rows with `train.validation_fraction`",
+                path="train.early_stopping.monitor",
+                hint="monitor `val_loss`, or hold out more rows with `train.validation_fraction`",
             )
         ) from None
     except TrainingDiverged as exc:
         raise RunError(
-            spec_problem(
-                spec,
-                ("train", "optimizer", "lr"),
+            Problem(
                 f"{whose}{exc}: the loss became NaN or infinite",
-                "lower the learning rate, set `train.optimizer.clip_norm`, or check the data "
+                path="train.optimizer.lr",
+                hint="lower the learning rate, set `train.optimizer.clip_norm`, or check the data "
                 "for extreme values",
             )
         ) from None
 
 
 def _train(
-    spec: Spec,
+    plan: RunPlan,
     program: Program,
     dataset: Dataset,
     rows: FoldRows,
@@ -445,9 +424,9 @@ def _train(
     is solved in closed form instead (all folds at once).
     """
     if program.model_kind.trainer == "closed_form":
-        return fit_ridge_folds(spec, program.init_model, dataset.x, dataset.y, rows, stats)
+        return fit_ridge_folds(plan, program.init_model, dataset.x, dataset.y, rows, stats)
     longest = max(len(r) for r in rows.fit)
-    batch = min(spec.train.batch_size, longest)
+    batch = min(plan.batch_size, longest)
     steps = 1 if graphs is not None else -(-longest // batch)  # full batch over a graph
     optimizer = program.optimizer(steps_per_epoch=steps)
 
@@ -455,8 +434,8 @@ def _train(
         data = (dataset.x, dataset.y, fold_rows, fold_stats)
         shared = (program.init_model, program.loss, group_arrays, optimizer, *data)
         options = {
-            "epochs": spec.train.epochs,
-            "seed": spec.seed,
+            "epochs": plan.epochs,
+            "seed": plan.seed,
             "stopping": stopping,
             "on_epoch": on_epoch,
             "fold_ids": ids,
@@ -465,7 +444,7 @@ def _train(
             return train_graph_folds(*shared, graphs.take(ids), **options)
         return train_folds(*shared, batch_size=batch, **options)
 
-    if spec.train.vmap_folds:
+    if plan.vmap_folds:
         return train(rows, stats, list(range(len(rows.fit))))
     return concatenate_folds(
         [
@@ -480,7 +459,7 @@ def _train(
 
 
 def _fold_importances(
-    spec: Spec,
+    plan: RunPlan,
     program: Program,
     trained: TrainedFolds,
     dataset: Dataset,
@@ -490,7 +469,7 @@ def _fold_importances(
 ) -> list[dict[str, np.ndarray]]:
     """Per fold, each method's importance per node. With a multiclass target, `activation_auc`
     is computed per class (one against the rest) as `activation_auc[<class>]`."""
-    methods = list(spec.explain.methods)
+    methods = list(plan.explain_methods)
     per_class = dataset.task == "multiclass" and "activation_auc" in methods
     if per_class:
         methods.remove("activation_auc")
@@ -518,7 +497,7 @@ def _fold_importances(
 
 
 def _explain(
-    spec: Spec,
+    plan: RunPlan,
     program: Program,
     trained: TrainedFolds,
     dataset: Dataset,
@@ -530,21 +509,21 @@ def _explain(
 ) -> pd.DataFrame:
     """Importances per node; with `control: shuffled` also those of a shuffled-prior model."""
     network = program.network
-    if not spec.explain.methods or network is None:
+    if not plan.explain_methods or network is None:
         return pd.DataFrame()
-    importances = _fold_importances(spec, program, trained, dataset, dataset.x, splits, stats)
+    importances = _fold_importances(plan, program, trained, dataset, dataset.x, splits, stats)
     control = None
-    if spec.explain.control == "shuffled":
+    if plan.explain_control == "shuffled":
         # the same network and term sizes, each input node reading another gene's column
         start = perf_counter()
-        key = stream_key(spec.seed, PURPOSE_CONTROL)
+        key = stream_key(plan.seed, PURPOSE_CONTROL)
         x = dataset.x[:, np.asarray(jax.random.permutation(key, dataset.x.shape[1]))]
         shuffled = dataclasses.replace(dataset, x=x)
-        control_stats = fold_stats(spec, x, rows)
-        with _training_errors(spec, "the shuffled-prior control's "):
-            control_trained = _train(spec, program, shuffled, rows, control_stats, stopping, None)
+        control_stats = fold_stats(plan, x, rows)
+        with _training_errors("the shuffled-prior control's "):
+            control_trained = _train(plan, program, shuffled, rows, control_stats, stopping, None)
         control = _fold_importances(
-            spec, program, control_trained, dataset, x, splits, control_stats
+            plan, program, control_trained, dataset, x, splits, control_stats
         )
         timings["control_s"] = perf_counter() - start
     layer = trained.model(0).layers[0]

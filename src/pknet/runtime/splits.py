@@ -20,12 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pknet.compiler.located import spec_problem
+from pknet.compiler.dataset import Task
+from pknet.compiler.model.run_plan import CvPlan
 from pknet.errors import CompileError, Problem
-from pknet.runtime.data import Task
-from pknet.specs import Spec
-from pknet.specs.schema.evaluate import CvSpec, HoldoutSpec, KFoldSpec
-from pknet.specs.yaml_tree import PathKey
 
 CV_STREAM, VALIDATION_STREAM = 1, 2
 
@@ -39,29 +36,26 @@ class Split:
 
 
 def make_splits(
-    cv: CvSpec,
+    cv: CvPlan,
     y: np.ndarray,
     task: Task,
     seed: int,
     *,
-    spec: Spec | None = None,
     classes: Sequence[str] = (),
 ) -> list[Split]:
     """The train/test splits of `cv` for targets `y` (class codes or values).
 
-    `spec`, when given, locates errors at their line in the spec file; `classes` names the
-    class codes in them.
+    Errors name their field path (`evaluate.cv...`); `classes` names the class codes in them.
     """
     n = len(y)
     rng = np.random.default_rng([seed, CV_STREAM])
-    if isinstance(cv, HoldoutSpec):
+    if cv.kind == "holdout":
         stratify = cv.stratify and task != "regression"
         test = _holdout(y, _test_size(n, cv.test_fraction), stratify, rng)
         if len(test) == 0 or len(test) == n:
             raise CompileError(
                 _problem(
-                    spec,
-                    ("evaluate", "cv", "test_fraction"),
+                    "evaluate.cv.test_fraction",
                     f"a holdout of {cv.test_fraction} of {n} samples leaves no "
                     + ("test" if len(test) == 0 else "training")
                     + " samples",
@@ -69,23 +63,20 @@ def make_splits(
                 )
             )
         return [_split(n, test)]
-    if not isinstance(cv, KFoldSpec):  # leave-one-out
+    if cv.kind == "leave_one_out":
         if n < 2:
-            raise CompileError(
-                _problem(spec, ("evaluate", "cv"), f"leave-one-out needs 2 samples, got {n}")
-            )
+            raise CompileError(_problem("evaluate.cv", f"leave-one-out needs 2 samples, got {n}"))
         return [_split(n, np.array([i])) for i in range(n)]
     if n < cv.folds:
         raise CompileError(
             _problem(
-                spec,
-                ("evaluate", "cv", "folds"),
+                "evaluate.cv.folds",
                 f"{cv.folds} folds need at least {cv.folds} samples, got {n}",
                 "use fewer folds",
             )
         )
     if cv.kind == "stratified_kfold" and task != "regression":
-        _check_class_sizes(spec, y, cv.folds, classes)
+        _check_class_sizes(y, cv.folds, classes)
         order = _class_order(y, rng if cv.shuffle else None)
         fold_of = np.empty(n, dtype=np.int64)
         fold_of[order] = np.arange(n) % cv.folds
@@ -124,23 +115,18 @@ def _split(n: int, test: np.ndarray) -> Split:
     )
 
 
-def _problem(spec: Spec | None, path: PathKey, message: str, hint: str | None = None) -> Problem:
-    if spec is not None:
-        return spec_problem(spec, path, message, hint)
-    return Problem(message, path=".".join(map(str, path)), hint=hint)
+def _problem(path: str, message: str, hint: str | None = None) -> Problem:
+    return Problem(message, path=path, hint=hint)
 
 
-def _check_class_sizes(
-    spec: Spec | None, y: np.ndarray, folds: int, classes: Sequence[str]
-) -> None:
+def _check_class_sizes(y: np.ndarray, folds: int, classes: Sequence[str]) -> None:
     codes, counts = np.unique(y, return_counts=True)
     if counts.min() < folds:
         code = int(codes[np.argmin(counts)])
         small = f"`{classes[code]}`" if code < len(classes) else str(code)
         raise CompileError(
             _problem(
-                spec,
-                ("evaluate", "cv", "folds"),
+                "evaluate.cv.folds",
                 f"class {small} has {counts.min()} sample(s), fewer than the {folds} folds; "
                 "stratified folds need at least one of each class per fold",
                 f"use at most {counts.min()} folds, or `kind: kfold`",

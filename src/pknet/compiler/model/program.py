@@ -7,14 +7,13 @@ builds a MILP.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import equinox as eqx
 import jax
 import optax
 
-from pknet.compiler.located import spec_problem
+from pknet.compiler.located import locate
 from pknet.compiler.model.base import AbstractModel
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
@@ -64,20 +63,6 @@ class Program:
         return build_optimizer(self.spec.train, steps_per_epoch)
 
 
-def _located(spec: Spec, error: CompileError) -> CompileError:
-    """Give model-building problems (which know only their field path) a spec location."""
-    problems = []
-    for problem in error.problems:
-        if problem.location is None and problem.path:
-            path = tuple(
-                int(p) if p.isdigit() else p
-                for p in problem.path.replace("[", ".").replace("]", "").split(".")
-            )
-            problem = dataclasses.replace(
-                spec_problem(spec, path, problem.message, problem.hint), path=problem.path
-            )
-        problems.append(problem)
-    return type(error)(problems)
 
 
 def build_program(
@@ -102,7 +87,7 @@ def build_program(
         # abstractly: a concrete probe would compile its random draws op by op
         shapes, n_outputs, n_parameters = eqx.filter_eval_shape(probe)
     except CompileError as exc:
-        raise _located(spec, exc) from None
+        raise locate(spec, exc) from None
     loss = compile_loss(spec, task, n_outputs, n_classes, n_targets)
     return Program(
         spec,

@@ -1,8 +1,8 @@
-"""The metrics a spec names, resolved to functions: built-ins from the registry, and metrics
-written in Python (`{name, file, function}`) imported when the run starts.
+"""Metrics written in Python (`{name, file, function}`), imported when the run starts.
 
-A file that cannot be imported, a missing function, an exception inside the metric or a value
-that is not a number is a `MetricError` located at the metric's entry in the spec.
+A file that cannot be imported or a missing function is a `MetricError` located at the
+metric's entry in the spec; an exception inside the metric or a value that is not a number is a
+`MetricError` naming that entry's path (located at the API boundary).
 """
 
 from __future__ import annotations
@@ -12,27 +12,23 @@ import hashlib
 import importlib.util
 import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from pknet.compiler.located import spec_problem
-from pknet.errors import MetricError
-from pknet.runtime.metrics import METRICS, MetricFn
+from pknet.errors import MetricError, Problem
 from pknet.specs import Spec
 from pknet.specs.schema.evaluate import PythonMetricSpec
 
+MetricFn = Callable[[np.ndarray, np.ndarray, str], float]
 
-def resolve_metrics(spec: Spec) -> dict[str, MetricFn]:
-    """Every metric of `spec.evaluate.metrics` by name, in spec order."""
-    resolved = {}
-    for i, metric in enumerate(spec.evaluate.metrics):
-        if isinstance(metric, str):
-            resolved[metric] = METRICS[metric]
-        else:
-            resolved[metric.name] = _guarded(spec, i, _load(spec, i, metric))
-    return resolved
+
+def load_metric(spec: Spec, index: int, metric: PythonMetricSpec) -> MetricFn:
+    """The function of `spec.evaluate.metrics[index]`, guarded against failing."""
+    return _guarded(metric.name, f"evaluate.metrics[{index}]", _load(spec, index, metric))
 
 
 def _import(spec: Spec, index: int, path: Path) -> ModuleType:
@@ -84,30 +80,27 @@ def _load(spec: Spec, index: int, metric: PythonMetricSpec) -> MetricFn:
     return fn
 
 
-def _guarded(spec: Spec, index: int, fn: MetricFn) -> MetricFn:
-    """`fn`, with its exceptions and non-numeric results turned into a located `MetricError`."""
-    name = spec.evaluate.metric_names[index]
+def _guarded(name: str, path: str, fn: MetricFn) -> MetricFn:
+    """`fn`, with its exceptions and non-numeric results turned into a `MetricError` at `path`."""
 
     def metric(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
         try:
             value = fn(y_true, y_score, task)
         except (Exception, SystemExit) as exc:  # user code failing, or calling exit(), is reported
             raise MetricError(
-                spec_problem(
-                    spec,
-                    ("evaluate", "metrics", index),
+                Problem(
                     f"metric `{name}` raised {type(exc).__name__}: {exc}",
-                    "it is called as `fn(y_true, y_score, task)` with NumPy arrays of one task's "
-                    "true values and scores, and returns a number",
+                    path=path,
+                    hint="it is called as `fn(y_true, y_score, task)` with NumPy arrays of one "
+                    "task's true values and scores, and returns a number",
                 )
             ) from None
         if isinstance(value, bool) or not isinstance(value, int | float | np.number):
             raise MetricError(
-                spec_problem(
-                    spec,
-                    ("evaluate", "metrics", index),
+                Problem(
                     f"metric `{name}` returned {type(value).__name__} {value!r}, not a number",
-                    "return a float (NaN where the metric is undefined)",
+                    path=path,
+                    hint="return a float (NaN where the metric is undefined)",
                 )
             )
         return float(value)
