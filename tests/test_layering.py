@@ -24,7 +24,13 @@ LAYERS = (
     "pknet.api",
     "pknet.cli",
 )
-SHARED = ("pknet.errors", "pknet.files", "pknet.interrupts", "pknet.compiler.located")
+SHARED = (
+    "pknet.errors",
+    "pknet.files",
+    "pknet.interrupts",
+    "pknet.rules",
+    "pknet.compiler.located",
+)
 
 
 def layer_of(module: str) -> int | None:

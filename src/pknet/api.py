@@ -13,20 +13,29 @@ import jax
 import pandas as pd
 
 from pknet.compiler import CompiledNetwork, compile_network
-from pknet.compiler.dataset import load_dataset
+from pknet.compiler.dataset import load_dataset, load_new_inputs
 from pknet.compiler.located import locate
 from pknet.compiler.model.feature_graph import feature_graph
+from pknet.compiler.model.layers.registry import Wiring
 from pknet.compiler.model.program import build_program
-from pknet.compiler.model.run_plan import build_run_plan
+from pknet.compiler.model.run_plan import build_run_plan, sample_graph_plan
 from pknet.compiler.network.network_files import write_network_files
-from pknet.errors import CompileError, PknetError, Problem
+from pknet.errors import CompileError, PknetError, Problem, RunDirectoryError
 from pknet.io.output_folder import OutputFolder, OutputKind, require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run
-from pknet.runtime.predict import predict_run
+from pknet.runtime.predict import predict_table
 from pknet.runtime.run import RunOutcome, run_folds
+from pknet.runtime.run_files import (
+    DAMAGED_HINT,
+    MODEL_INFO,
+    SPEC_FILE,
+    damaged,
+    read_run,
+    run_file,
+)
 from pknet.runtime.train import EpochCallback
 from pknet.specs import Spec, load_spec, render_spec
-from pknet.specs.load import Overrides
+from pknet.specs.load import Overrides, read_rendered_spec
 from pknet.specs.paths import map_paths
 
 COMPILE_OUTPUT = OutputKind(kind="compile", marker="compile.json")
@@ -171,6 +180,49 @@ def run(
 
 def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
     """Scores of a run's fold models on a new data file (mean and per fold); `run_dir` must be
-    a complete run (its `run.json` marker present, every file it lists there)."""
-    require_complete(Path(run_dir), RUN_OUTPUT)
-    return predict_run(Path(run_dir), Path(data))
+    a complete run (its `run.json` marker present, every file it lists there).
+
+    The run's `spec.resolved.yaml` is loaded and its Program rebuilt over the stored network
+    and features, exactly as `run` built it; the new data are read as its spec describes."""
+    folder = Path(run_dir)
+    require_complete(folder, RUN_OUTPUT)
+    spec = _run_spec(run_file(folder, SPEC_FILE))
+    stored = read_run(
+        folder,
+        network=spec.network is not None,
+        feature_graph=spec.model.feature_graph() is not None,
+        sample_graph=spec.model.sample_graph() is not None,
+    )
+    samples, x = load_new_inputs(spec, Path(data), stored.info.features)
+    info, network = stored.info, stored.network
+    wiring = (
+        None
+        if network is None
+        else Wiring(network, network.index_of(info.inputs), network.index_of(info.outputs))
+    )
+    try:
+        program = build_program(
+            spec,
+            None,
+            len(info.features),
+            info.task,
+            len(info.classes),
+            len(info.targets or ()) or 1,
+            stored.feature_graph,
+            wiring=wiring,
+        )
+    except ValueError as exc:
+        message = f"the model {SPEC_FILE} declares does not fit this description: {exc}"
+        raise RunDirectoryError(damaged(folder / MODEL_INFO, message)) from None
+    return predict_table(program, stored, sample_graph_plan(spec), samples, x)
+
+
+def _run_spec(path: Path) -> Spec:
+    """A run's `spec.resolved.yaml`, validated; its problems keep their file positions."""
+    try:
+        return read_rendered_spec(path)
+    except PknetError as exc:
+        problems = [
+            Problem(p.message, p.location, p.path, DAMAGED_HINT, p.excerpt) for p in exc.problems
+        ]
+        raise RunDirectoryError(problems) from None

@@ -20,7 +20,7 @@ from pknet.cli import app
 from pknet.compiler.dataset import load_dataset
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.program import build_program
-from pknet.compiler.model.run_plan import build_run_plan
+from pknet.compiler.model.run_plan import build_run_plan, sample_graph_plan
 from pknet.errors import CompileError
 from pknet.runtime.run import _train, fold_rows, fold_stats, stopping_rule
 from pknet.runtime.run_files import GRAPH_INPUTS_FILE
@@ -72,7 +72,7 @@ def test_predict_scores_new_cells_as_the_cross_validation_scored_held_out_cells(
         stats = jax.tree.map(lambda a, k=fold: np.asarray(a)[k], outcome.stats)
         train_x = x[outcome.graphs.train_rows[fold]]
         scores = predict_new_samples(
-            outcome.program.spec,
+            sample_graph_plan(outcome.program.spec),
             outcome.trained.model(fold),
             outcome.program.loss,
             train_x,
@@ -119,7 +119,7 @@ def _pipeline(spec: pknet.Spec, x: np.ndarray | None = None):
     stopping = stopping_rule(plan, dataset.task)
     rows = fold_rows(plan, splits, dataset.y, stopping)
     stats = fold_stats(plan, dataset.x, rows)
-    graphs = sample_graphs(spec, dataset.x, rows.fit, stats)
+    graphs = sample_graphs(sample_graph_plan(spec), dataset.x, rows.fit, stats)
     trained = _train(plan, program, dataset, rows, stats, stopping, None, graphs)
     return dataset, splits, graphs, trained
 

@@ -36,6 +36,7 @@ import pandas as pd
 from pknet.compiler.located import spec_problem
 from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError, Location, Problem
+from pknet.files import file_problem
 from pknet.io.data import (
     Matrix,
     data_format,
@@ -723,3 +724,33 @@ def _check_counts(spec: Spec, x: np.ndarray, index: int, kind: str) -> None:
                 f"remove `{kind}`, or read counts (e.g. `expression.layer: raw` or a counts layer)",
             )
         )
+
+
+def load_new_inputs(
+    spec: Spec, path: Path, features: Sequence[str]
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The samples of a new data file and their model inputs over `features` (the columns a
+    model was trained on, in its order), read as `spec.data.expression` describes."""
+    reason = file_problem(path)
+    if reason is not None:
+        raise CompileError(Problem(f"data file {path} {reason}", Location(str(path))))
+    expression = spec.data.expression
+    available = read_feature_names(path, "auto", expression.layer, expression.orientation)
+    position = {name: i for i, name in enumerate(available)}
+    missing = [name for name in features if name not in position]
+    if missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise CompileError(
+            Problem(
+                f"{len(missing)} of the model's {len(features)} input features are not in "
+                f"{path.name}: {shown}",
+                Location(str(path)),
+                hint="predict needs the same features (columns) the model was trained on",
+            )
+        )
+    columns = np.array([position[name] for name in features], dtype=np.int64)
+    matrix = read_inputs(spec, path, columns)
+    if not matrix.samples:
+        raise CompileError(Problem(f"{path.name} holds no samples to predict", Location(str(path))))
+    x, _, _ = prepare_inputs(spec, matrix, np.arange(len(matrix.samples)), columns, path)
+    return matrix.samples, x

@@ -21,24 +21,20 @@ from pknet.compiler.model.losses import CompiledLoss
 from pknet.io.data import data_format, read_anndata
 from pknet.runtime.metrics import MetricFn
 from pknet.runtime.splits import Split
-from pknet.runtime.train import TrainedFolds
+from pknet.runtime.train import FoldModels, TrainedFolds
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
 EMBEDDING_KEY = "X_pknet"
 
 
-def latent_means(trained: TrainedFolds, x: np.ndarray, stats: InputStats) -> np.ndarray:
+def latent_means(trained: FoldModels, x: np.ndarray, stats: InputStats) -> np.ndarray:
     """(folds, samples, latent): each fold's posterior mean of every sample."""
 
-    def fold_means(params: eqx.Module, fold_stats: InputStats, data: jax.Array) -> jax.Array:
-        model = eqx.combine(params, trained.static)
+    def fold_means(model: eqx.Module, fold_stats: InputStats, data: jax.Array) -> jax.Array:
         inputs = apply_input_stats(data, fold_stats)
         return jax.vmap(lambda xi: model.encode(xi)[0])(inputs)
 
-    means = jax.jit(
-        jax.vmap(fold_means, in_axes=(0, 0, None))
-    )  # data as an argument, not a constant
-    return np.asarray(means(trained.params, stats, jnp.asarray(x)))
+    return np.asarray(trained.apply(fold_means, stats, shared=(jnp.asarray(x),)))
 
 
 def reconstruction_metrics(

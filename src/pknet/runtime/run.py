@@ -249,15 +249,12 @@ def predict_all(
         rows[k, : len(split.test)] = split.test
 
     def fold_scores(
-        params: eqx.Module, fold_stats: InputStats, fold_rows: jax.Array, x_all: jax.Array
+        model: eqx.Module, fold_stats: InputStats, fold_rows: jax.Array, x_all: jax.Array
     ) -> jax.Array:
-        model = eqx.combine(params, trained.static)
         inputs = apply_input_stats(x_all[fold_rows], fold_stats)
         return program.loss.predict(jax.vmap(lambda xi: model(xi))(inputs))
 
-    # `x` is an argument, not a closed-over constant that XLA would copy into the program
-    scores = jax.jit(jax.vmap(fold_scores, in_axes=(0, 0, 0, None)))
-    padded = np.asarray(scores(trained.params, stats, rows, jnp.asarray(x)))
+    padded = np.asarray(trained.apply(fold_scores, stats, rows, shared=(jnp.asarray(x),)))
     return [padded[k, : len(split.test)] for k, split in enumerate(splits)]
 
 
@@ -283,7 +280,7 @@ def run_folds(
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
     rows = fold_rows(plan, splits, dataset.y, stopping)
     stats = fold_stats(plan, dataset.x, rows)
-    graphs = sample_graphs(program.spec, dataset.x, rows.fit, stats)
+    graphs = sample_graphs(plan.sample_graph, dataset.x, rows.fit, stats)
     _check_memory(plan, program, dataset, splits, rows, stopping, graphs)
     timings["compile_s"] = compile_s + perf_counter() - start
     say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))

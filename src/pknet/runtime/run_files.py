@@ -25,11 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.network_files import EDGES_FILE
-from pknet.errors import Location, PknetError, Problem, RunDirectoryError
+from pknet.errors import Location, Problem, RunDirectoryError
+from pknet.rules import CROSS_FIELD_ERROR, check_listed_once, rule_error
 from pknet.runtime.transforms import InputStats
-from pknet.specs import Spec
-from pknet.specs.load import read_rendered_spec
-from pknet.specs.schema.base import CROSS_FIELD_ERROR, check_listed_once, rule_error
 
 SPEC_FILE = "spec.resolved.yaml"
 MODEL_INFO = "model.json"
@@ -173,17 +171,6 @@ def _info_problem(path: Path, error: Any) -> Problem:
         message = f"not the model description `pknet run` writes: {message}"
     field = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc).lstrip(".")
     return damaged(path, message, field)
-
-
-def read_spec(path: Path) -> Spec:
-    """The run's `spec.resolved.yaml`, validated; its problems keep their file positions."""
-    try:
-        return read_rendered_spec(path)
-    except PknetError as exc:
-        problems = [
-            Problem(p.message, p.location, p.path, DAMAGED_HINT, p.excerpt) for p in exc.problems
-        ]
-        raise RunDirectoryError(problems) from None
 
 
 def read_network(path: Path, info: ModelInfo) -> Network:
@@ -353,7 +340,6 @@ class StoredRun:
     """A run directory's validated files, all but the checkpoints (which need the model)."""
 
     folder: Path
-    spec: Spec
     info: ModelInfo
     network: Network | None
     stats: tuple[InputStats, ...]  # per fold
@@ -364,11 +350,12 @@ class StoredRun:
         return self.folder / fold_file(fold, MODEL_FILE)
 
 
-def read_run(run_dir: Path) -> StoredRun:
-    """Read and validate every file of `run_dir` that `predict` needs."""
-    spec_path, info_path = run_file(run_dir, SPEC_FILE), run_file(run_dir, MODEL_INFO)
-    spec, info = read_spec(spec_path), read_model_info(info_path)
-    if (spec.network is None) != (info.nodes is None):
+def read_run(run_dir: Path, *, network: bool, feature_graph: bool, sample_graph: bool) -> StoredRun:
+    """Read and validate every file of `run_dir` that `predict` needs, given what the run's
+    spec declares: a `network`, a graph over features, a graph over samples."""
+    info_path = run_file(run_dir, MODEL_INFO)
+    info = read_model_info(info_path)
+    if network != (info.nodes is not None):
         message = (
             f"{SPEC_FILE} declares a network, but no network nodes are listed"
             if info.nodes is None
@@ -381,15 +368,15 @@ def read_run(run_dir: Path) -> StoredRun:
     stats = tuple(
         read_stats(run_file(run_dir, fold_file(k, STATS_FILE)), n_features) for k in range(n_folds)
     )
-    network = read_network(run_file(run_dir, NETWORK_EDGES), info) if info.nodes else None
-    feature_graph = (
+    stored_network = read_network(run_file(run_dir, NETWORK_EDGES), info) if network else None
+    graph = (
         read_feature_graph(run_file(run_dir, FEATURE_GRAPH_FILE), n_features)
-        if spec.model.feature_graph() is not None
+        if feature_graph
         else None
     )
     graph_inputs = (
         read_graph_inputs(run_file(run_dir, GRAPH_INPUTS_FILE), n_features, n_folds)
-        if spec.model.sample_graph() is not None
+        if sample_graph
         else None
     )
-    return StoredRun(run_dir, spec, info, network, stats, feature_graph, graph_inputs)
+    return StoredRun(run_dir, info, stored_network, stats, graph, graph_inputs)

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from pknet.compiler.located import spec_problem
 from pknet.compiler.model.graphs import Graph, fold_cosine_graph, fold_knn_graph
-from pknet.errors import CompileError
+from pknet.compiler.model.run_plan import SampleGraphPlan
+from pknet.errors import CompileError, Problem
 from pknet.runtime.transforms import InputStats, apply_input_stats
-from pknet.specs import Spec
-from pknet.specs.schema.graph import GraphSpec, KnnGraphSpec
 
-GRAPH_PATH = ("model", "graph")
+GRAPH_PATH = "model.graph"
 
 
 @dataclass(frozen=True)
@@ -67,62 +65,54 @@ def pad_graphs(graphs: list[Graph], train_rows: list[np.ndarray]) -> FoldGraphs:
 
 
 def sample_graphs(
-    spec: Spec, x: np.ndarray, fit_rows: list[np.ndarray], stats: InputStats
+    graph: SampleGraphPlan | None, x: np.ndarray, fit_rows: list[np.ndarray], stats: InputStats
 ) -> FoldGraphs | None:
-    """Each fold's graph over the samples of `x` (None when the spec declares no graph).
+    """Each fold's graph over the samples of `x` (None when the model has no such graph).
 
     `fit_rows[k]` are fold k's training rows and `stats` its input statistics (leading fold
-    axis); raises a located `CompileError` when a fold cannot carry the graph.
+    axis); raises a `CompileError` at `model.graph` when a fold cannot carry the graph.
     """
-    graph = spec.model.sample_graph()
     if graph is None:
         return None
     graphs = []
     for k, rows in enumerate(fit_rows):
         fold_stats = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
-        graphs.append(fold_graph(spec, graph, apply_input_stats(x, fold_stats), rows, k))
+        graphs.append(fold_graph(graph, apply_input_stats(x, fold_stats), rows, k))
     return pad_graphs(graphs, fit_rows)
 
 
 def fold_graph(
-    spec: Spec, graph: GraphSpec, inputs: np.ndarray, train_rows: np.ndarray, fold: int
+    graph: SampleGraphPlan, inputs: np.ndarray, train_rows: np.ndarray, fold: int
 ) -> Graph:
     """The graph of one fold over the rows of `inputs` (already transformed by its statistics)."""
-    if isinstance(graph, KnnGraphSpec) and graph.k >= len(train_rows):
+    knn = graph.kind == "knn"
+    if knn and graph.k >= len(train_rows):
         raise CompileError(
-            spec_problem(
-                spec,
-                (*GRAPH_PATH, "k"),
+            Problem(
                 f"k = {graph.k} neighbours need more than k training rows, but fold {fold} "
                 f"trains on {len(train_rows)} rows",
-                f"set `k` below {len(train_rows)}, or use fewer folds",
+                path=f"{GRAPH_PATH}.k",
+                hint=f"set `k` below {len(train_rows)}, or use fewer folds",
             )
         )
-    points = (
-        inputs if graph.pca is None else _principal_components(spec, inputs, train_rows, graph.pca)
-    )
+    points = inputs if graph.pca is None else _principal_components(inputs, train_rows, graph.pca)
     try:
-        if isinstance(graph, KnnGraphSpec):
+        if knn:
             return fold_knn_graph(points, train_rows, graph.k, graph.metric)
         return fold_cosine_graph(points, train_rows, graph.threshold)
     except ValueError as exc:  # the cosine of an all-zero row
-        other = (
-            "`metric: euclidean`"
-            if isinstance(graph, KnnGraphSpec)
-            else "`kind: knn` with `metric: euclidean`"
-        )
+        other = "`metric: euclidean`" if knn else "`kind: knn` with `metric: euclidean`"
         raise CompileError(
-            spec_problem(
-                spec,
-                GRAPH_PATH,
+            Problem(
                 f"cannot build the graph of fold {fold}: {exc}",
-                f"drop the samples without any signal, or use {other}",
+                path=GRAPH_PATH,
+                hint=f"drop the samples without any signal, or use {other}",
             )
         ) from None
 
 
 def _principal_components(
-    spec: Spec, inputs: np.ndarray, train_rows: np.ndarray, n_components: int
+    inputs: np.ndarray, train_rows: np.ndarray, n_components: int
 ) -> np.ndarray:
     """Every row projected on the top `n_components` principal components of the training
     rows."""
@@ -130,12 +120,11 @@ def _principal_components(
     most = min(train.shape)
     if n_components > most:
         raise CompileError(
-            spec_problem(
-                spec,
-                (*GRAPH_PATH, "pca"),
+            Problem(
                 f"`pca: {n_components}` asks for more components than the {train.shape[0]} "
                 f"training rows x {train.shape[1]} inputs of a fold give ({most})",
-                f"set `pca` to at most {most}",
+                path=f"{GRAPH_PATH}.pca",
+                hint=f"set `pca` to at most {most}",
             )
         )
     mean = train.mean(axis=0)

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -72,19 +73,44 @@ class StoppingRule:
 
 
 @dataclass(frozen=True)
-class TrainedFolds:
-    """Stacked trained parameters (leading fold axis), the shared static part, histories."""
+class FoldModels:
+    """K models of one kind: their arrays stacked on a leading fold axis, one static part."""
 
     params: eqx.Module
     static: eqx.Module
+
+    @classmethod
+    def stack(cls, models: Sequence[eqx.Module]) -> FoldModels:
+        """Fold `k` is `models[k]` (all of one structure)."""
+        parts = [eqx.partition(m, eqx.is_array) for m in models]
+        params = jax.tree.map(lambda *a: jnp.stack(a), *(p for p, _ in parts))
+        return cls(params, parts[0][1])
+
+    def model(self, fold: int) -> eqx.Module:
+        """The model of one fold."""
+        return eqx.combine(jax.tree.map(lambda a: a[fold], self.params), self.static)
+
+    def apply(self, fn: Callable[..., Any], *per_fold: Any, shared: tuple = ()) -> Any:
+        """`fn(model_k, *per_fold_k, *shared)` for every fold `k`, as one jitted, vmapped call.
+
+        Each of `per_fold` carries a leading fold axis; `shared` goes to every fold as an
+        argument (an array closed over would be copied into the compiled program).
+        """
+
+        def one(params: eqx.Module, folded: tuple, common: tuple) -> Any:
+            return fn(eqx.combine(params, self.static), *folded, *common)
+
+        return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))(self.params, per_fold, shared)
+
+
+@dataclass(frozen=True)
+class TrainedFolds(FoldModels):
+    """The trained fold models with their histories."""
+
     history: list[dict[str, list[float]]]
     best_epoch: np.ndarray
     epochs_run: np.ndarray
     seconds: float
-
-    def model(self, fold: int) -> eqx.Module:
-        """The trained model of one fold."""
-        return eqx.combine(jax.tree.map(lambda a: a[fold], self.params), self.static)
 
 
 def pad_rows(rows: list[np.ndarray], multiple: int = 1) -> tuple[jax.Array, jax.Array]:

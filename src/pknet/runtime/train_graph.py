@@ -21,6 +21,7 @@ import optax
 
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
+from pknet.compiler.model.run_plan import SampleGraphPlan
 from pknet.runtime.sample_graph import FoldGraphs, fold_graph
 from pknet.runtime.splits import Split
 from pknet.runtime.train import (
@@ -34,7 +35,6 @@ from pknet.runtime.train import (
     pad_rows,
 )
 from pknet.runtime.transforms import InputStats, apply_input_stats
-from pknet.specs import Spec
 
 
 def _row_masks(rows: list[np.ndarray], n_rows: int) -> jax.Array:
@@ -117,17 +117,17 @@ def predict_graph_folds(
     """Each fold's predictions on its own test rows (in `splits[k].test` order), from one
     forward pass of each fold's model over all samples and its graph."""
 
-    def fold_scores(params, fold_stats, edges, x_all):
-        model = eqx.combine(params, trained.static)
+    def fold_scores(model, fold_stats, edges, x_all):
         return loss.predict(model(apply_input_stats(x_all, fold_stats), *edges))
 
-    scores = jax.jit(jax.vmap(fold_scores, in_axes=(0, 0, 0, None)))
-    every_row = np.asarray(scores(trained.params, stats, graphs.edge_arrays(), jnp.asarray(x)))
+    every_row = np.asarray(
+        trained.apply(fold_scores, stats, graphs.edge_arrays(), shared=(jnp.asarray(x),))
+    )
     return [every_row[k][split.test] for k, split in enumerate(splits)]
 
 
 def predict_new_samples(
-    spec: Spec,
+    graph_plan: SampleGraphPlan,
     model: SampleGraphModel,
     loss: CompiledLoss,
     train_x: np.ndarray,
@@ -139,7 +139,7 @@ def predict_new_samples(
     edges from the fold's training rows `train_x` only, exactly as a test row in
     cross-validation, so the rows of `x` do not influence each other."""
     inputs = apply_input_stats(np.concatenate([train_x, x]), stats)
-    graph = fold_graph(spec, spec.model.sample_graph(), inputs, np.arange(len(train_x)), fold)
+    graph = fold_graph(graph_plan, inputs, np.arange(len(train_x)), fold)
     edges = (
         jnp.asarray(graph.senders, jnp.int32),
         jnp.asarray(graph.receivers, jnp.int32),

@@ -16,6 +16,7 @@ import optax
 from pknet.compiler.located import locate
 from pknet.compiler.model.base import AbstractModel
 from pknet.compiler.model.graphs import Graph
+from pknet.compiler.model.layers.registry import Wiring
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
 from pknet.compiler.model.model import build_model
 from pknet.compiler.model.optimizers import build_optimizer
@@ -39,15 +40,22 @@ class Program:
     feature_graph: Graph | None = None
     # the model built abstractly: its arrays are `jax.ShapeDtypeStruct`s, never allocated
     shapes: AbstractModel | None = None
+    # what a network-wired layer reads; `network`'s unless given (a stored run's network)
+    wiring: Wiring | None = None
+
+    def __post_init__(self) -> None:
+        if self.wiring is None and self.network is not None:
+            net = self.network
+            object.__setattr__(self, "wiring", Wiring(net.network, net.inputs, net.outputs))
 
     def init_model(self, key: jax.Array) -> AbstractModel:
         """A freshly initialised model."""
-        net = self.network
+        wiring = self.wiring
         return build_model(
             self.spec.model,
-            net.network if net else None,
-            net.inputs if net else None,
-            net.outputs if net else None,
+            wiring.network if wiring else None,
+            wiring.inputs if wiring else None,
+            wiring.outputs if wiring else None,
             self.n_features,
             key=key,
             n_tasks=self.n_tasks,
@@ -63,8 +71,6 @@ class Program:
         return build_optimizer(self.spec.train, steps_per_epoch)
 
 
-
-
 def build_program(
     spec: Spec,
     network: CompiledNetwork | None,
@@ -73,11 +79,15 @@ def build_program(
     n_classes: int,
     n_targets: int = 1,
     feature_graph: Graph | None = None,
+    *,
+    wiring: Wiring | None = None,
 ) -> Program:
     """Build a probe model to learn the output width, then check the loss against it
     (`n_targets` values per sample for a regression; `feature_graph`: the edges of a graph over
-    the input features)."""
-    draft = Program(spec, network, CompiledLoss(()), n_features, 0, 0, n_targets, feature_graph)
+    the input features; `wiring`: a stored network to build on instead of `network`'s)."""
+    draft = Program(
+        spec, network, CompiledLoss(()), n_features, 0, 0, n_targets, feature_graph, None, wiring
+    )
 
     def probe() -> tuple[AbstractModel, int, int]:
         model = draft.init_model(jax.random.key(0))
@@ -99,4 +109,5 @@ def build_program(
         n_targets,
         feature_graph,
         shapes,
+        draft.wiring,
     )

@@ -20,6 +20,7 @@ from pknet.specs.schema.evaluate import (
     HoldoutSpec,
     KFoldSpec,
 )
+from pknet.specs.schema.graph import KnnGraphSpec
 from pknet.specs.schema.model import PcaLayerSpec
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "RunPlan", "build_run_plan"]
@@ -66,6 +67,28 @@ class MetricPlan:
 
 
 @dataclass(frozen=True)
+class SampleGraphPlan:
+    """`model.graph` over samples: a `knn` graph (`k` neighbours by `metric`) or a `cosine`
+    graph (edges from `threshold`), on `pca` principal components when set."""
+
+    kind: str
+    k: int = 15
+    metric: str = "euclidean"
+    threshold: float = 0.0
+    pca: int | None = None
+
+
+def sample_graph_plan(spec: Spec) -> SampleGraphPlan | None:
+    """The plain form of the spec's graph over samples (None: the model has none)."""
+    graph = spec.model.sample_graph()
+    if graph is None:
+        return None
+    if isinstance(graph, KnnGraphSpec):
+        return SampleGraphPlan(graph.kind, k=graph.k, metric=graph.metric, pca=graph.pca)
+    return SampleGraphPlan(graph.kind, threshold=graph.threshold, pca=graph.pca)
+
+
+@dataclass(frozen=True)
 class OutputPlan:
     """What the run directory shows of the spec besides its rendered text."""
 
@@ -95,6 +118,7 @@ class RunPlan:
     explain_control: str
     device: str
     output: OutputPlan
+    sample_graph: SampleGraphPlan | None = None
     pca_components: tuple[tuple[int, int], ...] = ()  # (layer index, components) per `pca`
 
 
@@ -113,7 +137,7 @@ def build_run_plan(spec: Spec) -> RunPlan:
     layers = spec.model.layers
     batchnorm = any(isinstance(layer, KpnnLayerSpec) and layer.input_batchnorm for layer in layers)
     early = spec.train.early_stopping
-    sample_graph = spec.model.sample_graph()
+    sample_graph = sample_graph_plan(spec)
     metrics = tuple(
         MetricPlan(metric)
         if isinstance(metric, str)
@@ -151,6 +175,7 @@ def build_run_plan(spec: Spec) -> RunPlan:
             expression_file=spec.data.expression.file,
             expression_format=spec.data.expression.format,
         ),
+        sample_graph=sample_graph,
         pca_components=tuple(
             (i, layer.components)
             for i, layer in enumerate(layers)

@@ -1,14 +1,13 @@
-"""Shared base of every spec model, and the helper for cross-field errors."""
+"""Shared base of every spec model (immutable, strict about unknown keys, documented)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
-from pydantic_core import PydanticCustomError
 
-CROSS_FIELD_ERROR = "spec_rule"
+from pknet.rules import rule_error
+
 NUMBER_TYPES = (int, float, int | None, float | None)
 
 
@@ -38,20 +37,3 @@ class SpecModel(BaseModel):
                     "write a number",
                 )
         return data
-
-
-def rule_error(field: tuple[str | int, ...], message: str, hint: str = "") -> PydanticCustomError:
-    """An error raised by a cross-field check, pointing at `field` below the checked model.
-
-    The message is pre-formatted; braces in it are escaped for pydantic's template.
-    """
-    escaped = message.replace("{", "{{").replace("}", "}}")
-    return PydanticCustomError(CROSS_FIELD_ERROR, escaped, {"field": field, "hint": hint})
-
-
-def check_listed_once(items: Sequence[Any], field: str, what: str, hint: str = "") -> None:
-    """A `rule_error` at `field[i]` for the first item of the list written a second time."""
-    for i, item in enumerate(items):
-        if item in items[:i]:
-            shown = f"{item:g}" if isinstance(item, float) else f"`{item}`"
-            raise rule_error((field, i), f"{what} {shown} is listed twice", hint)

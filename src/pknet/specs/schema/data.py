@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pknet.specs.schema.base import SpecModel, check_listed_once, rule_error
+from pknet.rules import check_listed_once, rule_error
+from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.types import SpecPath
 
 

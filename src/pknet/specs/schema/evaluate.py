@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from pknet.specs.schema.base import SpecModel, check_listed_once, rule_error
+from pknet.rules import check_listed_once, rule_error
+from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.types import Name, SpecPath
 
 Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "r2", "pearson", "mse", "mae"]

@@ -23,7 +23,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.rules import rule_error
+from pknet.specs.schema.base import SpecModel
 
 
 class SampleGraphSpecBase(SpecModel):

@@ -11,7 +11,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from pknet.specs.schema.base import SpecModel, check_listed_once, rule_error
+from pknet.rules import check_listed_once, rule_error
+from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.graph import GraphSpec, NetworkGraphSpec, SampleGraphSpec
 from pknet.specs.schema.types import Name
 

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.rules import rule_error
+from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.types import SelectorExpr, SpecPath
 
 Separator = Literal["auto", ",", "\t", "whitespace"]

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.rules import rule_error
+from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.types import SelectorExpr, SpecPath
 
 

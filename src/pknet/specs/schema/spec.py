@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from pknet.rules import rule_error
 from pknet.specs.dsl import DATA_TERMS, VAE_TERMS, linear_terms, loss_groups
-from pknet.specs.schema.base import SpecModel, rule_error
+from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.data import DataSpec
 from pknet.specs.schema.evaluate import REGRESSION_METRICS, EvaluateSpec, ExplainSpec
 from pknet.specs.schema.model import (
