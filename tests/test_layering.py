@@ -81,3 +81,42 @@ def test_every_module_is_in_a_layer_or_shared() -> None:
         and module_name(p) not in ("pknet", "pknet.__main__", "pknet.compiler")
     ]
     assert not loose
+
+
+def test_the_runtime_works_from_the_program_not_the_spec() -> None:
+    runtime = [p for p in MODULES if module_name(p).startswith("pknet.runtime")]
+    reading = {
+        module_name(p): sorted(n for n in imported(p) if n.startswith("pknet.specs"))
+        for p in runtime
+    }
+    assert runtime and not {m: names for m, names in reading.items() if names}
+
+
+MODEL_KINDS = (
+    "AbstractModel",
+    "Model",
+    "SampleGraphModel",
+    "NetworkGraphModel",
+    "MultitaskModel",
+    "Vae",
+    "RidgeModel",
+)
+
+
+def isinstance_classes(path: Path) -> set[str]:
+    """Names of the classes `isinstance` calls in `path` test against."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance":
+            for part in ast.walk(node.args[1]):
+                if isinstance(part, ast.Name):
+                    found.add(part.id)
+    return found
+
+
+def test_model_kinds_are_not_dispatched_on_outside_the_model_package() -> None:
+    outside = [p for p in MODULES if not module_name(p).startswith("pknet.compiler.model")]
+    dispatching = {
+        module_name(p): sorted(isinstance_classes(p) & set(MODEL_KINDS)) for p in outside
+    }
+    assert not {m: kinds for m, kinds in dispatching.items() if kinds}

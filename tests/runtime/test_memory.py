@@ -12,6 +12,7 @@ import pytest
 
 import pknet
 from pknet.compiler.dataset import load_dataset
+from pknet.compiler.located import locate
 from pknet.compiler.model.program import Program, build_program
 from pknet.compiler.network.compile_network import compile_network
 from pknet.errors import CompileError
@@ -111,8 +112,8 @@ def test_a_layer_too_large_for_any_int_is_refused_at_its_units(tmp_path: Path) -
     found = estimate(program, batch=32)
     assert found.largest == "dense_2" and found.parts["dense_2"] > 3 * 4 * units * 3
     with pytest.raises(CompileError) as caught:
-        check_fits(spec, found, available_bytes(jax.devices()[0]), "cpu", 1)
-    problem = caught.value.problems[0]
+        check_fits(found, available_bytes(jax.devices()[0]), "cpu", 1, program.size_field)
+    problem = locate(spec, caught.value).problems[0]
     assert problem.path == "model.layers[1].units" and problem.location.line == 8
     assert "training would need about" in problem.message and "GB" in problem.message
     assert "fewer units" in problem.hint
@@ -120,11 +121,13 @@ def test_a_layer_too_large_for_any_int_is_refused_at_its_units(tmp_path: Path) -
 
 def test_a_run_is_refused_only_above_the_headroom(tmp_path: Path) -> None:
     spec = dense_spec(tmp_path, "[{kind: dense, units: 7}, {kind: dense, units: 1}]")
-    found = estimate(build_program(spec, None, N_FEATURES, "binary", 2), batch=8, data_bytes=99)
-    check_fits(spec, found, int(found.total / HEADROOM) + 1, "cpu", 1)
-    with pytest.raises(CompileError, match=r"model\.layers"):
-        check_fits(spec, found, int(found.total / HEADROOM) - 1, "cpu", 1)
-    check_fits(spec, found, None, "tpu", 1)  # unknown: not checked
+    program = build_program(spec, None, N_FEATURES, "binary", 2)
+    found = estimate(program, batch=8, data_bytes=99)
+    check_fits(found, int(found.total / HEADROOM) + 1, "cpu", 1, program.size_field)
+    with pytest.raises(CompileError, match="training would need") as caught:
+        check_fits(found, int(found.total / HEADROOM) - 1, "cpu", 1, program.size_field)
+    assert caught.value.problems[0].path.startswith("model.layers")
+    check_fits(found, None, "tpu", 1, program.size_field)  # unknown: not checked
 
 
 def test_the_hosts_available_memory() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,18 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pknet.compiler.located import spec_problem
 from pknet.compiler.model.program import Program
-from pknet.errors import CompileError
-from pknet.specs import Spec
-from pknet.specs.schema.model import AUX_HEADS, LATENT_LAYER, RECONSTRUCTION_LAYER, VaeModelSpec
+from pknet.compiler.model.size_fields import DATA, MODEL
+from pknet.errors import CompileError, Problem
 
 PARAM_COPIES = 3  # parameters into and out of the jitted epoch, and their gradients
 STATE_COPIES = 2  # the optimiser state into and out of the jitted epoch
 HEADROOM = 0.9  # refuse a run that needs more than this share of the available memory
-DATA = "data"  # the part holding the data matrix
-MODEL = "model"  # arrays of the model outside any named layer
-SIZE_FIELDS = ("units", "units_per_node", "units_per_term", "components")
 GB = 1e9
 
 
@@ -208,10 +203,14 @@ def _host_available() -> int | None:
 
 
 def check_fits(
-    spec: Spec, estimate: MemoryEstimate, available: int | None, device: str, folds: int
+    estimate: MemoryEstimate,
+    available: int | None,
+    device: str,
+    folds: int,
+    size_field: Callable[[str], str],
 ) -> None:
-    """A located error when the run needs more than `HEADROOM` of the available memory, at the
-    spec field of the part that needs the most."""
+    """An error when the run needs more than `HEADROOM` of the available memory, at the spec
+    field (`size_field` of a part's name) of the part that needs the most."""
     if available is None or estimate.total <= HEADROOM * available:
         return
     largest = estimate.largest
@@ -222,38 +221,16 @@ def check_fits(
         what = f"layer `{largest}`"
         hint = "use fewer units, a smaller `train.batch_size` or fewer folds (`evaluate.cv.folds`)"
     raise CompileError(
-        spec_problem(
-            spec,
-            _spec_path(spec, largest),
+        Problem(
             f"training would need about {estimate.total / GB:.3g} GB, more than "
             f"{HEADROOM:.0%} of the {available / GB:.3g} GB available on {device}; {what} "
             f"takes {(arrays + activations) / GB:.3g} GB of it ({arrays / GB:.3g} GB of arrays "
             f"and their training copies, {activations / GB:.3g} GB of activations, {folds} "
             "folds trained together)",
-            hint,
+            path=size_field(largest),
+            hint=hint,
         )
     )
-
-
-def _spec_path(spec: Spec, part: str) -> tuple[str | int, ...]:
-    """The spec field that sets the size of `part` (a layer name, `DATA` or `MODEL`)."""
-    if part == DATA:
-        return ("data", "expression")
-    model = spec.model
-    if part.startswith(f"{AUX_HEADS}_"):
-        return ("model", "layers", 0, "aux_heads")
-    if isinstance(model, VaeModelSpec) and part in (LATENT_LAYER, RECONSTRUCTION_LAYER):
-        if part == RECONSTRUCTION_LAYER and model.decoder:
-            return ("model", "decoder", len(model.decoder) - 1, "units")
-        return ("model", "latent")
-    for (*where, _), name in model.named_layers():
-        if name == part:
-            layer = model
-            for key in where:
-                layer = layer[key] if isinstance(key, int) else getattr(layer, key)
-            size = next((f for f in SIZE_FIELDS if hasattr(layer, f)), None)
-            return ("model", *where) + ((size,) if size else ())
-    return ("model",)
 
 
 def default_device() -> jax.Device:
@@ -285,5 +262,5 @@ def check_training_memory(
         graph_edges=graph_edges,
     )
     device = default_device()
-    check_fits(program.spec, estimate, available_bytes(device), device.platform, folds)
+    check_fits(estimate, available_bytes(device), device.platform, folds, program.size_field)
     return estimate

@@ -20,6 +20,7 @@ from pknet.compiler.model.layers.registry import Wiring
 from pknet.compiler.model.losses import CompiledLoss, compile_loss
 from pknet.compiler.model.model import build_model
 from pknet.compiler.model.optimizers import build_optimizer
+from pknet.compiler.model.size_fields import size_field
 from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError
 from pknet.specs import Spec
@@ -66,6 +67,11 @@ class Program:
     def model_kind(self) -> type[AbstractModel]:
         """The class `init_model` builds: how it trains (`trainer`), whether it `embeds`."""
         return type(self.shapes)
+
+    def size_field(self, part: str) -> str:
+        """The path of the spec field that sets the size of a model part (a layer's name, or
+        `data` for the data matrix)."""
+        return size_field(self.spec, part)
 
     def optimizer(self, steps_per_epoch: int) -> optax.GradientTransformation:
         return build_optimizer(self.spec.train, steps_per_epoch)
