@@ -45,6 +45,7 @@ from pknet.io.data import (
     read_matrix,
     table_header,
 )
+from pknet.io.tables import TableError, read_text_table, table_separator
 from pknet.specs import Spec
 from pknet.specs.schema.data import Log1pSpec, NormalizeTotalSpec
 
@@ -404,10 +405,10 @@ def _label_file(spec: Spec) -> tuple[pd.DataFrame, pd.Series]:
     """The label file (as text, the id column included) indexed by sample id, and each row's
     line number; rows without an id are left out."""
     path = Path(spec.data.target.file)
-    sep = "\t" if path.suffix.lower() in (".tsv", ".txt", ".tab") else ","
+    sep = table_separator(path)
     try:
-        table = pd.read_csv(path, sep=sep, dtype=str)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        table = read_text_table(path, sep=sep)
+    except TableError as exc:
         raise CompileError(
             Problem(f"cannot read label file {path.name}: {exc}", Location(str(path)))
         ) from None

@@ -26,6 +26,7 @@ from pknet.compiler.model.graphs import Graph
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.network_files import EDGES_FILE
 from pknet.errors import Location, Problem, RunDirectoryError
+from pknet.io.tables import TableError, read_text_table
 from pknet.rules import CROSS_FIELD_ERROR, check_listed_once, rule_error
 from pknet.runtime.transforms import InputStats
 
@@ -176,9 +177,9 @@ def _info_problem(path: Path, error: Any) -> Problem:
 def read_network(path: Path, info: ModelInfo) -> Network:
     """The pruned network `network/edges.pruned.tsv` holds, over the nodes `model.json` lists."""
     try:
-        edges = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
-        raise RunDirectoryError(damaged(path, f"cannot be read: {_first_line(exc)}")) from None
+        edges = read_text_table(path, sep="\t", blank_is_text=True)
+    except TableError as exc:
+        raise RunDirectoryError(damaged(path, f"cannot be read: {exc}")) from None
     missing = [column for column in EDGE_COLUMNS if column not in edges.columns]
     if missing:
         message = f"missing column; the columns are {', '.join(EDGE_COLUMNS)}"
