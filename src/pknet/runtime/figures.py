@@ -17,7 +17,7 @@ MAX_LEGEND_FOLDS = 10  # more folds (leave-one-out) would fill the figure with t
 
 def _figure(width: float, height: float) -> Figure:
     """A matplotlib figure; the object API draws to files without a GUI backend. Imported here
-    so that matplotlib's 0.6 s import is paid when figures are drawn, not by `import pknet.api`."""
+    so that matplotlib's import is paid when figures are drawn, not by `import pknet.api`."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height))

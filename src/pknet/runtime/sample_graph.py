@@ -134,8 +134,8 @@ def _principal_components(
 
 def _top_components(centred: np.ndarray, n_components: int) -> np.ndarray:
     """(features, n_components): the top right singular vectors of `centred`, from the
-    eigendecomposition of the smaller of its Gram and covariance matrices (several times
-    faster than a full SVD here)."""
+    eigendecomposition of the smaller of its Gram and covariance matrices (cheaper than a full
+    SVD when one side is small)."""
     rows, features = centred.shape
     if features <= rows:
         _, vectors = np.linalg.eigh(centred.T @ centred)

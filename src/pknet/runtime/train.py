@@ -220,8 +220,8 @@ def train_folds(
         outputs = forward(p, xb, keys)
         return loss.total(eqx.combine(p, static), outputs, xb, yb, wb, group_arrays, epoch)
 
-    # the data are arguments (`shared`), not closed-over constants: XLA compiled a constant
-    # 91 MB matrix into the epoch (3-4 s more compile on the TCR benchmark)
+    # the data are arguments (`shared`), not closed-over constants, which XLA would compile into
+    # the epoch as constants (benchmarks/README.md, "Measured choices behind the code")
     def fold_epoch(
         p, state, active, index, weight, val_idx, val_w, fold_stats, stream, epoch, x_all, y_all
     ):

@@ -81,9 +81,9 @@ def _nuclear_norm(matrix: Float[Array, "rows cols"]) -> Float[Array, ""]:
 def _nuclear_norm_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
     """d||A||_* = trace(U^T dA V), from one thin SVD.
 
-    The QR algorithm (LAPACK gesvd): the default divide-and-conquer SVD took 3-140 ms for a
-    60 x 72 matrix on a busy 2-core CPU, and 200 ms vmapped over 5 folds, against 0.8 ms and
-    2.3 ms with QR; JAX's own rule for `compute_uv=False` also asks for full matrices.
+    The QR algorithm (LAPACK gesvd): the default divide-and-conquer SVD was much slower and
+    more erratic on small matrices vmapped over folds (benchmarks/README.md, "Measured choices
+    behind the code"); JAX's own rule for `compute_uv=False` also asks for full matrices.
     """
     (matrix,), (tangent,) = primals, tangents
     u, s, vt = _thin_svd(matrix)

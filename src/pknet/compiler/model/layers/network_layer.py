@@ -286,9 +286,9 @@ class NetworkLayer(eqx.Module):
                 pre.append(z)
                 continue
             # a padded level computes garbage past its end, which later levels overwrite. The
-            # backward pass recomputes a level rather than stacking its ~10 intermediates per
-            # step: on the TCR benchmark the epoch compiled in 1.1 s instead of 1.5 s, and ran
-            # as fast
+            # backward pass recomputes a level rather than stacking its intermediates per step,
+            # which compiles faster at the same speed (benchmarks/README.md,
+            # "Measured choices behind the code")
             body = jax.checkpoint(
                 lambda h, row, run=run: level(h, row[0], run, *row[1:]), prevent_cse=False
             )
