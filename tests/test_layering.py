@@ -29,6 +29,7 @@ SHARED = (
     "pknet.files",
     "pknet.interrupts",
     "pknet.rules",
+    "pknet.suggest",
     "pknet.compiler.located",
 )
 

@@ -23,7 +23,6 @@ Target encoding:
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from pknet.io.data import (
 from pknet.io.tables import TableError, read_text_table, table_separator
 from pknet.specs import Spec
 from pknet.specs.schema.data import Log1pSpec, NormalizeTotalSpec
+from pknet.suggest import did_you_mean
 
 Task = Literal["binary", "multiclass", "regression"]
 OTHER, POSITIVE = "other", "positive"
@@ -314,7 +314,7 @@ def _target_feature_columns(
                     spec,
                     (*field, i),
                     f"{path.name} has no feature `{name}`",
-                    _did_you_mean(name, available, "features"),
+                    _options_hint(name, available, "features"),
                 )
             )
     return np.array([position[name] for name in wanted], dtype=np.int64)
@@ -395,7 +395,7 @@ def _obs_labels(spec: Spec, matrix: Matrix) -> pd.Series:
                 spec,
                 path,
                 f"{file} has no obs column `{name}`",
-                _did_you_mean(name, columns, "obs columns"),
+                _options_hint(name, columns, "obs columns"),
             )
         )
     return pd.Series(matrix.obs[name].to_numpy(), index=pd.Index(matrix.samples), name=name)
@@ -429,7 +429,7 @@ def _label_file(spec: Spec) -> tuple[pd.DataFrame, pd.Series]:
                 spec,
                 ("data", "target", "index"),
                 f"label file {path.name} has no column `{index}`",
-                _did_you_mean(index, header, "columns"),
+                _options_hint(index, header, "columns"),
             )
         )
     ids = table[index]
@@ -477,7 +477,7 @@ def _label_columns(spec: Spec, table: pd.DataFrame) -> list[str]:
                     spec,
                     ("data", "target", *field),
                     f"label file {Path(target.file).name} has no column `{name}`",
-                    _did_you_mean(name, header, "columns"),
+                    _options_hint(name, header, "columns"),
                 )
             )
     return [name for _, name in wanted]
@@ -530,13 +530,11 @@ def _no_join_problem(spec: Spec, table: pd.Series | pd.DataFrame, matrix: Matrix
     )
 
 
-def _did_you_mean(word: str, options: list[str], what: str) -> str:
-    """A hint naming the closest option (ignoring case first) and the first few options."""
-    folded = {o.casefold(): o for o in options}
-    close = [folded[word.casefold()]] if word.casefold() in folded else []
-    close = close or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+def _options_hint(word: str, options: list[str], what: str) -> str:
+    """A hint naming the closest option and the first few options."""
+    close = did_you_mean(word, options)
     shown = ", ".join(f"`{o}`" for o in options[:10]) + (", ..." if len(options) > 10 else "")
-    return (f"did you mean `{close[0]}`? " if close else "") + f"{what}: {shown}"
+    return (f"{close} " if close else "") + f"{what}: {shown}"
 
 
 # --- target encoding -----------------------------------------------------------------------
@@ -611,7 +609,7 @@ def _one_vs_rest(spec: Spec, texts: np.ndarray) -> tuple[np.ndarray, Task, tuple
                     spec,
                     ("data", "target", "positive", i),
                     f"no labelled sample has the label `{label}`",
-                    _did_you_mean(label, sorted(present), "labels"),
+                    _options_hint(label, sorted(present), "labels"),
                 )
             )
     y = np.isin(texts, positive).astype(np.int64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -16,6 +15,7 @@ from pknet.specs.schema.model import MODEL_KIND_ERROR
 from pknet.specs.schema.types import DSL_ERROR
 from pknet.specs.sources import SourceMap
 from pknet.specs.yaml_tree import PathKey
+from pknet.suggest import did_you_mean
 
 _GUIDE = SpecSchemaGuide()
 _QUOTED = re.compile(r"'([^']*)'")
@@ -52,13 +52,6 @@ def _data_path(loc: tuple[Any, ...], data: Any, missing: bool = False) -> PathKe
             continue
         path.append(key)
     return tuple(path)
-
-
-def _did_you_mean(word: Any, options: list[str]) -> str | None:
-    if not isinstance(word, str):
-        return None
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 def _shown(value: Any) -> str:
@@ -110,7 +103,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
         location = sources.key_location(path)
         allowed = _GUIDE.keys_at(path[:-1], data) or []
         message = f"unknown key `{key}`"
-        hint = _did_you_mean(key, allowed) or (
+        hint = did_you_mean(key, allowed) or (
             f"allowed keys here: {', '.join(allowed)}" if allowed else None
         )
     elif kind == "missing":
@@ -121,7 +114,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
     elif kind == "literal_error":
         options = _QUOTED.findall(str(ctx.get("expected", "")))
         message = f"{_shown(value)} is not allowed; expected one of: {', '.join(options)}"
-        hint = _did_you_mean(value, options)
+        hint = did_you_mean(value, options)
     elif kind in ("union_tag_invalid", "union_tag_not_found", MODEL_KIND_ERROR):
         tag_key = str(ctx.get("discriminator", "kind")).strip("'")
         tags = _QUOTED.findall(str(ctx.get("expected_tags", ""))) or tags_at(path, data, tag_key)
@@ -131,7 +124,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
             if isinstance(value_at(data, path), dict):
                 path = (*path, tag_key)  # the field at fault is the tag itself
             location = sources.value_location(path)
-            hint = _did_you_mean(tag, tags)
+            hint = did_you_mean(tag, tags)
         else:
             location = sources.key_location(path)  # like a missing key: at the mapping's key
             message = f"missing `{tag_key}`; one of: {', '.join(tags)}"

@@ -7,7 +7,6 @@ chain merged in; `apply_overrides` merges `--set path=value` pairs into it; `Sou
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pknet.specs.yaml_tree import (
     parse_yaml,
     walk,
 )
+from pknet.suggest import did_you_mean
 
 EXTENDS_KEY = "extends"
 OVERRIDE_SOURCE = "--set"
@@ -304,12 +304,7 @@ def _check_override_path(
         allowed = guide.keys_at(path[:depth], data)
         if allowed is not None and key not in allowed:
             prefix = ".".join(str(k) for k in path[:depth]) or "the spec"
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = (
-                f"did you mean `{close[0]}`?"
-                if close
-                else f"keys of {prefix}: {', '.join(allowed)}"
-            )
+            hint = did_you_mean(key, allowed) or f"keys of {prefix}: {', '.join(allowed)}"
             raise SpecError(Problem(f"unknown field `{key}` in override path", loc, hint=hint))
 
 

@@ -7,7 +7,6 @@ metric's entry in the spec; an exception inside the metric or a value that is no
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib.util
 import inspect
@@ -22,6 +21,7 @@ from pknet.compiler.located import spec_problem
 from pknet.errors import MetricError, Problem
 from pknet.specs import Spec
 from pknet.specs.schema.evaluate import PythonMetricSpec
+from pknet.suggest import closest
 
 MetricFn = Callable[[np.ndarray, np.ndarray, str], float]
 
@@ -66,7 +66,7 @@ def _load(spec: Spec, index: int, metric: PythonMetricSpec) -> MetricFn:
     fn = getattr(module, metric.function_name, None)
     if not callable(fn):
         functions = [n for n, v in inspect.getmembers(module, inspect.isfunction)]
-        close = difflib.get_close_matches(metric.function_name, functions, n=1)
+        close = closest(metric.function_name, functions)
         field = "function" if metric.function is not None else "name"
         raise MetricError(
             spec_problem(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -27,6 +26,7 @@ from pknet.specs.dsl import (
     Selector,
     Union,
 )
+from pknet.suggest import closest
 
 _COMPARE = {
     ">": np.greater,
@@ -110,7 +110,7 @@ def _any(selectors: Sequence[Selector], ctx: SelectionContext) -> np.ndarray:
 def _named(net: Network, names: tuple[str, ...] | list[str], where: str) -> np.ndarray:
     unknown = [n for n in names if not net.has_node(n)]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], net.nodes, n=3)
+        close = closest(unknown[0], net.nodes, n=3)
         raise SelectorProblem(
             f"{len(unknown)} name(s) in {where} are not network nodes: {name_list(unknown)}",
             f"did you mean {name_list(close)}?" if close else None,

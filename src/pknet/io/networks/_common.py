@@ -3,7 +3,6 @@ and the checks that turn bad input into a `CompileError` naming the file and lin
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import re
 from collections.abc import Iterable, Sequence
@@ -14,6 +13,7 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
+from pknet import suggest
 from pknet.errors import CompileError, Location, Problem
 from pknet.files import MISSING, file_problem
 
@@ -69,11 +69,7 @@ def fail(path: Path, message: str, line: int | None = None, hint: str | None = N
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """A did-you-mean hint for `word` among `choices`, or None."""
-    choices = list(choices)
-    folded = {c.casefold(): c for c in choices}
-    if word.casefold() in folded:
-        return f"did you mean {folded[word.casefold()]!r}?"
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    match = suggest.closest(word, choices)
     return f"did you mean {match[0]!r}?" if match else None
 
 

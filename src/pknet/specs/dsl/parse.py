@@ -7,7 +7,6 @@ products with a constant side). Nothing is ever evaluated as Python.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
@@ -43,6 +42,7 @@ from pknet.specs.dsl.ast import (
 )
 from pknet.specs.dsl.errors import DslError
 from pknet.specs.dsl.terms import LOSS_TERMS
+from pknet.suggest import did_you_mean
 
 SELECTOR_ATOMS = ("all", "leaves", "measured", "roots")
 SELECTOR_FUNCTIONS = ("name", "match", "file", "degree")
@@ -183,7 +183,7 @@ def _syntax_error(parser: Lark, error: UnexpectedInput, text: str, words: _Words
         called = re.search(r"([A-Za-z_][A-Za-z0-9_.:]*)\s*$", text[: column - 1])
         if called and called.group(1) not in words.atoms:
             name = called.group(1)
-            hint = _did_you_mean(name, words.functions, words.known)
+            hint = _known_hint(name, words.functions, words.known)
             return DslError(f"unknown function `{shorten(name)}`", called.start(1) + 1, text, hint)
     hint = None
     if found.startswith(("'", '"')) and "STRING" not in expected:
@@ -259,12 +259,12 @@ class _ToSelector(Transformer):
             raise _MeaningError(
                 f"unknown degree direction `{shorten(direction)}`",
                 direction.start_pos + 1,
-                hint=_did_you_mean(direction.value, DEGREE_DIRECTIONS, "in, out, total"),
+                hint=_known_hint(direction.value, DEGREE_DIRECTIONS, "in, out, total"),
             )
         return Degree(direction.value, op.value, int(value), column=_column(meta))
 
     def unknown(self, meta: Meta, word: Token) -> Selector:
-        hint = _did_you_mean(word.value, SELECTOR_ATOMS, _known_selectors())
+        hint = _known_hint(word.value, SELECTOR_ATOMS, _known_selectors())
         if not hint.startswith("did you mean"):
             hint = f"to select nodes by name write `name({shorten(word)})`; {hint}"
         raise _MeaningError(f"unknown selector `{shorten(word)}`", _column(meta), hint)
@@ -364,7 +364,7 @@ def _term(name: Token, arguments: list[tuple[Token | None, Token]], column: int)
     """Check a term against its signature in LOSS_TERMS and fill in its default options."""
     signature = LOSS_TERMS.get(name.value)
     if signature is None:
-        hint = _did_you_mean(name.value, list(LOSS_TERMS), _known_terms())
+        hint = _known_hint(name.value, list(LOSS_TERMS), _known_terms())
         raise _MeaningError(f"unknown loss term `{shorten(name)}`", column, hint)
     usage = f"write `{signature.usage(name.value)}` ({signature.doc})"
     positional: list[Token] = []
@@ -429,9 +429,10 @@ _LOSS_WORDS = _Words(
 # ---------------------------------------------------------------------------------------------
 
 
-def _did_you_mean(word: str, candidates: Sequence[str], known: str) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1)
-    return f"did you mean `{close[0]}`? known: {known}" if close else f"known: {known}"
+def _known_hint(word: str, candidates: Sequence[str], known: str) -> str:
+    """The closest candidate, if any, and what is known."""
+    close = did_you_mean(word, candidates)
+    return f"{close} known: {known}" if close else f"known: {known}"
 
 
 def _first_column(text: str) -> int:
