@@ -10,7 +10,11 @@ import pytest
 
 from pknet.compiler.model.base import AbstractModel, Trainer
 from pknet.compiler.model.graph_model import SampleGraphModel
-from pknet.compiler.model.layers.registry import LAYER_BUILDERS, layer_builder
+from pknet.compiler.model.layers.registry import (
+    LAYER_BUILDERS,
+    import_layer_modules,
+    layer_builder,
+)
 from pknet.compiler.model.model import Model
 from pknet.compiler.model.multitask import MultitaskModel
 from pknet.compiler.model.network_graph_model import NetworkGraphModel
@@ -25,6 +29,7 @@ def test_every_layer_spec_class_of_the_schema_has_a_builder() -> None:
     union, _ = typing.get_args(LayerSpec)  # Annotated[union, Field(discriminator=...)]
     spec_classes = typing.get_args(union)
     assert DenseLayerSpec in spec_classes
+    import_layer_modules()  # each layer module registers its builders
     assert [c.__name__ for c in spec_classes if c not in LAYER_BUILDERS] == []
 
 

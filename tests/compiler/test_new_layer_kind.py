@@ -1,6 +1,7 @@
-"""A new layer kind is one spec class, one layer module and a registry entry: here all three in
-this file. (For YAML specs the class also joins the `LayerSpec` union in
-`pknet.specs.schema.model`; `build_model` takes the layer specs as they are.)"""
+"""A new layer kind is one spec class, one layer module (the layer and its `@builds` builder) and
+one test file, as docs/architecture.md walks through: here the three in one file, the builder
+registered for the test only. (For YAML specs the class also joins the `LayerSpec` union beside
+it; `build_model` takes layer specs as they are.)"""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
 from pknet.compiler.model.layers.dropout import inverted_dropout
+from pknet.compiler.model.layers.registry import Wiring, builds, output_activation
+from pknet.specs.schema.model import DenseLayerSpec
 
 
 class DenseLayer(eqx.Module):
@@ -76,3 +78,19 @@ class DenseLayer(eqx.Module):
         if self.bias is not None:
             z = z + self.bias
         return ACTIVATIONS[self.activation](z)
+
+
+@builds(DenseLayerSpec)
+def build_dense(
+    spec: DenseLayerSpec, width: int, wiring: Wiring | None, *, last: bool, key: PRNGKeyArray
+) -> tuple[DenseLayer, int]:
+    layer = DenseLayer(
+        width,
+        spec.units,
+        activation=output_activation(spec.activation, last),
+        dropout=spec.dropout,
+        use_bias=spec.bias,
+        name=spec.name,
+        key=key,
+    )
+    return layer, spec.units

@@ -30,8 +30,10 @@ from jaxtyping import Array, Float, PRNGKeyArray, UInt
 
 from pknet.compiler.model.graphs import adjacency, graph_from_edges, symmetrize
 from pknet.compiler.model.layers.fixed import FixedLayer
+from pknet.compiler.model.layers.registry import Wiring, builds
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
+from pknet.specs.schema.model import DiffusionLayerSpec
 
 SOLVE_CHUNK = 512  # source columns solved at once: bounds the dense n x chunk right-hand side
 
@@ -192,3 +194,11 @@ def network_diffusion(
     if symmetric:
         graph = symmetrize(graph)
     return DiffusionLayer(adjacency(graph), alpha, sources=inputs, targets=outputs, name=name)
+
+
+@builds(DiffusionLayerSpec)
+def build_diffusion(
+    spec: DiffusionLayerSpec, width: int, wiring: Wiring, *, last: bool, key: PRNGKeyArray
+) -> tuple[eqx.Module, int]:
+    layer = network_diffusion(*wiring, alpha=spec.alpha, symmetric=spec.symmetric, name=spec.name)
+    return layer, layer.n_outputs

@@ -24,6 +24,8 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
 from pknet.compiler.model.layers.dropout import inverted_dropout
+from pknet.compiler.model.layers.registry import Wiring, builds, output_activation
+from pknet.specs.schema.model import GatLayerSpec, GcnLayerSpec
 
 LEAKY_RELU_SLOPE = 0.2
 
@@ -232,3 +234,37 @@ class GatLayer(eqx.Module):
         if self.bias is not None:
             z = z + self.bias[None, :]
         return ACTIVATIONS[self.activation](z)
+
+
+@builds(GcnLayerSpec)
+def build_gcn(
+    spec: GcnLayerSpec, width: int, wiring: Wiring | None, *, last: bool, key: PRNGKeyArray
+) -> tuple[GcnLayer, int]:
+    layer = GcnLayer(
+        width,
+        spec.units,
+        activation=output_activation(spec.activation, last),
+        bias=spec.bias,
+        dropout=spec.dropout,
+        name=spec.name,
+        key=key,
+    )
+    return layer, spec.units
+
+
+@builds(GatLayerSpec)
+def build_gat(
+    spec: GatLayerSpec, width: int, wiring: Wiring | None, *, last: bool, key: PRNGKeyArray
+) -> tuple[GatLayer, int]:
+    layer = GatLayer(
+        width,
+        spec.units,
+        heads=spec.heads,
+        concat=spec.concat,
+        activation=output_activation(spec.activation, last),
+        bias=spec.bias,
+        dropout=spec.dropout,
+        name=spec.name,
+        key=key,
+    )
+    return layer, layer.n_out

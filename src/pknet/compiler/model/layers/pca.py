@@ -17,6 +17,9 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.model.layers.fixed import FixedLayer
+from pknet.compiler.model.layers.registry import Wiring, builds
+from pknet.errors import CompileError, Problem
+from pknet.specs.schema.model import PcaLayerSpec
 
 
 class PcaLayer(FixedLayer):
@@ -77,3 +80,18 @@ def fit_pca(
         return mean, loadings, jnp.ones(components, x.dtype)
     std = singular[:components] / jnp.sqrt(jnp.maximum(total - 1.0, 1.0))
     return mean, loadings, 1.0 / jnp.maximum(std, jnp.finfo(x.dtype).tiny)
+
+
+@builds(PcaLayerSpec)
+def build_pca(
+    spec: PcaLayerSpec, width: int, wiring: Wiring | None, *, last: bool, key: PRNGKeyArray
+) -> tuple[PcaLayer, int]:
+    if spec.components > width:
+        raise CompileError(
+            Problem(
+                f"the `pca` layer keeps {spec.components} components of {width} features",
+                path=".components",
+                hint=f"keep at most {width} components",
+            )
+        )
+    return PcaLayer(width, spec.components, whiten=spec.whiten, name=spec.name), spec.components

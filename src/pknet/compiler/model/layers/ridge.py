@@ -15,6 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from pknet.compiler.model.layers.registry import Wiring, builds
+from pknet.specs.schema.model import RidgeLayerSpec
+
 
 class RidgeLayer(eqx.Module):
     """`x @ weight + bias`; the weights start at zero and are set by `solve_ridge` per fold."""
@@ -75,3 +78,11 @@ def solve_ridge(
     else:
         coef = xc.T @ jnp.linalg.solve(xc @ xc.T + alpha * jnp.eye(n, dtype=x.dtype), yc)
     return coef, y_mean - x_mean @ coef
+
+
+@builds(RidgeLayerSpec)
+def build_ridge(
+    spec: RidgeLayerSpec, width: int, wiring: Wiring | None, *, last: bool, key: PRNGKeyArray
+) -> tuple[RidgeLayer, int]:
+    layer = RidgeLayer(width, spec.units, alpha=spec.alpha, use_bias=spec.bias, name=spec.name)
+    return layer, spec.units
