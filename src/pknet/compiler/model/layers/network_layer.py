@@ -19,6 +19,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
+from pknet.compiler.model.layers.dropout import inverted_dropout
 from pknet.compiler.model.layers.hierarchy import HierarchyReport
 from pknet.compiler.model.layers.wiring import ScanRun, WiringPlan, input_terms, scan_runs
 
@@ -311,8 +312,7 @@ class NetworkLayer(eqx.Module):
         """Per-slot factor (dropout and gate) and shift (offset) of the activations, or None."""
         scale = None
         if key is not None and self.dropout > 0:
-            keep = jax.random.bernoulli(key, 1.0 - self.dropout, (self.n_slots,))
-            kept = jnp.where(keep, 1.0 / (1.0 - self.dropout), 0.0).astype(dtype)
+            kept = inverted_dropout(jnp.ones(self.n_slots, dtype), self.dropout, key)
             scale = jnp.where(self.droppable, kept, 1.0)
         if gate is not None:
             node_gate = jnp.asarray(gate, dtype)[self.unit_node]
