@@ -50,6 +50,20 @@ class AbstractModel(eqx.Module):
         loss reads: logits, or a VAE's reconstruction)."""
 
 
+class AbstractLayerStack(AbstractModel):
+    """A model kind whose parameters are those of its `layers`: its groups are `weights`,
+    `bias` and each layer's name."""
+
+    layers: eqx.AbstractVar[tuple[eqx.Module, ...]]
+
+    def param_groups(self) -> Mapping[str, list[Array]]:
+        return layer_groups(self.layers)
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(layer.n_parameters for layer in self.layers)
+
+
 def trainable(module: eqx.Module) -> list[Array]:
     """The trainable arrays of `module`, in leaf order."""
     return jax.tree.leaves(eqx.filter(module, eqx.is_inexact_array))

@@ -8,14 +8,13 @@ cross-validation pass their own graphs, padded to one edge count with weight-0 e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar, final
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from pknet.compiler.model.base import AbstractModel, Trainer, check_unique_names, layer_groups
+from pknet.compiler.model.base import AbstractLayerStack, Trainer, check_unique_names
 from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import layer_keys
 from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
@@ -24,7 +23,7 @@ GraphLayer = GcnLayer | GatLayer
 
 
 @final
-class SampleGraphModel(AbstractModel):
+class SampleGraphModel(AbstractLayerStack):
     """Layers applied in order to all samples; graph layers along the sample graph, `dense`
     layers to each sample alone."""
 
@@ -54,15 +53,6 @@ class SampleGraphModel(AbstractModel):
             else:
                 x = layer(x, senders, receivers, weights, key=layer_key)
         return x
-
-    def param_groups(self) -> Mapping[str, list[Array]]:
-        """`weights`, `bias` and each layer."""
-        return layer_groups(self.layers)
-
-    @property
-    def n_parameters(self) -> int:
-        """Trainable scalars of all layers."""
-        return sum(layer.n_parameters for layer in self.layers)
 
     def output_width(self, n_features: int) -> int:
         """Outputs per sample for `n_features` inputs."""

@@ -15,7 +15,7 @@ leaves it alone; every edge has weight 1.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import ClassVar, final
 
 import equinox as eqx
@@ -25,11 +25,10 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pknet.compiler.model.base import (
-    AbstractModel,
+    AbstractLayerStack,
     Trainer,
     check_unique_names,
     example_width,
-    layer_groups,
 )
 from pknet.compiler.model.graph_model import GraphLayer
 from pknet.compiler.model.graphs import Graph
@@ -49,7 +48,7 @@ GRAPH_NODE_HINT = (
 
 
 @final
-class NetworkGraphModel(AbstractModel):
+class NetworkGraphModel(AbstractLayerStack):
     """Graph layers over the network's nodes, a readout, then `dense` layers."""
 
     trainer: ClassVar[Trainer] = "minibatch"
@@ -85,15 +84,6 @@ class NetworkGraphModel(AbstractModel):
         if self.readout == "max":
             return h.max(axis=0)
         return h[self.readout_nodes].reshape(-1)
-
-    def param_groups(self) -> Mapping[str, list[Array]]:
-        """`weights`, `bias` and each layer."""
-        return layer_groups(self.layers)
-
-    @property
-    def n_parameters(self) -> int:
-        """Trainable scalars of all layers."""
-        return sum(layer.n_parameters for layer in self.layers)
 
     def output_width(self, n_features: int) -> int:
         """The width after the readout and the `dense` layers."""

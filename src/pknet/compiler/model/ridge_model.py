@@ -3,24 +3,22 @@ solved in closed form on each training fold (`pknet.runtime.ridge`), never by gr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar, final
 
 import equinox as eqx
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from pknet.compiler.model.base import (
-    AbstractModel,
+    AbstractLayerStack,
     Trainer,
     check_unique_names,
     example_width,
-    layer_groups,
 )
 from pknet.compiler.model.layers.chain import apply_chain
 
 
 @final
-class RidgeModel(AbstractModel):
+class RidgeModel(AbstractLayerStack):
     """Layers applied in order to one example; the last one is the solved `ridge` head."""
 
     trainer: ClassVar[Trainer] = "closed_form"
@@ -36,15 +34,6 @@ class RidgeModel(AbstractModel):
     ) -> Float[Array, " n_out"]:
         """`key` is passed on like other models' (these layers have no dropout)."""
         return apply_chain(self.layers, x, key)
-
-    def param_groups(self) -> Mapping[str, list[Array]]:
-        """`weights`, `bias` and each layer."""
-        return layer_groups(self.layers)
-
-    @property
-    def n_parameters(self) -> int:
-        """Solved and fitted scalars of all layers."""
-        return sum(layer.n_parameters for layer in self.layers)
 
     def output_width(self, n_features: int) -> int:
         """The head's width."""
