@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pknet.cli import app
@@ -29,6 +30,7 @@ def test_compile_all_leaves_reports_the_proven_optimum(tmp_path: Path) -> None:
     assert header.split("\t")[:2] == ["from", "to"]
 
 
+@pytest.mark.slow
 def test_compile_error_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["compile", str(EXAMPLE), "--set", "network.outputs=name(NOPE)", "--out", str(out)]
@@ -39,6 +41,7 @@ def test_compile_error_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_pruned_edges_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     outputs = []
     for seed in ("0", "12345"):
@@ -55,6 +58,7 @@ def test_pruned_edges_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.slow
 def test_time_limit_spent_before_a_solution_exits_2(tmp_path: Path) -> None:
     out = tmp_path / "out"
     limit = "prune.solver.time_limit_s=0.000001"

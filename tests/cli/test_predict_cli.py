@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 
 from pknet.cli import app
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "data" / "matrices" / "pbmc68k_40x50.h5ad"
 TINY_KPNN = f"""extends: {ROOT / "examples" / "kpnn_tcr" / "spec.yaml"}

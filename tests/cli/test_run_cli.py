@@ -21,6 +21,8 @@ import pknet
 from pknet.cli import app
 from pknet.compiler.model.program import build_program
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "kpnn_tcr" / "spec.yaml"
 MATRICES = ROOT / "tests" / "data" / "matrices"

@@ -19,6 +19,8 @@ import pytest
 from pknet.errors import OutputError
 from pknet.io.output_folder import OutputKind, require_complete
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 DATA = Path(__file__).parents[2] / "tests" / "data" / "matrices"
 RUN = OutputKind(kind="run", marker="run.json")
 SPEC = f"""\

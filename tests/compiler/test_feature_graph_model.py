@@ -30,6 +30,7 @@ def model_spec(graph: dict, *layers: dict) -> StackModelSpec:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("readout", ["mean", "max"])
 def test_gcn_over_features_equals_a_dense_adjacency_reference(readout: str) -> None:
     spec = model_spec(

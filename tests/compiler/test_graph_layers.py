@@ -118,6 +118,7 @@ def test_padded_graph_matches_dense_reference_of_the_real_edges(kind, kwargs):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gcn", "gat"])
 def test_gradients_match_finite_differences_on_a_padded_graph(kind):
     rng = np.random.default_rng(1)

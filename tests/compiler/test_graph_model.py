@@ -84,6 +84,7 @@ def test_widths_names_groups_and_parameter_count() -> None:
     assert model.n_parameters == 6 * 12 + 2 * 3 * 4 + 12 + 12 * 2
 
 
+@pytest.mark.slow
 def test_dropout_only_with_a_key_and_the_same_key_gives_the_same_output() -> None:
     spec = model_spec(
         {"kind": "gcn", "units": 8, "dropout": 0.5},

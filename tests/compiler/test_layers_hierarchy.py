@@ -433,6 +433,7 @@ def test_some_random_cases_have_copies_and_dropped_terms():
     assert any(r.n_too_small for r in reports)
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences(assert_gradients_match_finite_differences):
     with jax.enable_x64(True):
         layer = build(random_case(1), seed=3, units_per_gene=2, units_per_term=2)
@@ -532,6 +533,7 @@ def test_one_gene_one_term():
 # --- the model, explain and a whole run -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_model_groups_and_explain_work_on_the_hierarchy_layer():
     net, inputs, outputs, _ = file_case("drugcell")
     spec = HierarchyLayerSpec(kind="hierarchy", name="go", units_per_term=2)
@@ -598,6 +600,7 @@ def test_spec_validates_with_defaults(tmp_path):
     assert (layer.padding, layer.bias, layer.dropout) == ("copy", True, 0.0)
 
 
+@pytest.mark.slow
 def test_a_hierarchy_spec_runs_end_to_end(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(SPEC.format(data=DATA))

@@ -195,6 +195,7 @@ def config_layer(net_seed: int, case: int, **changes) -> NetworkLayer:
 FORWARD_CASES = [(0, case) for case in range(len(CONFIGS))] + [(1, 3)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("net_seed", "case"), FORWARD_CASES)
 def test_forward_matches_reference_under_jit_and_vmap(net_seed, case):
     net, inputs, outputs = random_case(net_seed)
@@ -219,6 +220,7 @@ def test_edge_weights_are_the_effective_blocks():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [1, 2, 3])
 def test_gradients_match_finite_differences(case, assert_gradients_match_finite_differences):
     with jax.enable_x64(True):
@@ -318,6 +320,7 @@ def test_dropout_rule_on_a_random_network():
     assert_dropout_rule(net, inputs, outputs, only_parent)
 
 
+@pytest.mark.slow
 def test_inverted_dropout_keeps_the_expectation():
     # linear activations: the values are multilinear in independent masks, so E[h] = h
     layer = layer_for(2, **EXPECTATION)
@@ -493,6 +496,7 @@ def test_levels_are_scanned_in_runs_of_small_levels():
     assert wide == [range(k, k + 1) for k in range(5)]
 
 
+@pytest.mark.slow
 def test_levels_evaluated_one_by_one_match_the_scanned_levels(monkeypatch):
     net, inputs, outputs = random_case(0)
     config = {**CONFIGS[3], "activation": "tanh", "dropout": 0.3}

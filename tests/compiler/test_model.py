@@ -80,6 +80,7 @@ def test_parameter_groups():
         group_arrays(model, "nope")
 
 
+@pytest.mark.slow
 def test_groups_and_forward_of_models_stacked_over_folds():
     keys = jax.random.split(jax.random.key(0), 3)
     # parameters get a fold axis; index arrays stay shared

@@ -85,6 +85,7 @@ def test_every_task_reads_every_input_with_task_inputs_all() -> None:
     assert model.towers[0].weight.shape == (4, 5, 4)
 
 
+@pytest.mark.slow
 def test_trace_norm_penalises_the_task_stacked_group() -> None:
     model = _model(groups={"towers": ["dense_1", "dense_2"]})
     assert "towers" in group_names(model)

@@ -45,6 +45,7 @@ def gcn_reference(a_hat: np.ndarray, h: np.ndarray, layer) -> np.ndarray:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_gcn_mean_readout_dense_equals_a_dense_adjacency_reference(symmetric: bool) -> None:
     spec = model_spec(
@@ -84,6 +85,7 @@ def test_outputs_readout_concatenates_the_output_nodes_features() -> None:
     assert group_names(model) == ("weights", "bias", "gcn_1", "dense_1")
 
 
+@pytest.mark.slow
 def test_the_graph_is_not_trained_and_each_edge_appears_once() -> None:
     spec = model_spec({}, {"kind": "gat", "units": 2, "heads": 2}, {"kind": "dense", "units": 1})
     model = build_model(spec, NETWORK, INPUTS, OUTPUTS, 5, key=jax.random.key(2))

@@ -42,6 +42,7 @@ def test_a_fit_on_the_weighted_rows_equals_scikit_learn(whiten: bool) -> None:
     assert (largest > 0).all()
 
 
+@pytest.mark.slow
 def test_folds_fitted_under_vmap_equal_fits_one_by_one() -> None:
     x = jnp.asarray(correlated(20, 5))
     weights = jnp.asarray((RNG.random((3, 20)) > 0.3).astype(np.float32))

@@ -210,6 +210,7 @@ def test_tcr_network_prunes_to_13268_edges() -> None:
     assert reach[inputs].all()
 
 
+@pytest.mark.slow
 def test_cyclic_dorothea_formulations_agree() -> None:
     net, inputs, outputs = dorothea()
     assert not net.is_acyclic()

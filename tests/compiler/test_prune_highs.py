@@ -42,6 +42,7 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.mark.slow
 def test_highs_writes_nothing_to_stdout_and_its_log_to_stderr() -> None:
     result = subprocess.run(
         [sys.executable, "-c", PRUNE_TWICE], capture_output=True, text=True, check=True

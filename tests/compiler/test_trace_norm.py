@@ -72,6 +72,7 @@ def computed():
     return jax.tree.map(np.asarray, results)
 
 
+@pytest.mark.slow
 def test_value_and_gradient_match_numpy(computed):
     """Value: NumPy's nuclear norm; gradient: `U V^T` (random tensors: distinct singular values)."""
     for mode in MODES:
@@ -124,6 +125,7 @@ def test_bad_input_raises():
         trace_norm(jnp.ones(()), "task")
 
 
+@pytest.mark.slow
 def test_vmapped_folds_call_lapack_one_matrix_at_a_time() -> None:
     """A batched LAPACK SVD waits on XLA's thread pool; two at once deadlocked on 2 cores
     (`mode=all` with the folds vmapped). Under vmap every SVD must get a single matrix."""

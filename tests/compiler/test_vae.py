@@ -8,6 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.flatten_util import ravel_pytree
 from scipy import stats
 
@@ -76,6 +77,7 @@ def test_kl_warmup_rises_linearly_to_the_coefficient() -> None:
     assert WeightedTerm(0.5, "kl").weight(0) == 0.5
 
 
+@pytest.mark.slow
 def test_vae_samples_with_a_key_and_uses_the_mean_without() -> None:
     model = build_model(_vae_spec(), None, None, None, 4, key=jax.random.key(0))
     assert isinstance(model, Vae)
@@ -94,6 +96,7 @@ def test_vae_samples_with_a_key_and_uses_the_mean_without() -> None:
     assert len(group_arrays(model, "reconstruction")) == 2
 
 
+@pytest.mark.slow
 def test_vae_loss_gradient_matches_finite_differences() -> None:
     with jax.enable_x64(True):
         model = build_model(_vae_spec(), None, None, None, 4, key=jax.random.key(1))

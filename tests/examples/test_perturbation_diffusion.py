@@ -12,6 +12,8 @@ import pytest
 
 import pknet
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "perturbation_diffusion"
 CELLBOX = Path("/work/shared/data/cellbox")  # the source, where this machine has it
 THREE_FOLDS = {"evaluate.cv": {"kind": "kfold", "folds": 3}}

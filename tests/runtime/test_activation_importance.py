@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -13,6 +14,8 @@ from pknet.runtime.activation_importance import (
     activation_auc,
     auc_per_column,
 )
+
+pytestmark = pytest.mark.slow  # end-to-end runs
 
 rng = np.random.default_rng(0)
 

@@ -42,6 +42,7 @@ def test_bias_importance_is_the_node_bias(fold) -> None:
     assert np.all(np.isnan(np.delete(values, hidden)))
 
 
+@pytest.mark.slow
 def test_node_weight_equals_removing_the_nodes_out_edges(fold) -> None:
     model, predict, x, y = fold
     layer = model.layers[0]
@@ -54,6 +55,7 @@ def test_node_weight_equals_removing_the_nodes_out_edges(fold) -> None:
     np.testing.assert_allclose(values[node], change, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_gradient_x_input_matches_finite_differences(fold) -> None:
     model, predict, x, y = fold
     layer = model.layers[0]

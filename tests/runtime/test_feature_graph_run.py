@@ -19,6 +19,8 @@ from pknet.errors import CompileError, RunDirectoryError
 from pknet.runtime.run_files import FEATURE_GRAPH_FILE, read_feature_graph
 from pknet.runtime.transforms import apply_input_stats
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "gnn_celltype"
 QUICK = {"train.epochs": 3, "evaluate.cv.folds": 2}
 runner = CliRunner()

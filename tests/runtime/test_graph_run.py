@@ -28,6 +28,8 @@ from pknet.runtime.sample_graph import sample_graphs
 from pknet.runtime.splits import make_splits
 from pknet.runtime.train_graph import predict_new_samples
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "gnn_celltype"
 QUICK = {"train.epochs": 15, "evaluate.cv.folds": 2}
 runner = CliRunner()

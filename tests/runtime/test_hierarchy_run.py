@@ -10,6 +10,8 @@ import pytest
 import pknet
 from pknet.compiler.model.layers import NetworkLayer
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "pathway_proteomics" / "spec.yaml"
 QUICK = {
     "train.epochs": 2,

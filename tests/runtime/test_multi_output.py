@@ -297,6 +297,7 @@ def test_a_python_metric_is_scored_per_task(data: Path) -> None:
         ("{name: e, file: syntax.py}", "importing syntax.py failed: SyntaxError"),
     ],
 )
+@pytest.mark.slow
 def test_python_metric_failures_are_located_errors(data, entry, message) -> None:
     (data / "syntax.py").write_text("def oops(:\n")
     spec = python_metric_spec(data, entry)

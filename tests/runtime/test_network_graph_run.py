@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 import pknet
 from pknet.cli import app
 from pknet.compiler.model.network_graph_model import NetworkGraphModel
+
+pytestmark = pytest.mark.slow  # end-to-end runs
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "gnn_celltype"
 QUICK = {"train.epochs": 3, "evaluate.cv.folds": 2}

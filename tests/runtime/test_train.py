@@ -20,6 +20,7 @@ def leaves(trained) -> list[np.ndarray]:
     return [np.asarray(a) for a in jax.tree.leaves(trained.params)]
 
 
+@pytest.mark.slow
 def test_vmapped_folds_equal_fold_by_fold_training(quick, quick_run) -> None:
     together = quick_run
     looped = train_and_evaluate(quick({"train.vmap_folds": False}))
@@ -28,6 +29,7 @@ def test_vmapped_folds_equal_fold_by_fold_training(quick, quick_run) -> None:
     np.testing.assert_array_equal(together.trained.best_epoch, looped.trained.best_epoch)
 
 
+@pytest.mark.slow
 def test_folds_drawn_together_equal_each_fold_built_from_its_own_key(quick_run) -> None:
     program = quick_run.program
     optimizer = program.optimizer(steps_per_epoch=3)
@@ -42,6 +44,7 @@ def test_folds_drawn_together_equal_each_fold_built_from_its_own_key(quick_run) 
         )
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(quick, quick_run) -> None:
     first, second = quick_run, train_and_evaluate(quick())
     for a, b in zip(leaves(first.trained), leaves(second.trained), strict=True):
@@ -51,6 +54,7 @@ def test_same_seed_same_weights_other_seed_other_weights(quick, quick_run) -> No
     assert not np.allclose(weight, other.trained.params.layers[0].weight)
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_validation_epoch(quick) -> None:
     spec = quick(
         {

@@ -18,6 +18,8 @@ from pknet.runtime.metrics import compute_metrics
 from pknet.runtime.run import RunError, RunOutcome
 from pknet.runtime.transforms import apply_input_stats
 
+pytestmark = pytest.mark.slow  # end-to-end runs
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "go_vae" / "spec.yaml"
 QUICK = {
     "train.epochs": 5,

@@ -185,6 +185,7 @@ def _check_mutant(tree: Any, folder: Path) -> None:
     check_outcome(target)
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, **SETTINGS)
 @given(tree=mutants())
 def test_mutated_spec_loads_or_fails_cleanly(tree: Any, shared_example_copy: Path) -> None:
