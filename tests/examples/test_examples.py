@@ -8,8 +8,6 @@ import pytest
 
 import pknet
 
-pytestmark = pytest.mark.slow  # end-to-end runs
-
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SPECS = sorted(EXAMPLES.glob("*/*.yaml"))
 SHORT = {"train.epochs": 3, "evaluate.cv.folds": 2}
