@@ -110,7 +110,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 
     instances = {"tcr": tcr_instance, "dorothea": dorothea_instance}
-    pknet_forms = {"tcr": ["auto"], "dorothea": ["auto", "ordered_arborescence"]}
+    pknet_forms = {"tcr": ["auto"], "dorothea": ["auto", "flow"]}
     header = f"{'instance':<10}{'tool':<34}{'status':<12}{'objective':>10}{'bound':>10}"
     print(header + f"{'gap':>9}{'seconds':>10}{'corneto/pknet':>15}")
     for name in args.instances.split(","):

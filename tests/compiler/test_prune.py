@@ -72,7 +72,7 @@ def test_cyclic_prior_gives_acyclic_result() -> None:
     net = network("a>b b>c c>b c>o b>o2 o2>c")
     for objective in ("min_edges", "min_nodes"):
         result = run(net, ["a"], ["o"], objective=objective)
-        assert result.report.formulation == "flow"
+        assert result.report.formulation == "ordered_arborescence"
         assert result.report.acyclic and result.network.is_acyclic()
         assert not result.report.prior_acyclic
 
@@ -214,9 +214,10 @@ def test_tcr_network_prunes_to_13268_edges() -> None:
 def test_cyclic_dorothea_formulations_agree() -> None:
     net, inputs, outputs = dorothea()
     assert not net.is_acyclic()
-    flow = prune(net, inputs, outputs)
-    ordered = prune(net, inputs, outputs, formulation="ordered_arborescence")
-    assert flow.report.formulation == "flow" and ordered.report.potentials
+    flow = prune(net, inputs, outputs, formulation="flow")
+    ordered = prune(net, inputs, outputs)
+    assert flow.report.formulation == "flow"
+    assert ordered.report.formulation == "ordered_arborescence" and ordered.report.potentials
     assert flow.report.status == ordered.report.status == "optimal"
     assert flow.report.objective == ordered.report.objective == 2683
     assert flow.network.is_acyclic() and ordered.network.is_acyclic()

@@ -24,11 +24,13 @@ def compile_summary(compiled: CompiledNetwork) -> list[tuple[str, str]]:
     ]
     if compiled.pruning is not None:
         r = compiled.pruning.report
+        chosen = " by auto" if r.formulation_requested == "auto" else ""
         lines.append(
             (
                 "prune",
-                f"{r.formulation} ({r.objective_kind}): {r.status}, objective {r.objective:g}, "
-                f"bound {r.best_bound:g}, gap {r.gap:.2%}, {r.seconds:.2f} s; "
+                f"{r.formulation}{chosen} ({r.objective_kind}): {r.status}, "
+                f"objective {r.objective:g}, bound {r.best_bound:g}, gap {r.gap:.2%}, "
+                f"{r.seconds:.2f} s; "
                 f"MILP {r.size_after.rows} rows x {r.size_after.cols} cols after presolve "
                 f"({r.size_before.rows} x {r.size_before.cols} before)",
             )

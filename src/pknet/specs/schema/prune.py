@@ -51,8 +51,11 @@ class PruneSpec(SpecModel):
     formulation: Literal["auto", "arborescence", "ordered_arborescence", "flow"] = Field(
         "auto",
         description=(
-            "MILP form: `auto` uses the Steiner arborescence on DAGs and the flow otherwise; "
-            "`ordered_arborescence` adds node-order rows inside cycles (exact, often faster)."
+            "MILP form. `auto` uses the Steiner arborescence when the prior is acyclic after "
+            "presolve and `ordered_arborescence` (arborescence rows plus node-order rows inside "
+            "cyclic components; exact on any prior, smaller and in benchmarks faster than the "
+            "flow form) otherwise; the prune report says which and why. `flow` (single-commodity "
+            "flow, exact on any prior) is used only when named."
         ),
     )
     required: SelectorExpr | None = Field(

@@ -1,10 +1,16 @@
 """Prune a prior-knowledge network with a MILP (cvxpy, HiGHS): presolve, emit, solve, map back."""
 
 from pknet.compiler.network.prune.pipeline import FormulationName, Objective, PruneResult, prune
-from pknet.compiler.network.prune.report import ModelSize, PresolveReport, PruneReport
+from pknet.compiler.network.prune.report import (
+    CycleStructure,
+    ModelSize,
+    PresolveReport,
+    PruneReport,
+)
 from pknet.compiler.network.prune.solve import write_mps
 
 __all__ = [
+    "CycleStructure",
     "FormulationName",
     "ModelSize",
     "Objective",

@@ -13,8 +13,8 @@ need two out-edges (input → v → o1, v → o2), so the equality would be wron
 On a prior with cycles the local rows alone would let a kept cycle justify itself; the
 `ordered_arborescence` variant adds node-order potentials inside each cyclic strongly connected
 component (`formulation.potential_rows`), so the kept sub-network is acyclic and the DAG argument
-applies again. It is exact on any prior and, on priors with a small cyclic core, much faster than
-the flow form (whose f_e ≤ K·x_e rows give a weak LP bound).
+applies again. It is exact on any prior, smaller than the flow form, and what `auto` picks on a
+cyclic prior (`choice.py`).
 """
 
 from __future__ import annotations

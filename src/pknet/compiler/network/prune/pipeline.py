@@ -20,9 +20,10 @@ import numpy as np
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.prune.arborescence import build_arborescence
 from pknet.compiler.network.prune.budget import Budget
+from pknet.compiler.network.prune.choice import choose_formulation
 from pknet.compiler.network.prune.extract import needed_edges
 from pknet.compiler.network.prune.flow import build_flow
-from pknet.compiler.network.prune.formulation import Formulation, cyclic_components
+from pknet.compiler.network.prune.formulation import Formulation
 from pknet.compiler.network.prune.presolve import (
     Presolved,
     PruneTask,
@@ -38,10 +39,6 @@ Objective = Literal["min_edges", "min_nodes"]
 FormulationName = Literal["auto", "arborescence", "ordered_arborescence", "flow"]
 FORMULATIONS = ("auto", "arborescence", "ordered_arborescence", "flow")
 
-MSG_NOT_DAG = (
-    "the arborescence formulation needs an acyclic prior, but after presolve it has "
-    "{count} strongly connected component(s) with a cycle"
-)
 MSG_NO_ACYCLIC = (
     "the pruning problem is infeasible: no acyclic sub-network puts every required node "
     "({names}) on an input→output path"
@@ -151,9 +148,10 @@ def prune(
 
     `inputs`, `outputs`, `required` are node indices of `net`; weights are non-negative, one per
     edge (`min_edges`) or per node (`min_nodes`), 1 when not given. `formulation="auto"` picks the
-    arborescence on a DAG and the flow form otherwise; `ordered_arborescence` (arborescence rows
-    plus node-order potentials) is exact on any prior. `time_limit_s` (on `clock`) bounds the
-    whole call: HiGHS gets what presolve, formulation and canonicalisation leave. Raises
+    arborescence when the presolved prior is acyclic and `ordered_arborescence` (arborescence rows
+    plus node-order potentials, exact on any prior) otherwise (`choice.py`); the report says which
+    and why. `time_limit_s` (on `clock`) bounds the whole call: HiGHS gets what presolve,
+    formulation and canonicalisation leave. Raises
     `InfeasiblePruningError` naming the nodes that cannot be connected and `SolverError` when
     HiGHS is missing or finds nothing, or when the time runs out before a feasible solution.
     """
@@ -174,17 +172,10 @@ def prune(
     )
     with budget.stage("presolve"):
         pre = presolve(task, budget)
-        labels, cycle_sizes = cyclic_components(task, pre)
+        choice = choose_formulation(formulation, task, pre)
     budget.check()
-    prior_acyclic = not cycle_sizes.any()
-    name = formulation if formulation != "auto" else ("arborescence" if prior_acyclic else "flow")
-    if name == "arborescence" and not prior_acyclic:
-        count = len(np.unique(labels[cycle_sizes > 0]))
-        raise _error(
-            MSG_NOT_DAG.format(count=count),
-            "formulation",
-            "use formulation 'ordered_arborescence', 'flow' or 'auto'",
-        )
+    name = choice.name
+    prior_acyclic = not choice.cycles.components
     extra = task.is_required & ~task.is_input & ~task.is_output
     needs_order = name == "ordered_arborescence" or extra.any()
     potentials = bool(not prior_acyclic and needs_order)
@@ -215,6 +206,9 @@ def prune(
 
     report = PruneReport(
         formulation=form.name,
+        formulation_requested=formulation,
+        formulation_reason=choice.reason,
+        cycles=choice.cycles,
         objective_kind=objective,
         potentials=form.potentials,
         status=outcome.status,

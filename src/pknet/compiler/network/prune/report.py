@@ -28,8 +28,22 @@ class PresolveReport:
 
 
 @dataclass(frozen=True)
+class CycleStructure:
+    """Cyclic strongly connected components of the presolved prior: how many, the largest's
+    node count, and the nodes and edges inside them all."""
+
+    components: int
+    largest: int
+    nodes: int
+    edges: int
+
+
+@dataclass(frozen=True)
 class PruneReport:
     """Formulation, solver outcome, model sizes and presolve reductions of one `prune` call.
+
+    `formulation` is the MILP emitted, `formulation_requested` what the caller asked for (often
+    "auto") and `formulation_reason` why that formulation was used, from `cycles`.
 
     `objective` is the best solution's objective, `best_bound` the proven lower bound and `gap`
     their relative difference (0 when optimal). `stage_seconds` times presolve, formulation,
@@ -39,6 +53,9 @@ class PruneReport:
     """
 
     formulation: str
+    formulation_requested: str
+    formulation_reason: str
+    cycles: CycleStructure
     objective_kind: str
     potentials: bool
     status: str
