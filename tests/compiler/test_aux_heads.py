@@ -33,6 +33,7 @@ def _model(aux_heads, units_per_term: int = 2):
     return build_model([spec, head], NET, INPUTS, OUTPUTS, 3, key=jax.random.key(0))
 
 
+@pytest.mark.slow
 def test_each_head_reads_one_level_and_the_main_output_is_unchanged() -> None:
     model = _model([0.5, 2.0])
     plain = _model(None)
@@ -54,6 +55,7 @@ def test_each_head_reads_one_level_and_the_main_output_is_unchanged() -> None:
     assert len(group_arrays(model, "weights")) == len(group_arrays(plain, "weights")) + 2
 
 
+@pytest.mark.slow
 def test_the_loss_adds_each_heads_weighted_term() -> None:
     model = _model(0.25)
     xs = jnp.asarray(np.random.default_rng(0).normal(size=(5, 3)), jnp.float32)

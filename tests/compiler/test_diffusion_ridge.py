@@ -96,6 +96,7 @@ def test_negative_edge_weights_are_a_compile_error_at_the_layer():
         build_model([diffusion()], zero, np.arange(3), np.arange(3), 3, key=jax.random.key(0))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n, p", [(30, 5), (6, 20)])  # the primal and the dual system
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_solve_ridge_equals_sklearn_ridge(n, p, fit_intercept):

@@ -169,6 +169,7 @@ def test_one_node_without_edges_is_a_dense_layer(kind):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gcn", "gat"])
 def test_dropout_masks_input_features_only_with_a_key(kind):
     rng = np.random.default_rng(4)

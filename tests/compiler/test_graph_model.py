@@ -56,6 +56,7 @@ def test_gcn_then_dense_equals_a_dense_adjacency_reference() -> None:
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_gat_model_equals_its_layer_on_the_fold_graph() -> None:
     spec = model_spec({"kind": "gat", "units": 3, "heads": 2, "concat": False})
     model = build_model(spec, None, None, None, 5, key=jax.random.key(2))
@@ -67,6 +68,7 @@ def test_gat_model_equals_its_layer_on_the_fold_graph() -> None:
     assert model.output_width(5) == 3
 
 
+@pytest.mark.slow
 def test_widths_names_groups_and_parameter_count() -> None:
     spec = model_spec(
         {"kind": "gat", "units": 4, "heads": 3, "name": "attend"},
@@ -100,6 +102,7 @@ def test_dropout_only_with_a_key_and_the_same_key_gives_the_same_output() -> Non
     assert not np.allclose(first, plain)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gcn", "gat"])
 def test_training_rows_do_not_see_held_out_rows(kind: str) -> None:
     spec = model_spec({"kind": kind, "units": 4}, {"kind": kind, "units": 2})

@@ -403,6 +403,7 @@ def batch_forward(layer: NetworkLayer, xs):
     return jax.vmap(layer)(xs), jax.vmap(layer.node_values)(xs), layer(xs[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("seed", "case"), [(s, c) for s in range(3) for c in range(len(CONFIGS))])
 def test_forward_matches_the_reference_under_jit_and_vmap(seed, case):
     config = dict(CONFIGS[case])
@@ -457,6 +458,7 @@ def test_parameter_count(last, bias):
     assert len(leaves) == (2 if bias else 1)
 
 
+@pytest.mark.slow
 def test_last_layer_outputs_are_logits_one_per_root():
     case = file_case("drugcell")
     last, hidden = build(case, units_per_term=2), build(case, units_per_term=2, last=False)
@@ -467,6 +469,7 @@ def test_last_layer_outputs_are_logits_one_per_root():
     assert not np.allclose(values[0], values[1][np.asarray(last.output_slot)])  # pre-activation
 
 
+@pytest.mark.slow
 def test_dropout_spares_the_data_and_the_outputs():
     layer = build(random_case(0), dropout=0.5, units_per_term=2)
     droppable = np.asarray(layer.droppable)

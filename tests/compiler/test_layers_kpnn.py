@@ -303,6 +303,7 @@ def assert_dropout_rule(net, inputs, outputs, protected_by_rule):
             assert (not ever[slots].any()) if protected else ever[slots].all(), (rule, v)
 
 
+@pytest.mark.slow
 def test_dropout_rule_keeps_only_parents():
     # K1 is the only parent of K2 and d of K4; every other node has a sibling parent
     edges = [("a", "K1"), ("b", "K1"), ("K1", "K2"), ("K2", "T"), ("a", "T"), ("b", "K3")]
@@ -419,6 +420,7 @@ def test_identity_gate_and_zero_offset_change_nothing():
     np.testing.assert_array_equal(values(layer, x, gate=ones, offset=zeros), values(layer, x))
 
 
+@pytest.mark.slow
 def test_offset_shifts_activations_and_its_gradient_is_the_activation_gradient():
     with jax.enable_x64(True):
         net, inputs, outputs = random_case(1)

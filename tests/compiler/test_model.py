@@ -38,6 +38,7 @@ def kpnn_dense_model(key=None) -> Model:
     return build_model([KPNN, DENSE, HEAD], NET, INPUTS, OUTPUTS, 3, key=key)
 
 
+@pytest.mark.slow
 def test_kpnn_then_dense_stacks_the_layers():
     model = kpnn_dense_model()
     kpnn, dense, head = model.layers

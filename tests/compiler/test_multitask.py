@@ -48,6 +48,7 @@ def _model(**fields) -> MultitaskModel:
     return build_model(_spec(**fields), NET, INPUTS, OUTPUTS, 3, key=jax.random.key(0))
 
 
+@pytest.mark.slow
 def test_each_task_reads_its_own_parents_and_modes_of_regulation() -> None:
     reads = _model().inputs
     parents = [
@@ -78,6 +79,7 @@ def test_the_vmapped_towers_equal_a_loop_over_separate_towers() -> None:
     assert model.n_parameters == 3 * per_tower
 
 
+@pytest.mark.slow
 def test_every_task_reads_every_input_with_task_inputs_all() -> None:
     spec = _spec(task_inputs="all", task_features=["expression"])
     model = build_model(spec, None, None, None, 5, key=jax.random.key(0), n_tasks=4)

@@ -70,6 +70,7 @@ def test_gcn_mean_readout_dense_equals_a_dense_adjacency_reference(symmetric: bo
     np.testing.assert_allclose(np.asarray(got), np.stack(want), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_outputs_readout_concatenates_the_output_nodes_features() -> None:
     spec = model_spec(
         {"readout": "outputs"}, {"kind": "gcn", "units": 3}, {"kind": "dense", "units": 2}

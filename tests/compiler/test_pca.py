@@ -23,6 +23,7 @@ def correlated(n: int, p: int) -> np.ndarray:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("whiten", [False, True])
 def test_a_fit_on_the_weighted_rows_equals_scikit_learn(whiten: bool) -> None:
     x = correlated(30, 7)

@@ -223,6 +223,7 @@ def test_cyclic_dorothea_formulations_agree() -> None:
     assert flow.network.is_acyclic() and ordered.network.is_acyclic()
 
 
+@pytest.mark.slow
 def test_time_limit_keeps_a_feasible_solution_with_a_warning() -> None:
     net, inputs, outputs = dorothea()
     for limit in (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2):  # the limit covers canonicalisation too

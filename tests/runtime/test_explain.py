@@ -10,6 +10,8 @@ import pytest
 
 from pknet.runtime.explain import bias_importance, gradient_x_input, node_weights
 
+pytestmark = pytest.mark.slow  # one training run shared by every test
+
 
 @pytest.fixture(scope="module")
 def fold(quick_run):
@@ -42,7 +44,6 @@ def test_bias_importance_is_the_node_bias(fold) -> None:
     assert np.all(np.isnan(np.delete(values, hidden)))
 
 
-@pytest.mark.slow
 def test_node_weight_equals_removing_the_nodes_out_edges(fold) -> None:
     model, predict, x, y = fold
     layer = model.layers[0]
@@ -55,7 +56,6 @@ def test_node_weight_equals_removing_the_nodes_out_edges(fold) -> None:
     np.testing.assert_allclose(values[node], change, rtol=1e-4)
 
 
-@pytest.mark.slow
 def test_gradient_x_input_matches_finite_differences(fold) -> None:
     model, predict, x, y = fold
     layer = model.layers[0]

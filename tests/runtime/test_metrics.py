@@ -44,6 +44,7 @@ SK_CLASSIFICATION = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.booleans())
 def test_binary_metrics_match_sklearn(seed: int, ties: bool) -> None:
@@ -54,6 +55,7 @@ def test_binary_metrics_match_sklearn(seed: int, ties: bool) -> None:
     assert np.isclose(METRICS["roc_auc"](y, score, "binary"), skm.roc_auc_score(y, score))
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.booleans())
 def test_multiclass_metrics_match_sklearn(seed: int, ties: bool) -> None:

@@ -165,6 +165,7 @@ def test_undefined_tasks_are_left_out_of_the_mean() -> None:
 # --- runs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_multi_output_run_reports_each_task(data: Path, tmp_path_factory) -> None:
     spec = write_spec(data, "{file: labels.csv, index: sample, columns: all}")
     result = pknet.run(spec, out=tmp_path_factory.mktemp("run") / "multi")
@@ -188,6 +189,7 @@ def test_a_multi_output_run_reports_each_task(data: Path, tmp_path_factory) -> N
     assert len(table) == N
 
 
+@pytest.mark.slow
 def test_early_stopping_watches_the_mean_over_tasks(data: Path) -> None:
     body = "loss: mse\ntrain: {epochs: 4, early_stopping: {monitor: val_r2, patience: 2}}\n"
     body += "evaluate: {cv: {kind: kfold, folds: 3}, metrics: [r2]}\n"
@@ -222,6 +224,7 @@ def test_a_ridge_head_equals_scikit_learn_on_every_fold(data: Path) -> None:
 PCA_RIDGE = "    - {kind: pca, components: 3, whiten: true}\n" + RIDGE
 
 
+@pytest.mark.slow
 def test_principal_component_regression_equals_scikit_learn_on_every_fold(data: Path) -> None:
     body = "loss: mse\nevaluate: {cv: {kind: kfold, folds: 4}, metrics: [r2]}\n"
     spec = write_spec(data, "{file: labels.csv, index: sample, columns: all}", body, PCA_RIDGE)
@@ -274,6 +277,7 @@ def python_metric_spec(folder: Path, entry: str) -> Path:
     return write_spec(folder, "{file: labels.csv, index: sample, columns: all}", body)
 
 
+@pytest.mark.slow
 def test_a_python_metric_is_scored_per_task(data: Path) -> None:
     spec = python_metric_spec(data, "{name: weighted_error, file: my_metrics.py}")
     outcome = train_and_evaluate(pknet.load_spec(spec))
@@ -325,6 +329,7 @@ def network_spec(folder: Path, edges: list[tuple[str, str]], target: str, inputs
 CHAIN = [("g0", "g1"), ("g1", "g2"), ("g2", "g4"), ("g3", "g5"), ("g2", "g3")]
 
 
+@pytest.mark.slow
 def test_network_outputs_as_targets(data: Path) -> None:
     spec = network_spec(data, CHAIN, "{features: network_outputs}", "measured")
     outcome = train_and_evaluate(pknet.load_spec(spec))

@@ -129,6 +129,7 @@ def test_a_metric_that_does_not_fit_the_task_fails_before_training(
     assert caught.value.problems[0].location.line == 8  # the `evaluate` line
 
 
+@pytest.mark.slow
 def test_a_monitor_undefined_in_every_epoch_is_an_error_not_the_initial_weights(quick) -> None:
     # one validation row per fold: its ROC-AUC is undefined, so no epoch can be the best
     spec = quick(

@@ -227,6 +227,7 @@ SELECTORS = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SELECTORS)
 def test_selector_round_trip(tree: Selector) -> None:
@@ -420,6 +421,7 @@ LOSSES = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(LOSSES)
 def test_loss_round_trip(tree: LossExpr) -> None:

@@ -218,6 +218,7 @@ raw_texts = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, **SETTINGS)
 @given(text=raw_texts)
 def test_raw_text_loads_or_fails_cleanly(text: str, shared_example_copy: Path) -> None:
@@ -267,6 +268,7 @@ override_values = st.one_of(
         max_size=3,
     )
 )
+@pytest.mark.slow
 def test_random_overrides_load_or_fail_cleanly(
     overrides: list[str], shared_example_copy: Path
 ) -> None:
