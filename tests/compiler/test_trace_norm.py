@@ -94,6 +94,7 @@ def assert_subgradient(grad: np.ndarray, tensor: np.ndarray, axis: int) -> None:
     np.testing.assert_allclose(np.sum(g * a), np.linalg.norm(a, "nuc"), atol=1e-10)
 
 
+@pytest.mark.slow
 def test_gradient_is_finite_on_zero_and_repeated_singular_values(computed):
     for mode in MODES:
         for tensor, (value, grad) in zip(DEGENERATE, computed[mode][len(RANDOM) :], strict=True):
