@@ -122,3 +122,59 @@ class InfeasiblePruningError(CompileError):
 
 class SolverError(CompileError):
     """The MILP solver is missing or failed without an answer."""
+
+
+# Signals raised inside one layer and turned into located `PknetError`s by its caller.
+
+
+class FileProblem(Exception):
+    """A path that cannot be read as a file; `str()` is the reason, said after the file's name."""
+
+
+class TableError(ValueError):
+    """A table file could not be read or parsed; the message is one line."""
+
+
+class SelectorProblem(ValueError):
+    """A selector refers to something that does not exist (unknown name, unreadable file)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class DslError(ValueError):
+    """A selector or loss expression that does not parse or means nothing.
+
+    `column` is the 1-based position in `expression` where the problem starts (counted in
+    characters from the start of the expression, so it is the column for one-line expressions);
+    `hint`, when there is one, says what to write instead. A ValueError, so that pydantic
+    validators turn it into a validation error.
+    """
+
+    def __init__(self, message: str, column: int, expression: str, hint: str | None = None):
+        self.message = message
+        self.column = column
+        self.expression = expression
+        self.hint = hint
+        super().__init__(self.format())
+
+    def excerpt(self) -> str:
+        """The expression's line holding the problem, with a caret under its column."""
+        return expression_excerpt(self.expression, self.column)
+
+    def format(self) -> str:
+        """Message, excerpt and hint on separate lines."""
+        text = f"{self.message} (column {self.column})\n{self.excerpt()}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+    def __reduce__(self):  # keep the attributes when pickled (e.g. across processes)
+        return (type(self), (self.message, self.column, self.expression, self.hint))
+
+
+def expression_excerpt(expression: str, column: int, gutter: str = "  ") -> str:
+    """The line of `expression` holding offset `column` (1-based), a caret under it."""
+    start = expression.rfind("\n", 0, column - 1) + 1
+    end = expression.find("\n", start)
+    return excerpt(expression[start : end if end >= 0 else None], column - start, gutter)

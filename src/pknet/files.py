@@ -10,12 +10,10 @@ import os
 import stat
 from pathlib import Path
 
+from pknet.errors import FileProblem
+
 MAX_TEXT_BYTES = 10_000_000  # spec files, their bases and `file(...)` node lists
 MISSING = "not found"
-
-
-class FileProblem(Exception):
-    """A path that cannot be read as a file; `str()` is the reason, said after the file's name."""
 
 
 def _megabytes(size: int) -> str:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pknet.compiler.network.network import Network
-from pknet.compiler.network.selectors import SelectionContext, SelectorProblem, select
+from pknet.compiler.network.selectors import SelectionContext, select
+from pknet.errors import SelectorProblem
 from pknet.files import MAX_TEXT_BYTES
 from pknet.specs.dsl import parse_selector
 

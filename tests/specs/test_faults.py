@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pknet.cli import app
-from pknet.errors import EXCERPT_WIDTH, SpecError, excerpt, name_list
-from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
+from pknet.errors import EXCERPT_WIDTH, FileProblem, SpecError, excerpt, name_list
+from pknet.files import MAX_TEXT_BYTES, read_capped
 from pknet.specs import load_spec, render_spec
 from pknet.specs.dsl import Union, parse_selector
 

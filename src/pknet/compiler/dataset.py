@@ -34,7 +34,7 @@ import pandas as pd
 
 from pknet.compiler.located import spec_problem
 from pknet.compiler.network.compile_network import CompiledNetwork
-from pknet.errors import CompileError, Location, Problem
+from pknet.errors import CompileError, Location, Problem, TableError
 from pknet.files import file_problem
 from pknet.io.data import (
     Matrix,
@@ -44,7 +44,7 @@ from pknet.io.data import (
     read_matrix,
     table_header,
 )
-from pknet.io.tables import TableError, read_text_table, table_separator
+from pknet.io.tables import read_text_table, table_separator
 from pknet.specs import Spec
 from pknet.specs.schema.data import Log1pSpec, NormalizeTotalSpec
 from pknet.suggest import did_you_mean

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pknet.errors import TableError
+
 TAB_SUFFIXES = (".tsv", ".txt", ".tab")
-
-
-class TableError(ValueError):
-    """A table file could not be read or parsed; the message is one line."""
 
 
 def table_separator(path: Path) -> str:

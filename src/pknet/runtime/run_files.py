@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.network_files import EDGES_FILE
-from pknet.errors import Location, Problem, RunDirectoryError
-from pknet.io.tables import TableError, read_text_table
+from pknet.errors import Location, Problem, RunDirectoryError, TableError
+from pknet.io.tables import read_text_table
 from pknet.rules import CROSS_FIELD_ERROR, check_listed_once, rule_error
 from pknet.runtime.transforms import InputStats
 

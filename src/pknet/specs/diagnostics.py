@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pknet.errors import Location, Problem
+from pknet.errors import Location, Problem, expression_excerpt
 from pknet.rules import CROSS_FIELD_ERROR
-from pknet.specs.dsl.errors import expression_excerpt
 from pknet.specs.introspect import SpecSchemaGuide, description_at, tags_at, value_at
 from pknet.specs.schema.model import MODEL_KIND_ERROR
 from pknet.specs.schema.types import DSL_ERROR

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pknet.errors import Location, Problem, SpecError, excerpt
-from pknet.files import MAX_TEXT_BYTES, MISSING, FileProblem, read_capped
+from pknet.errors import FileProblem, Location, Problem, SpecError, excerpt
+from pknet.files import MAX_TEXT_BYTES, MISSING, read_capped
 from pknet.specs.yaml_tree import (
     Mapping,
     Node,

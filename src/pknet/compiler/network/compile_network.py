@@ -15,13 +15,14 @@ from pknet.compiler.network.hygiene import HygieneReport, clean_network
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.prune import PruneResult, prune
 from pknet.compiler.network.read_network import read_network
-from pknet.compiler.network.selectors import SelectionContext, SelectorProblem, select
+from pknet.compiler.network.selectors import SelectionContext, select
 from pknet.errors import (
     EXCERPT_WIDTH,
     CompileError,
     InfeasiblePruningError,
     PknetError,
     Problem,
+    SelectorProblem,
     name_list,
     shorten,
 )

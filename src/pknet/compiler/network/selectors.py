@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from pknet.compiler.network.network import Network
-from pknet.errors import name_list
-from pknet.files import MAX_TEXT_BYTES, FileProblem, read_capped
+from pknet.errors import FileProblem, SelectorProblem, name_list
+from pknet.files import MAX_TEXT_BYTES, read_capped
 from pknet.specs.dsl import (
     AllNodes,
     Degree,
@@ -35,15 +35,6 @@ _COMPARE = {
     "<=": np.less_equal,
     "==": np.equal,
 }
-
-
-class SelectorProblem(ValueError):
-    """A selector refers to something that does not exist (unknown name, unreadable file)."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 @dataclass(frozen=True)

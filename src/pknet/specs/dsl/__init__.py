@@ -10,6 +10,7 @@ a parsed tree never runs out of stack. Mistakes raise
 `terms.LOSS_TERMS`.
 """
 
+from pknet.errors import DslError
 from pknet.specs.dsl.ast import (
     AllNodes,
     Degree,
@@ -35,7 +36,6 @@ from pknet.specs.dsl.ast import (
     selector_files,
     walk,
 )
-from pknet.specs.dsl.errors import DslError
 from pknet.specs.dsl.parse import parse_loss, parse_selector, selector_from_names
 from pknet.specs.dsl.terms import DATA_TERMS, LOSS_TERMS, VAE_TERMS, TermSignature
 

@@ -18,7 +18,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
-from pknet.errors import shorten
+from pknet.errors import DslError, shorten
 from pknet.specs.dsl.ast import (
     AllNodes,
     Degree,
@@ -40,7 +40,6 @@ from pknet.specs.dsl.ast import (
     Union,
     is_constant,
 )
-from pknet.specs.dsl.errors import DslError
 from pknet.specs.dsl.terms import LOSS_TERMS
 from pknet.suggest import did_you_mean
 
