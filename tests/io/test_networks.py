@@ -15,7 +15,6 @@ import pytest
 from pknet.errors import CompileError
 from pknet.io.networks import (
     EDGE_COLUMNS,
-    NETWORK_LOADERS,
     RELATION,
     SCORE,
     TermSet,
@@ -636,12 +635,6 @@ def test_device_or_fifo_is_not_read(tmp_path):
     for path in (Path("/dev/zero"), fifo):
         with pytest.raises(CompileError, match="is not a regular file"):
             load_edge_list(path, from_col="a", to_col="b")
-
-
-def test_dispatch_table_covers_every_edge_loader():
-    assert NETWORK_LOADERS["sif"] is load_sif
-    assert NETWORK_LOADERS["edge_list"](TCR, from_col="child", to_col="parent").shape == (600, 4)
-    assert len(NETWORK_LOADERS) == len(set(NETWORK_LOADERS.values())) == 10
 
 
 def test_io_layer_imports_nothing_above_it():

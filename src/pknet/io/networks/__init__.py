@@ -35,25 +35,10 @@ from ._ontologies import (
     load_obo_terms,
 )
 
-NETWORK_LOADERS = {
-    "edge_list": load_edge_list,
-    "sif": load_sif,
-    "gmt": load_gmt,
-    "obo": load_obo,
-    "gaf": load_gaf,
-    "annotation_table": load_annotation_table,
-    "hierarchy": load_hierarchy,
-    "drugcell": load_drugcell_ontology,
-    "scored_links": load_scored_links,
-    "regulons": load_regulons,
-}
-"""Edge-table loaders by format name; each takes the file path and keyword options."""
-
 __all__ = [
     "CONFIDENCE",
     "EDGE_COLUMNS",
     "EVIDENCE",
-    "NETWORK_LOADERS",
     "RELATION",
     "SCORE",
     "SIGN",
