@@ -21,6 +21,7 @@ Timings (wall clock):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import re
@@ -58,10 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def config_of(args: argparse.Namespace) -> go_like.GoLikeConfig:
+    """The generator settings: quick or full sizes, with the sizes given on the command line."""
     base = QUICK if args.quick else go_like.GoLikeConfig()
-    changes = {"n_genes": args.genes, "n_cells": args.cells}
-    values = {k: v for k, v in changes.items() if v is not None}
-    return go_like.GoLikeConfig(**{**base.__dict__, **values, "seed": args.seed})
+    changes = {"n_genes": args.genes, "n_cells": args.cells, "seed": args.seed}
+    return dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
 
 
 def write_specs(paths: dict[str, Path], work: Path, epochs: int, batch_size: int) -> list[Path]:
