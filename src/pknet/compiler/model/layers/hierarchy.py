@@ -37,6 +37,7 @@ Filters, in this order ("genes" are the layer's inputs: the measured genes):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
@@ -52,6 +53,7 @@ from pknet.errors import CompileError, Problem
 FEATURE_SUFFIX = "~input"
 COPY_SUFFIX = "~copy"
 MAX_NAMED = 5
+GENE_CHUNK = 4096  # genes per pass of `_gene_counts` (its bit rows: n_nodes x 512 bytes)
 
 
 @dataclass(frozen=True)
@@ -113,18 +115,30 @@ def _check_acyclic(names: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
 
 
 def _gene_counts(
-    n: int, genes: np.ndarray, src: np.ndarray, dst: np.ndarray, depth: int
+    n: int, genes: np.ndarray, src: np.ndarray, dst: np.ndarray, level: np.ndarray
 ) -> np.ndarray:
-    """How many of `genes` reach each node along the edges (a gene counts itself)."""
-    start = sp.csr_array(
-        (np.ones(len(genes)), (np.arange(len(genes)), genes)), shape=(len(genes), n)
-    )
-    step = sp.csr_array((np.ones(len(src)), (src, dst)), shape=(n, n))
-    reach = start
-    for _ in range(depth):  # every path is at most `depth` edges long
-        reach = start + reach @ step
-        reach.data[:] = 1.0
-    return np.bincount(reach.indices, minlength=n)
+    """How many of `genes` reach each node along the edges (a gene counts itself).
+
+    Each node holds the set of genes below it as a row of bits; level by level (`level`: every
+    edge rises), a node ORs in its children's rows. Genes go `GENE_CHUNK` at a time.
+    """
+    order = np.lexsort((dst, level[dst]))
+    src, dst = src[order], dst[order]
+    bounds = np.searchsorted(level[dst], np.arange(int(level.max(initial=0)) + 2))
+    counts = np.zeros(n, dtype=np.int64)
+    for first in range(0, len(genes), GENE_CHUNK):
+        chunk = genes[first : first + GENE_CHUNK]
+        bits = np.zeros((n, (len(chunk) + 63) // 64), dtype=np.uint64)
+        column = np.arange(len(chunk), dtype=np.uint64)
+        bits[chunk, column // 64] = np.uint64(1) << (column % 64)
+        for lo, hi in itertools.pairwise(bounds):
+            if lo == hi:
+                continue
+            child = dst[lo:hi]
+            starts = np.flatnonzero(np.r_[True, child[1:] != child[:-1]])
+            bits[child[starts]] |= np.bitwise_or.reduceat(bits[src[lo:hi]], starts, axis=0)
+        counts += np.bitwise_count(bits).sum(axis=1, dtype=np.int64)
+    return counts
 
 
 def _nothing_left(
@@ -217,8 +231,7 @@ def layered_hierarchy(
     _check_acyclic(names, src, dst)
 
     # size: genes below each term in the given network
-    depth = int(node_levels(network, is_gene, src, dst).max(initial=0))
-    n_genes = _gene_counts(n, inputs, src, dst, depth)
+    n_genes = _gene_counts(n, inputs, src, dst, node_levels(network, is_gene, src, dst))
     too_small = is_term & (n_genes < min_genes)
     too_large = is_term & (n_genes > (np.inf if max_genes is None else max_genes))
     keep = ~(too_small | too_large)

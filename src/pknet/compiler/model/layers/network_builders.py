@@ -8,6 +8,7 @@ from jaxtyping import PRNGKeyArray
 from pknet.compiler.model.layers.hierarchy import plan_hierarchy
 from pknet.compiler.model.layers.kpnn import plan_kpnn
 from pknet.compiler.model.layers.network_layer import NetworkLayer
+from pknet.compiler.model.layers.plan_cache import cached_plan
 from pknet.compiler.model.layers.registry import Wiring, builds
 from pknet.compiler.model.layers.wiring import WiringPlan
 from pknet.specs.schema.model import HierarchyLayerSpec, KpnnLayerSpec
@@ -17,12 +18,17 @@ from pknet.specs.schema.model import HierarchyLayerSpec, KpnnLayerSpec
 def build_kpnn(
     spec: KpnnLayerSpec, width: int, wiring: Wiring, *, last: bool, key: PRNGKeyArray
 ) -> tuple[NetworkLayer, int]:
-    plan = plan_kpnn(
+    options = ("kpnn", spec.units_per_node, last, spec.dropout_rule, spec.signed)
+    plan = cached_plan(
         *wiring,
-        units_per_node=spec.units_per_node,
-        last=last,
-        dropout_rule=spec.dropout_rule,
-        signed=spec.signed,
+        options,
+        lambda: plan_kpnn(
+            *wiring,
+            units_per_node=spec.units_per_node,
+            last=last,
+            dropout_rule=spec.dropout_rule,
+            signed=spec.signed,
+        ),
     )
     return _network_layer(spec, plan, input_batchnorm=spec.input_batchnorm, key=key)
 
@@ -31,16 +37,17 @@ def build_kpnn(
 def build_hierarchy(
     spec: HierarchyLayerSpec, width: int, wiring: Wiring, *, last: bool, key: PRNGKeyArray
 ) -> tuple[NetworkLayer, int]:
-    plan = plan_hierarchy(
-        *wiring,
-        min_genes=spec.min_genes,
-        max_genes=spec.max_genes,
-        max_depth=spec.max_depth,
-        padding=spec.padding,
-        units_per_gene=spec.units_per_gene,
-        units_per_term=spec.units_per_term,
-        last=last,
-    )
+    settings = {
+        "min_genes": spec.min_genes,
+        "max_genes": spec.max_genes,
+        "max_depth": spec.max_depth,
+        "padding": spec.padding,
+        "units_per_gene": spec.units_per_gene,
+        "units_per_term": spec.units_per_term,
+        "last": last,
+    }
+    options = ("hierarchy", *settings.items())
+    plan = cached_plan(*wiring, options, lambda: plan_hierarchy(*wiring, **settings))
     return _network_layer(spec, plan, input_batchnorm=False, key=key)
 
 
