@@ -34,6 +34,7 @@ from pknet.runtime.run_files import (
     run_file,
 )
 from pknet.runtime.train import EpochCallback
+from pknet.runtime.xla_flags import request_deterministic_ops
 from pknet.specs import Spec, load_spec, render_spec
 from pknet.specs.load import Overrides, read_rendered_spec
 from pknet.specs.paths import map_paths
@@ -170,6 +171,7 @@ def run(
     digest = spec_hash(render_spec(loaded))
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
     with OutputFolder(run_dir, RUN_OUTPUT, overwrite=overwrite) as folder:
+        request_deterministic_ops(loaded.train.deterministic)
         with on_device(device or loaded.train.device) as chosen:
             outcome = train_and_evaluate(loaded, on_epoch=on_epoch, log=log)
         extra = {"device_used": str(chosen), "command": sys.argv}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 import jax
 
 import pknet
+from pknet.runtime.xla_flags import deterministic_ops
 
 LIBRARIES = (
     "jax",
@@ -57,6 +59,7 @@ def build_manifest(seed: int, spec_hash: str, inputs: Sequence[Path]) -> dict[st
             "kind": device.device_kind,
             "count": jax.device_count(),
         },
+        "xla": {"gpu_deterministic_ops": deterministic_ops(os.environ.get("XLA_FLAGS", ""))},
         "seed": seed,
         "spec_sha256": spec_hash,
         "inputs": {str(path): sha256(path) for path in inputs},

@@ -97,6 +97,12 @@ class TrainSpec(SpecModel):
     device: Literal["auto", "cpu", "gpu", "tpu"] = Field(
         "auto", description="Where to run; `auto` lets JAX choose."
     )
+    deterministic: bool = Field(
+        True,
+        description="On a GPU, XLA's deterministic-ops mode (`--xla_gpu_deterministic_ops`): "
+        "identical results run to run, somewhat slower; `false` trades it for speed. CPU runs "
+        "are deterministic either way. An `XLA_FLAGS` setting of the flag wins.",
+    )
 
     @field_validator("optimizer", mode="before")
     @classmethod
