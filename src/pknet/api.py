@@ -163,8 +163,10 @@ def run(
     there is refused before training (see `OutputFolder`).
     """
     from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run
+    from pknet.runtime.jax_cache import enable_compilation_cache
 
     loaded = _spec(spec, overrides)
+    enable_compilation_cache()
     digest = spec_hash(render_spec(loaded))
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
     with OutputFolder(run_dir, RUN_OUTPUT, overwrite=overwrite) as folder:
@@ -187,9 +189,11 @@ def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
     from pknet.compiler.model.program import build_program
     from pknet.compiler.model.run_plan import sample_graph_plan
     from pknet.runtime.artifacts import RUN_OUTPUT
+    from pknet.runtime.jax_cache import enable_compilation_cache
     from pknet.runtime.predict import predict_table
     from pknet.runtime.run_files import MODEL_INFO, SPEC_FILE, damaged, read_run, run_file
 
+    enable_compilation_cache()
     folder = Path(run_dir)
     require_complete(folder, RUN_OUTPUT)
     spec = _run_spec(run_file(folder, SPEC_FILE))
