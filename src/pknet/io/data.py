@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pknet.errors import CompileError, Location, Problem
+from pknet.io.h5ad_names import h5ad_feature_names
 
 if TYPE_CHECKING:  # anndata, h5py and scipy load only for the formats that need them
     import anndata
@@ -66,6 +67,9 @@ def read_feature_names(
     fmt = data_format(path, fmt)
     with _readable(path, fmt):
         if fmt == "h5ad":
+            names = h5ad_feature_names(path, layer)
+            if names is not None:
+                return names
             with _open_h5ad(path) as adata:
                 return _h5ad_layer(adata, layer, path)[1]
         if fmt == "10x_h5":
