@@ -8,36 +8,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
-
-import jax
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pknet.compiler import CompiledNetwork, compile_network
-from pknet.compiler.dataset import load_dataset, load_new_inputs
 from pknet.compiler.located import locate
-from pknet.compiler.model.feature_graph import feature_graph
-from pknet.compiler.model.layers.registry import Wiring
-from pknet.compiler.model.program import build_program
-from pknet.compiler.model.run_plan import build_run_plan, sample_graph_plan
 from pknet.compiler.network.network_files import write_network_files
 from pknet.errors import CompileError, PknetError, Problem, RunDirectoryError
 from pknet.io.output_folder import OutputFolder, OutputKind, require_complete
-from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run
-from pknet.runtime.predict import predict_table
-from pknet.runtime.run import RunOutcome, run_folds
-from pknet.runtime.run_files import (
-    DAMAGED_HINT,
-    MODEL_INFO,
-    SPEC_FILE,
-    damaged,
-    read_run,
-    run_file,
-)
-from pknet.runtime.train import EpochCallback
-from pknet.runtime.xla_flags import request_deterministic_ops
 from pknet.specs import Spec, load_spec, render_spec
 from pknet.specs.load import Overrides, read_rendered_spec
 from pknet.specs.paths import map_paths
+
+if TYPE_CHECKING:  # JAX, the model and the runtime load when a run or prediction starts
+    import jax
+    import pandas as pd
+
+    from pknet.runtime.run import RunOutcome
+    from pknet.runtime.train import EpochCallback
 
 COMPILE_OUTPUT = OutputKind(kind="compile", marker="compile.json")
 
@@ -97,6 +84,12 @@ def train_and_evaluate(
 ) -> RunOutcome:
     """The pipeline without writing: compile the network, read the dataset, build the program
     and the run plan, then cross-validate, evaluate and explain in the runtime."""
+    from pknet.compiler.dataset import load_dataset
+    from pknet.compiler.model.feature_graph import feature_graph
+    from pknet.compiler.model.program import build_program
+    from pknet.compiler.model.run_plan import build_run_plan
+    from pknet.runtime.run import run_folds
+
     loaded = _spec(spec, overrides)
     with located(loaded):
         start = perf_counter()
@@ -120,6 +113,8 @@ def train_and_evaluate(
 @contextlib.contextmanager
 def on_device(name: str) -> Iterator[jax.Device]:
     """Run JAX computations on `name` (`cpu`, `gpu`, `tpu`), or where JAX chooses (`auto`)."""
+    import jax
+
     if name == "auto":
         yield jax.devices()[0]
         return
@@ -167,7 +162,12 @@ def run(
     only when complete. An earlier run there is replaced only with `overwrite`; anything else
     there is refused before training (see `OutputFolder`).
     """
+    from pknet.runtime.artifacts import RUN_OUTPUT, default_run_dir, spec_hash, write_run
+    from pknet.runtime.jax_cache import enable_compilation_cache
+    from pknet.runtime.xla_flags import request_deterministic_ops
+
     loaded = _spec(spec, overrides)
+    enable_compilation_cache()
     digest = spec_hash(render_spec(loaded))
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
     with OutputFolder(run_dir, RUN_OUTPUT, overwrite=overwrite) as folder:
@@ -186,6 +186,16 @@ def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
 
     The run's `spec.resolved.yaml` is loaded and its Program rebuilt over the stored network
     and features, exactly as `run` built it; the new data are read as its spec describes."""
+    from pknet.compiler.dataset import load_new_inputs
+    from pknet.compiler.model.layers.registry import Wiring
+    from pknet.compiler.model.program import build_program
+    from pknet.compiler.model.run_plan import sample_graph_plan
+    from pknet.runtime.artifacts import RUN_OUTPUT
+    from pknet.runtime.jax_cache import enable_compilation_cache
+    from pknet.runtime.predict import predict_table
+    from pknet.runtime.run_files import MODEL_INFO, SPEC_FILE, damaged, read_run, run_file
+
+    enable_compilation_cache()
     folder = Path(run_dir)
     require_complete(folder, RUN_OUTPUT)
     spec = _run_spec(run_file(folder, SPEC_FILE))
@@ -221,6 +231,8 @@ def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
 
 def _run_spec(path: Path) -> Spec:
     """A run's `spec.resolved.yaml`, validated; its problems keep their file positions."""
+    from pknet.runtime.run_files import DAMAGED_HINT
+
     try:
         return read_rendered_spec(path)
     except PknetError as exc:

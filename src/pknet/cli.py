@@ -162,12 +162,12 @@ def compile_(
     set_: SetOption = None,
 ) -> None:
     """Resolve, clean and prune the spec's network; write DIR/network/{edges.pruned.tsv,...}."""
-    from pknet.api import compile_spec  # the solver stack loads only for commands that use it
-    from pknet.compiler.network.summary import compile_summary
-
     with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        loaded = load_spec(spec, set_ or [])
+        loaded = load_spec(spec, set_ or [])  # spec errors before the compiler's imports
+        from pknet.api import compile_spec
+        from pknet.compiler.network.summary import compile_summary
+
         out_dir = out if out is not None else Path("runs") / loaded.name / "compile"
         compiled = compile_spec(loaded, out=out_dir)
     _warnings(caught)
@@ -199,11 +199,11 @@ def run_(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Compile, cross-validate, evaluate and explain a spec; write its run directory."""
-    from pknet.api import run
-
     with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        loaded = load_spec(spec, set_ or [])
+        loaded = load_spec(spec, set_ or [])  # spec errors before JAX and the solver load
+        from pknet.api import run
+
         with _epoch_progress(loaded.train.epochs, quiet) as on_epoch:
             result = run(
                 loaded,

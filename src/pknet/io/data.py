@@ -13,15 +13,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anndata
-import h5py
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from pknet.errors import CompileError, Location, Problem
+from pknet.io.h5ad_names import h5ad_feature_names
+
+if TYPE_CHECKING:  # anndata, h5py and scipy load only for the formats that need them
+    import anndata
+    import h5py
 
 FORMATS_BY_SUFFIX = {".h5ad": "h5ad", ".h5": "10x_h5", ".csv": "csv", ".tsv": "tsv", ".txt": "tsv"}
 SEPARATORS = {"csv": ",", "tsv": "\t"}
@@ -65,9 +67,14 @@ def read_feature_names(
     fmt = data_format(path, fmt)
     with _readable(path, fmt):
         if fmt == "h5ad":
+            names = h5ad_feature_names(path, layer)
+            if names is not None:
+                return names
             with _open_h5ad(path) as adata:
                 return _h5ad_layer(adata, layer, path)[1]
         if fmt == "10x_h5":
+            import h5py
+
             with h5py.File(path, "r") as f:
                 return _tenx_features(_tenx_group(f, path), path)
         return _table_names(path, SEPARATORS[fmt], orientation)
@@ -114,6 +121,8 @@ def _readable(path: Path, fmt: str) -> Iterator[None]:
 @contextmanager
 def _open_h5ad(path: Path) -> Iterator[anndata.AnnData]:
     """The AnnData file opened backed (values stay on disk until asked for)."""
+    import anndata
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # anndata warns about legacy on-disk layouts
         adata = anndata.read_h5ad(path, backed="r")
@@ -125,6 +134,8 @@ def _open_h5ad(path: Path) -> Iterator[anndata.AnnData]:
 
 def read_anndata(path: Path) -> anndata.AnnData:
     """The whole AnnData file in memory (e.g. to write an annotated copy)."""
+    import anndata
+
     with _readable(path, "h5ad"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # anndata warns about legacy on-disk layouts
         return anndata.read_h5ad(path)
@@ -181,6 +192,9 @@ def _h5ad_matrix(path: Path, layer: str, columns: np.ndarray | None) -> Matrix:
 
 def _dense(stored: Any, columns: np.ndarray | None) -> np.ndarray:
     """A backed or in-memory, dense or sparse matrix as float32, keeping `columns` only."""
+    import h5py
+    from scipy import sparse
+
     if isinstance(stored, h5py.Dataset):
         stored = stored[...]
     elif hasattr(stored, "to_memory"):  # anndata's backed sparse dataset
@@ -203,6 +217,8 @@ def _selected(names: Sequence[str], columns: np.ndarray | None) -> tuple[str, ..
 
 def _tenx_group(f: h5py.File, path: Path) -> h5py.Group:
     """The matrix group: `matrix` (Cell Ranger 3+) or the one genome group (Cell Ranger 2)."""
+    import h5py
+
     if "matrix" in f:
         return f["matrix"]
     groups = [g for g in f.values() if isinstance(g, h5py.Group) and "indptr" in g]
@@ -224,6 +240,9 @@ def _text(value: bytes | str) -> str:
 
 def _tenx_matrix(path: Path, columns: np.ndarray | None) -> Matrix:
     """10x stores genes x barcodes in CSC form, which is barcodes x genes in CSR form."""
+    import h5py
+    from scipy import sparse
+
     with h5py.File(path, "r") as f:
         group = _tenx_group(f, path)
         names = _tenx_features(group, path)

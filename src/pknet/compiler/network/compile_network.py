@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,7 +14,6 @@ from pknet.compiler.located import spec_problem
 from pknet.compiler.network.features import FeatureMatch, FeatureRule, match_features
 from pknet.compiler.network.hygiene import HygieneReport, clean_network
 from pknet.compiler.network.network import Network
-from pknet.compiler.network.prune import PruneResult, prune
 from pknet.compiler.network.read_network import read_network
 from pknet.compiler.network.selectors import SelectionContext, select
 from pknet.errors import (
@@ -33,6 +33,9 @@ from pknet.specs import Spec
 from pknet.specs.dsl import Measured, Selector, walk
 from pknet.specs.schema import NetworkSpec
 from pknet.specs.yaml_tree import PathKey
+
+if TYPE_CHECKING:  # cvxpy loads only when a spec has a `prune` section
+    from pknet.compiler.network.prune import PruneResult
 
 EXAMPLES = 10
 
@@ -259,6 +262,8 @@ def _prune(
             )
         required = net.index_of(wanted_names)
     edge_weights, node_weights = _weights(spec, net)
+    from pknet.compiler.network.prune import prune
+
     solver = spec.prune.solver
     try:
         return prune(

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from pknet.compiler.network.compile_network import CompiledNetwork
-from pknet.compiler.network.prune import write_mps
 
 EDGES_FILE = "edges.pruned.tsv"
 REPORT_FILE = "report.json"
@@ -22,5 +21,7 @@ def write_network_files(compiled: CompiledNetwork, folder: Path) -> list[Path]:
     report.write_text(json.dumps(compiled.report(), indent=2) + "\n", encoding="utf-8")
     written = [edges, report]
     if compiled.pruning is not None:
+        from pknet.compiler.network.prune import write_mps
+
         written.append(write_mps(compiled.pruning.problem, folder / MILP_FILE))
     return written

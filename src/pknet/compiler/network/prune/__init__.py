@@ -1,5 +1,6 @@
 """Prune a prior-knowledge network with a MILP (cvxpy, HiGHS): presolve, emit, solve, map back."""
 
+from pknet.compiler.network.prune import _cvxpy  # noqa: F401  # first: cvxpy without JAX
 from pknet.compiler.network.prune.pipeline import FormulationName, Objective, PruneResult, prune
 from pknet.compiler.network.prune.report import (
     CycleStructure,

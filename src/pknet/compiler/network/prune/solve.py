@@ -10,6 +10,7 @@ from pathlib import Path
 import cvxpy as cp
 import cvxpy.settings as s
 
+from pknet.compiler.network.prune._cvxpy import jax_hidden
 from pknet.compiler.network.prune.budget import Budget
 from pknet.compiler.network.prune.highs import highs_lp, run_highs, solver_stdout, write_lp
 from pknet.errors import Problem, SolverError
@@ -39,7 +40,9 @@ class SolveOutcome:
 
 def require_highs() -> None:
     """Raise `SolverError` with an install hint when cvxpy has no HiGHS."""
-    if cp.HIGHS not in cp.installed_solvers():
+    with jax_hidden():
+        installed = cp.installed_solvers()
+    if cp.HIGHS not in installed:
         raise SolverError(Problem(MSG_NO_HIGHS, path="prune", hint=HINT_NO_HIGHS))
 
 
