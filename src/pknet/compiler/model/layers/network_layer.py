@@ -4,7 +4,8 @@ It sums every connection from an input into its child in one `segment_sum`. It t
 the levels in order: gather the hidden parents' activations of a level's connections, multiply by
 their weights, `segment_sum` them into the level's units, add the input sums and the bias, apply
 the activation and write the level into a buffer of hidden units. A run of levels that the plan
-packed together is evaluated by one `lax.scan`. No node x node matrix exists. `kpnn` and
+packed together is evaluated by one `lax.scan`; a wide level is summed from padded rows instead,
+without scatters (`padded_rows`). No node x node matrix exists. `kpnn` and
 `hierarchy` layers differ in their plan, not in this module.
 """
 

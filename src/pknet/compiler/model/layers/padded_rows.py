@@ -65,7 +65,9 @@ class PaddedRows(eqx.Module):
     parent_back: Int[Array, " n_parents"]
 
     @classmethod
-    def of(cls, parent: np.ndarray, child: np.ndarray, n_parents: int, n_children: int):
+    def of(
+        cls, parent: np.ndarray, child: np.ndarray, n_parents: int, n_children: int
+    ) -> PaddedRows:
         """Rows for connections `parent[i] -> child[i]`; indices within the two vectors."""
         by_child, child_back = _bucket_rows(child, n_children)
         by_parent, parent_back = _bucket_rows(parent, n_parents)
