@@ -4,7 +4,8 @@ It sums every connection from an input into its child in one `segment_sum`. It t
 the levels in order: gather the hidden parents' activations of a level's connections, multiply by
 their weights, `segment_sum` them into the level's units, add the input sums and the bias, apply
 the activation and write the level into a buffer of hidden units. A run of levels that the plan
-packed together is evaluated by one `lax.scan`. No node x node matrix exists. `kpnn` and
+packed together is evaluated by one `lax.scan`; a wide level is summed from padded rows instead,
+without scatters (`padded_rows`). No node x node matrix exists. `kpnn` and
 `hierarchy` layers differ in their plan, not in this module.
 """
 
@@ -21,7 +22,13 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from pknet.compiler.model.layers.activations import ACTIVATIONS, check_activation_and_dropout
 from pknet.compiler.model.layers.dropout import inverted_dropout
 from pknet.compiler.model.layers.hierarchy import HierarchyReport
+from pknet.compiler.model.layers.padded_rows import PaddedRows, padded_product
 from pknet.compiler.model.layers.wiring import ScanRun, WiringPlan, input_terms, scan_runs
+
+# a level with this many connections from hidden units is evaluated from padded rows; each row
+# bucket is a few more kernels, which in smaller levels cost more step and compile time than the
+# scatters they replace (benchmarks/README.md, "Hierarchy models at GO scale")
+PADDED_ROWS_MIN = 16384
 
 
 @jax.jit
@@ -57,6 +64,10 @@ class LevelRun(eqx.Module):
     starts: tuple[int, ...] = eqx.field(static=True)
     units: tuple[int, ...] = eqx.field(static=True)
     from_inputs: bool = eqx.field(static=True)
+    # a level evaluated alone: its connections as padded rows, reading hidden units
+    # `parents[0]:parents[1]`; None for scanned runs and levels without hidden parents
+    rows: PaddedRows | None = None
+    parents: tuple[int, int] = eqx.field(static=True, default=(0, 0))
 
     @property
     def width(self) -> int:
@@ -64,6 +75,13 @@ class LevelRun(eqx.Module):
 
     @classmethod
     def of(cls, run: ScanRun) -> LevelRun:
+        rows, parents = None, (0, 0)
+        if len(run.units) == 1 and run.parent.size >= PADDED_ROWS_MIN:
+            parent = run.parent[0]
+            parents = (int(parent.min()), int(parent.max()) + 1)
+            rows = PaddedRows.of(
+                parent - parents[0], run.child[0], parents[1] - parents[0], run.units[0]
+            )
         return cls(
             _int32(run.connection),
             _int32(run.parent),
@@ -71,6 +89,8 @@ class LevelRun(eqx.Module):
             run.starts,
             run.units,
             run.from_inputs,
+            rows,
+            parents,
         )
 
 
@@ -265,12 +285,17 @@ class NetworkLayer(eqx.Module):
             def part(a: Array | None) -> Array | None:
                 return None if a is None else jax.lax.dynamic_slice_in_dim(a, start, run.width)
 
-            z = jax.ops.segment_sum(
-                weight[connection] * hidden[parent],
-                child,
-                num_segments=run.width + 1,
-                indices_are_sorted=True,
-            )[:-1]
+            if run.rows is not None:  # gathers only, forward and backward (see padded_rows)
+                z = padded_product(
+                    weight[connection], hidden[run.parents[0] : run.parents[1]], run.rows
+                )
+            else:
+                z = jax.ops.segment_sum(
+                    weight[connection] * hidden[parent],
+                    child,
+                    num_segments=run.width + 1,
+                    indices_are_sorted=True,
+                )[:-1]
             if run.from_inputs:  # skipped where it is all zeros: its gradient is not free
                 z = part(from_inputs) + z
             if bias is not None:
