@@ -82,6 +82,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -127,6 +128,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--skip-binn", action="store_true")
+    parser.add_argument(
+        "--binn-timeout", type=float, default=0, help="stop BINN after this many seconds (0: never)"
+    )
     parser.add_argument("--workdir", type=Path, help="keep the files and run directories here")
     parser.add_argument("--worker", nargs=2, metavar=("TOOL", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -440,6 +444,13 @@ def binn_worker(config: dict[str, Any]) -> dict[str, Any]:
         columns={"parent": "target", "child": "source"}
     )
     read = perf_counter()
+    progress = Path(config["work"]) / "progress.txt"
+
+    def reached(what: str) -> None:
+        with progress.open("a") as f:
+            f.write(f"{what} at {perf_counter() - start:.1f} s\n")
+
+    reached("building the network")
     with contextlib.redirect_stdout(io.StringIO()):
         template = BINN(
             data_matrix=matrix,
@@ -451,6 +462,7 @@ def binn_worker(config: dict[str, Any]) -> dict[str, Any]:
             dropout=settings.dropout,
         )
     built = perf_counter()
+    reached(f"network built in {built - read:.1f} s; training fold 0")
     initial = copy.deepcopy(template.state_dict())
     # the samples x inputs matrix in BINN's input order (`BINNDataLoader._align_to_network`)
     aligned = matrix.set_index("Protein").reindex(template.inputs)
@@ -474,6 +486,7 @@ def binn_worker(config: dict[str, Any]) -> dict[str, Any]:
         with contextlib.redirect_stdout(clock):
             BINNTrainer(model).fit({"train": loader}, settings.epochs, settings.lr)
         fit_s += perf_counter() - began
+        reached(f"fold {k} trained ({np.mean(np.diff([began, *clock.stamps])):.2f} s per epoch)")
         epoch_times.append(np.diff([began, *clock.stamps]))
         model.eval()
         with torch.no_grad():
@@ -509,8 +522,12 @@ def worker_main(tool: str, config_path: Path) -> None:
 # --- the parent ---------------------------------------------------------------------------------
 
 
-def run_child(tool: str, config: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Run one worker in its own process; add its wall time and peak RSS (`os.wait4`)."""
+def run_child(
+    tool: str, config: dict[str, Any], work: Path, timeout_s: float = 0.0
+) -> dict[str, Any]:
+    """Run one worker in its own process; add its wall time and peak RSS (`os.wait4`). A worker
+    still running after `timeout_s` (0: no limit) is killed, and the phase it had reached (its
+    `progress.txt`) is returned instead of its results."""
     work.mkdir(parents=True, exist_ok=True)
     config = {**config, "work": str(work), "result": str(work / f"{tool}.json")}
     path = work / f"{tool}-config.json"
@@ -518,8 +535,23 @@ def run_child(tool: str, config: dict[str, Any], work: Path) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(HERE)])}
     began = perf_counter()
     child = subprocess.Popen([sys.executable, __file__, "--worker", tool, str(path)], env=env)
+    timer = threading.Timer(timeout_s, child.kill) if timeout_s else None
+    if timer is not None:
+        timer.start()
     _, status, usage = os.wait4(child.pid, 0)
     wall = perf_counter() - began
+    if timer is not None:
+        timer.cancel()
+    if timeout_s and wall >= timeout_s:  # killed: what it had reached, and its cost so far
+        progress = work / "progress.txt"
+        reached = progress.read_text().splitlines()[-1] if progress.exists() else "start"
+        return {
+            "timed_out": True,
+            "reached": reached,
+            "wall_s": wall,
+            "peak_rss_mb": usage.ru_maxrss / 1024,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+        }
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"the {tool} worker failed (exit {os.waitstatus_to_exitcode(status)})")
     result = json.loads((work / f"{tool}.json").read_text())
@@ -565,6 +597,14 @@ def report(
         print("=" * 94)
         return
     print(line)
+    if bn.get("timed_out"):
+        print(
+            f"BINN 0.1.1: stopped after {bn['wall_s']:.0f} s (--binn-timeout), having reached: "
+            f"{bn['reached']}; cpu {bn['cpu_s']:.1f} s, peak RSS {bn['peak_rss_mb']:.0f} MB"
+        )
+        print(f"BINN / pknet: wall > {bn['wall_s'] / pk['wall_s']:.1f}x")
+        print("=" * 94)
+        return
     print(
         f"BINN 0.1.1 ({bn['n_parameters']} parameters; layers {bn['layer_sizes']}; masked "
         f"weights {bn['dense_entries']} stored for {bn['real_entries']} real; folds in turn)"
@@ -631,6 +671,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "binn",
                     {**config, "test_samples": pk["test_samples"], "torch_threads": threads},
                     folder / "binn",
+                    args.binn_timeout,
                 )
             report(size, case, settings, args.min_genes, pk, bn)
             results[size] = {"case": config["case"], "pknet": pk, "binn": bn}
