@@ -30,13 +30,11 @@ from pknet.runtime.transforms import InputStats, apply_input_stats
 
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL = 0, 1, 2
 RUN_ONCE = {"xla_backend_optimization_level": 0}
-"""XLA options for the prediction program, which runs once per run: LLVM's optimisations took
-most of its compile time and saved little of its run time. On the pathway proteomics example
-its compile fell from 3.5-4.6 s to 1.2-1.9 s on a loaded 2-core machine; scores move by at
-most 1.4e-7 and the metrics stay identical (benchmarks/README.md, "Hierarchy models: pknet vs
-BINN"). The epoch, which runs many times, and the draw of the fold models keep XLA's default
-optimisation: at level 0 the draw compiles 2-3 s faster, but its initial weights differ in
-the last bit and so does every later epoch."""
+"""XLA options for a program that runs once per run (applying the fold models): LLVM's
+optimisations cost most of its compile time and save little of its run time; scores move in the
+last bits only (benchmarks/README.md, "Hierarchy models: pknet vs BINN"). The epoch, which runs
+many times, and the draw of the fold models (whose initial weights must not move) keep XLA's
+default optimisation."""
 EpochCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
 EpochFn = Callable[[eqx.Module, optax.OptState, jax.Array, jax.Array, jax.Array], tuple]
 """`(params, opt_state, active, streams, epoch) -> (params, opt_state, train_loss, val_loss,
