@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import re
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import go_like
+from compile_log import CompileLog
 
 QUICK = go_like.GoLikeConfig(n_genes=600, n_terms=500, depth=6, n_cells=60)
 HIERARCHY_LAYER = (
@@ -112,21 +112,6 @@ model:
     return [hierarchy, dense]
 
 
-class CompileLog(logging.Handler):
-    """Sums JAX's logged XLA compile times (`jax_log_compiles`)."""
-
-    PATTERN = re.compile(r"Finished XLA compilation of (?:jit\()?(\S+?)\)? in ([0-9.e-]+) sec")
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seconds: dict[str, float] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = self.PATTERN.search(record.getMessage())
-        if match:
-            self.seconds[match[1]] = self.seconds.get(match[1], 0.0) + float(match[2])
-
-
 def worker(config_path: Path) -> None:
     """Run one spec with `pknet.run` and write its timings to the JSON file the config names."""
     config = json.loads(config_path.read_text())
@@ -156,8 +141,8 @@ def worker(config_path: Path) -> None:
         "to_epoch1_s": float(durations[0]),
         "epoch_s": epoch,
         "compile_s": float(durations[0]) - epoch,
-        "epoch_xla_s": log.seconds.get("fold_epoch", 0.0),
-        "all_xla_s": sum(log.seconds.values()),
+        "epoch_xla_s": log.xla_seconds().get("fold_epoch", 0.0),
+        "all_xla_s": sum(log.xla_seconds().values()),
         "timings": outcome.timings,
         "n_parameters": outcome.program.n_parameters,
         "n_features": outcome.program.n_features,

@@ -53,7 +53,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -73,6 +72,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import synthetic_tcr  # noqa: E402  (the generator sits next to this script)
+from compile_log import CompileLog  # noqa: E402
 
 OUTPUT = "TCR"
 HIDDEN_TOP = (10, 20)
@@ -233,25 +233,6 @@ explain: {json.dumps(explain)}
 
 
 # --- pknet (runs in a subprocess) --------------------------------------------------------------
-
-
-class CompileLog(logging.Handler):
-    """Collects JAX's `jax_log_compiles` timings: (stage, function, seconds)."""
-
-    PATTERN = re.compile(
-        r"Finished (tracing|jaxpr to MLIR module conversion|XLA compilation of) "
-        r"(?:jit\()?(\S+?)\)?(?: for jit)? in ([0-9.e-]+) sec"
-    )
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[tuple[str, str, float]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = self.PATTERN.search(record.getMessage())
-        if match:
-            stage = {"tracing": "trace", "XLA compilation of": "xla"}.get(match[1], "lower")
-            self.records.append((stage, match[2], float(match[3])))
 
 
 @contextlib.contextmanager
