@@ -1,10 +1,12 @@
-"""A logging handler that collects JAX's compile timings (`jax_log_compiles`), shared by the
+"""JAX's compile timings (`jax_log_compiles`) collected by a logging handler, shared by the
 benchmarks."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 
 
 class CompileLog(logging.Handler):
@@ -33,3 +35,22 @@ class CompileLog(logging.Handler):
             if stage == "xla":
                 seconds[function] = seconds.get(function, 0.0) + spent
         return seconds
+
+
+@contextlib.contextmanager
+def logged_compiles() -> Iterator[CompileLog]:
+    """Turn on `jax_log_compiles` and collect its timings, off the console, while in the block."""
+    import jax
+
+    log = CompileLog()
+    jax_logger = logging.getLogger("jax")
+    propagate = jax_logger.propagate
+    jax.config.update("jax_log_compiles", True)
+    jax_logger.addHandler(log)
+    jax_logger.propagate = False
+    try:
+        yield log
+    finally:
+        jax_logger.removeHandler(log)
+        jax_logger.propagate = propagate
+        jax.config.update("jax_log_compiles", False)

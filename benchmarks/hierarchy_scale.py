@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import logging
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import go_like
-from compile_log import CompileLog
+from compile_log import logged_compiles
 
 QUICK = go_like.GoLikeConfig(n_genes=600, n_terms=500, depth=6, n_cells=60)
 HIERARCHY_LAYER = (
@@ -116,22 +115,18 @@ def worker(config_path: Path) -> None:
     """Run one spec with `pknet.run` and write its timings to the JSON file the config names."""
     config = json.loads(config_path.read_text())
     start = perf_counter()
-    import jax
+    import jax  # noqa: F401  (timed with the imports, not inside pknet.run)
 
     import pknet
 
     import_s = perf_counter() - start
-    jax.config.update("jax_log_compiles", True)
-    log = CompileLog()
-    jax_logger = logging.getLogger("jax")
-    jax_logger.addHandler(log)
-    jax_logger.propagate = False
     stamps: list[float] = []
-    t0 = perf_counter()
-    result = pknet.run(
-        config["spec"], out=config["out"], on_epoch=lambda *_: stamps.append(perf_counter())
-    )
-    wall = perf_counter() - t0
+    with logged_compiles() as log:
+        t0 = perf_counter()
+        result = pknet.run(
+            config["spec"], out=config["out"], on_epoch=lambda *_: stamps.append(perf_counter())
+        )
+        wall = perf_counter() - t0
     durations = np.diff([t0, *stamps])
     epoch = float(np.median(durations[1:])) if len(durations) > 1 else float("nan")
     outcome = result.outcome

@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import os
 import resource
 import subprocess
@@ -72,7 +71,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import synthetic_tcr  # noqa: E402  (the generator sits next to this script)
-from compile_log import CompileLog  # noqa: E402
+from compile_log import logged_compiles  # noqa: E402
 
 OUTPUT = "TCR"
 HIDDEN_TOP = (10, 20)
@@ -119,6 +118,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=True,
         help="after the timed run, rerun pknet with `explain: {control: shuffled}` (a model on "
         "permuted gene columns) and rank nodes by their importance above that control",
+    )
+    parser.add_argument(
+        "--jax-cache",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="let pknet use its persistent compilation cache (off by default: pknet compiles "
+        "cold, as on a first run)",
+    )
+    parser.add_argument(
+        "--bandwidth-mb",
+        type=int,
+        default=512,
+        help="size of the array whose read measures the memory bandwidth of the machine bound",
     )
     parser.add_argument("--skip-corneto", action="store_true")
     parser.add_argument("--data", type=Path, help="reuse a folder written by synthetic_tcr.py")
@@ -329,15 +341,11 @@ def pknet_worker(config_path: Path) -> None:
     import pknet
     import pknet.api
     import pknet.compiler.dataset
+    import pknet.compiler.model.program
     import pknet.runtime.run
     import pknet.runtime.train
 
     import_s = perf_counter() - start
-    jax.config.update("jax_log_compiles", True)
-    log = CompileLog()
-    jax_logger = logging.getLogger("jax")
-    jax_logger.addHandler(log)
-    jax_logger.propagate = False  # keep the compile log off the console
 
     epochs: list[float] = []
     parts: dict[str, float] = {}
@@ -348,11 +356,12 @@ def pknet_worker(config_path: Path) -> None:
             parts["rss_after_epoch1_mb"] = peak_rss_mb()
 
     with contextlib.ExitStack() as stack:
+        log = stack.enter_context(logged_compiles())
         for module, name in (
             (pknet.compiler.dataset, "read_inputs"),
             (pknet.api, "compile_network"),
-            (pknet.api, "load_dataset"),
-            (pknet.api, "build_program"),
+            (pknet.compiler.dataset, "load_dataset"),
+            (pknet.compiler.model.program, "build_program"),
             (pknet.runtime.run, "fold_stats"),
             (pknet.runtime.run, "train_folds"),
             (pknet.runtime.run, "predict_all"),
@@ -361,7 +370,7 @@ def pknet_worker(config_path: Path) -> None:
         ):
             stack.enter_context(timed_calls(module, name, parts))
         t0 = perf_counter()
-        result = pknet.run(config["spec"], out=config["out"], on_epoch=on_epoch)
+        result = pknet.run(config["spec"], out=config["out"], overwrite=True, on_epoch=on_epoch)
         wall = perf_counter() - t0
     timed_jit = list(log.records)  # compilations of the timed run only
 
@@ -373,7 +382,7 @@ def pknet_worker(config_path: Path) -> None:
     samples = outcome.dataset.samples
     importances = outcome.importances
     extra: dict[str, float] = {}
-    methods = getattr(outcome.spec.explain, "methods", outcome.spec.explain)
+    methods = outcome.plan.explain_methods
     if config["node_weights"] and "node_weights" not in set(methods):
         start = perf_counter()
         extra_table = node_weights_after(outcome)
@@ -386,12 +395,14 @@ def pknet_worker(config_path: Path) -> None:
             config["spec"],
             {"explain": {"methods": ["gradient_x_input"], "control": "shuffled"}},
             out=config["out"] + "_control",
+            overwrite=True,
         )
         controlled = {
             "seconds": perf_counter() - start,
             "ranks": importance_ranks(rerun.outcome.importances, config["truth"]),
         }
     document = {
+        "bound": epoch_bound(outcome, config["bandwidth_mb"]),
         "import_s": import_s,
         "wall_s": wall,
         "timings": outcome.timings,
@@ -414,8 +425,33 @@ def pknet_worker(config_path: Path) -> None:
     Path(config["result"]).write_text(json.dumps(document, indent=1))
 
 
+def epoch_bound(outcome: Any, bandwidth_mb: int) -> dict[str, Any]:
+    """The machine bound of one epoch of all folds (see `machine_bound.py`), measured after the
+    run in the same process: the training rows of every fold through every weight, and the
+    inputs of those rows read once (dense as pknet holds them, or as CSR)."""
+    from machine_bound import matrix_bytes, measure_machine, network_epoch_work
+
+    x = np.asarray(outcome.dataset.x)
+    used = np.unique(np.concatenate([split.train for split in outcome.splits]))
+    sizes = matrix_bytes(len(used), x.shape[1], int(np.count_nonzero(x[used])))
+    rows = sum(len(split.train) for split in outcome.splits)
+    weights = outcome.network.network.n_edges
+    machine = measure_machine(read_mb=bandwidth_mb)
+    bound = {}
+    for layout, x_bytes in sizes.items():
+        work = network_epoch_work(weights, rows, x_bytes)
+        bound[layout] = {"seconds": work.bound_s(machine), "work": work.describe(machine)}
+    return {"machine": machine.describe(), "weights": weights, "training_rows": rows, **bound}
+
+
 def run_pknet(
-    spec: Path, work: Path, truth: dict[str, Any], node_weights: bool, control: bool
+    spec: Path,
+    work: Path,
+    truth: dict[str, Any],
+    node_weights: bool,
+    control: bool,
+    jax_cache: bool = False,
+    bandwidth_mb: int = 512,
 ) -> dict[str, Any]:
     """Run `pknet_worker` in a fresh interpreter; return its document."""
     config = work / "worker.json"
@@ -429,11 +465,13 @@ def run_pknet(
                 "truth": truth,
                 "node_weights": node_weights,
                 "control": control,
+                "bandwidth_mb": bandwidth_mb,
             }
         )
     )
     start = perf_counter()
-    subprocess.run([sys.executable, __file__, "--worker", str(config)], check=True)
+    env = os.environ if jax_cache else {**os.environ, "PKNET_JAX_CACHE": "off"}
+    subprocess.run([sys.executable, __file__, "--worker", str(config)], check=True, env=env)
     document = json.loads(result.read_text())
     document["process_s"] = perf_counter() - start
     return document
@@ -642,6 +680,17 @@ def report(
         f"training {gb('train_folds'):.2f}, predict {gb('predict_all'):.2f})"
     )
     say(f"  ROC-AUC                           {mean_sd(fold_auc)}")
+    bound = pk["bound"]
+    say(
+        f"  machine bound of one epoch ({bound['weights']} weights x {bound['training_rows']} "
+        f"training rows of all folds; {bound['machine']}):"
+    )
+    for layout in ("dense", "sparse"):
+        entry = bound[layout]
+        say(
+            f"    inputs read {layout:6s} {entry['seconds']:.4f} s = {entry['work']}; "
+            f"measured epoch / bound {pk['epoch_s'] / entry['seconds']:.1f}x"
+        )
     if cn is not None:
         say("-" * 78)
         say(f"CORNETO build_dagnn + Keras ({cn.n_parameters} parameters; folds one after another)")
@@ -721,7 +770,15 @@ def main(argv: list[str] | None = None) -> None:
         edges, net = prepare_network(args, data, work)
         spec = write_run_spec(args, data, edges, work)
         print(f"pknet: {spec}", flush=True)
-        pk = run_pknet(spec, work, truth, not args.skip_node_weights, args.control)
+        pk = run_pknet(
+            spec,
+            work,
+            truth,
+            not args.skip_node_weights,
+            args.control,
+            args.jax_cache,
+            args.bandwidth_mb,
+        )
         print(f"  pknet done in {pk['wall_s']:.1f} s", flush=True)
         cn = None
         if not args.skip_corneto:
