@@ -30,7 +30,11 @@ from pknet.compiler.model.layers import network_layer
 
 def program_and_data(work: Path):
     """The hierarchy spec's program and dataset (as `pknet.api.train_and_evaluate` builds them)."""
-    from pknet.api import build_program, compile_network, feature_graph, load_dataset, load_spec
+    from pknet.api import compile_network
+    from pknet.compiler.dataset import load_dataset
+    from pknet.compiler.model.feature_graph import feature_graph
+    from pknet.compiler.model.program import build_program
+    from pknet.specs import load_spec
 
     paths = go_like.write(go_like.generate(go_like.GoLikeConfig()), work)
     spec = load_spec(hierarchy_scale.write_specs(paths, work, 1, 32)[0])
