@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu", "tpu", "auto"),
+        default="cpu",
+        help="where pknet trains (`pknet run --device`)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="keep files here (default: tmp)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
@@ -124,7 +130,10 @@ def worker(config_path: Path) -> None:
     with logged_compiles() as log:
         t0 = perf_counter()
         result = pknet.run(
-            config["spec"], out=config["out"], on_epoch=lambda *_: stamps.append(perf_counter())
+            config["spec"],
+            out=config["out"],
+            device=config["device"],
+            on_epoch=lambda *_: stamps.append(perf_counter()),
         )
         wall = perf_counter() - t0
     durations = np.diff([t0, *stamps])
@@ -155,12 +164,14 @@ def hierarchy_report(outcome: Any) -> dict[str, int] | None:
     return None if report is None else report.to_dict()
 
 
-def run_worker(spec: Path, work: Path) -> dict[str, Any]:
+def run_worker(spec: Path, work: Path, device: str = "cpu") -> dict[str, Any]:
     """Run `worker` on `spec` in a fresh interpreter; return its document."""
     config = work / f"{spec.stem}.worker.json"
     result = work / f"{spec.stem}.result.json"
     out = work / f"{spec.stem}_run"
-    config.write_text(json.dumps({"spec": str(spec), "out": str(out), "result": str(result)}))
+    config.write_text(
+        json.dumps({"spec": str(spec), "out": str(out), "result": str(result), "device": device})
+    )
     subprocess.run([sys.executable, __file__, "--worker", str(config)], check=True)
     return json.loads(result.read_text())
 
@@ -195,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
             f"in {perf_counter() - start:.1f} s"
         )
         docs = {
-            spec.stem: run_worker(spec, work)
+            spec.stem: run_worker(spec, work, args.device)
             for spec in write_specs(paths, work, epochs, args.batch_size)
         }
     h, d = docs["hierarchy"], docs["dense"]

@@ -110,11 +110,18 @@ class Settings:
     dropout: float = 0.1
     units_per_term: int = 1
     seed: int = 0
+    device: str = "cpu"  # pknet's; BINN trains on the CPU
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=[*SIZES, "both"], default="both")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu", "tpu", "auto"),
+        default="cpu",
+        help="where pknet trains (`pknet run --device`)",
+    )
     parser.add_argument("--epochs", type=int, default=50, help="epochs on the proteomics data")
     parser.add_argument("--go-epochs", type=int, default=20, help="epochs at GO size")
     parser.add_argument("--go-genes", type=int, default=10_000)
@@ -376,6 +383,7 @@ def pknet_worker(config: dict[str, Any]) -> dict[str, Any]:
         spec,
         out=Path(config["work"]) / "run",
         overwrite=True,
+        device=settings.device,
         on_epoch=lambda *_: ends.append(perf_counter()),
     )
     done = perf_counter()
@@ -661,6 +669,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 folds=args.folds,
                 units_per_term=args.units_per_term,
                 seed=args.seed,
+                device=args.device,
             )
             paths = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(case).items()}
             config = {"settings": asdict(settings), "case": paths}

@@ -98,6 +98,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="standardise inputs with training-fold statistics, or feed log1p values as they are",
     )
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu", "tpu", "auto"),
+        default="cpu",
+        help="where pknet trains (`pknet run --device`)",
+    )
     parser.add_argument("--samples", type=int, default=synthetic_tcr.KPNN_SAMPLES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--node", default=synthetic_tcr.SyntheticConfig.node)
@@ -370,7 +376,13 @@ def pknet_worker(config_path: Path) -> None:
         ):
             stack.enter_context(timed_calls(module, name, parts))
         t0 = perf_counter()
-        result = pknet.run(config["spec"], out=config["out"], overwrite=True, on_epoch=on_epoch)
+        result = pknet.run(
+            config["spec"],
+            out=config["out"],
+            overwrite=True,
+            device=config["device"],
+            on_epoch=on_epoch,
+        )
         wall = perf_counter() - t0
     timed_jit = list(log.records)  # compilations of the timed run only
 
@@ -402,7 +414,7 @@ def pknet_worker(config_path: Path) -> None:
             "ranks": importance_ranks(rerun.outcome.importances, config["truth"]),
         }
     document = {
-        "bound": epoch_bound(outcome, config["bandwidth_mb"]),
+        "bound": epoch_bound(outcome, config["bandwidth_mb"], config["device"]),
         "import_s": import_s,
         "wall_s": wall,
         "timings": outcome.timings,
@@ -425,7 +437,7 @@ def pknet_worker(config_path: Path) -> None:
     Path(config["result"]).write_text(json.dumps(document, indent=1))
 
 
-def epoch_bound(outcome: Any, bandwidth_mb: int) -> dict[str, Any]:
+def epoch_bound(outcome: Any, bandwidth_mb: int, device: str) -> dict[str, Any]:
     """The machine bound of one epoch of all folds (see `machine_bound.py`), measured after the
     run in the same process: the training rows of every fold through every weight, and the
     inputs of those rows read once (dense as pknet holds them, or as CSR)."""
@@ -436,7 +448,7 @@ def epoch_bound(outcome: Any, bandwidth_mb: int) -> dict[str, Any]:
     sizes = matrix_bytes(len(used), x.shape[1], int(np.count_nonzero(x[used])))
     rows = sum(len(split.train) for split in outcome.splits)
     weights = outcome.network.network.n_edges
-    machine = measure_machine(read_mb=bandwidth_mb)
+    machine = measure_machine(read_mb=bandwidth_mb, platform=device)
     bound = {}
     for layout, x_bytes in sizes.items():
         work = network_epoch_work(weights, rows, x_bytes)
@@ -452,6 +464,7 @@ def run_pknet(
     control: bool,
     jax_cache: bool = False,
     bandwidth_mb: int = 512,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run `pknet_worker` in a fresh interpreter; return its document."""
     config = work / "worker.json"
@@ -466,6 +479,7 @@ def run_pknet(
                 "node_weights": node_weights,
                 "control": control,
                 "bandwidth_mb": bandwidth_mb,
+                "device": device,
             }
         )
     )
@@ -778,6 +792,7 @@ def main(argv: list[str] | None = None) -> None:
             args.control,
             args.jax_cache,
             args.bandwidth_mb,
+            args.device,
         )
         print(f"  pknet done in {pk['wall_s']:.1f} s", flush=True)
         cn = None

@@ -56,18 +56,23 @@ def _best_of(function, argument, repeats: int) -> float:
     return best
 
 
-def measure_machine(read_mb: int = 512, matmul_n: int = 2048, repeats: int = 5) -> Machine:
-    """Bandwidth from summing a `read_mb` MB float32 array; matmul rate from an n x n product."""
+def measure_machine(
+    read_mb: int = 512, matmul_n: int = 2048, repeats: int = 5, platform: str = "auto"
+) -> Machine:
+    """Bandwidth from summing a `read_mb` MB float32 array; matmul rate from an n x n product;
+    on the first device of `platform` (`auto`: JAX's default device)."""
     import jax
     import jax.numpy as jnp
 
-    big = jnp.asarray(np.random.default_rng(0).random(read_mb * 2**18, np.float32))
-    read_s = _best_of(jax.jit(jnp.sum), big, repeats)
-    square = jnp.asarray(np.random.default_rng(1).random((matmul_n, matmul_n), np.float32))
-    matmul_s = _best_of(jax.jit(lambda a: a @ a), square, repeats)
-    del big
+    device = jax.devices()[0] if platform == "auto" else jax.devices(platform)[0]
+    with jax.default_device(device):
+        big = jnp.asarray(np.random.default_rng(0).random(read_mb * 2**18, np.float32))
+        read_s = _best_of(jax.jit(jnp.sum), big, repeats)
+        square = jnp.asarray(np.random.default_rng(1).random((matmul_n, matmul_n), np.float32))
+        matmul_s = _best_of(jax.jit(lambda a: a @ a), square, repeats)
+        del big
     return Machine(
-        device=str(jax.devices()[0]),
+        device=str(device),
         bandwidth=read_mb * 2**20 / read_s,
         matmul_rate=2.0 * matmul_n**3 / matmul_s,
     )

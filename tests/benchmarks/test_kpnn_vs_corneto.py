@@ -52,6 +52,7 @@ def test_pknet_side_reports_the_bound_and_the_step_profile(
             "--skip-node-weights",
             "--no-control",
             "--bandwidth-mb=8",
+            "--device=cpu",
             f"--workdir={tmp_path}",
         ]
     )
