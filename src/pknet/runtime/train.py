@@ -150,8 +150,8 @@ def init_folds(
     """One model per fold from its own init stream: (stacked trainable arrays, the shared static
     part, the stacked optimiser state, the folds' shuffle streams for `fit_epochs`).
 
-    One jitted call: the static part (index arrays, names) does not depend on the key, so it
-    comes from one model, and the folds' arrays and optimiser states are drawn vmapped over
+    One jitted call: the static part (index arrays, names, a `node2vec` layer's walk key) comes
+    from one model, fold 0's whichever folds train, and the folds' arrays and optimiser states are drawn vmapped over
     their keys. Building each fold's model op by op, and deriving keys outside, compiled every
     small random operation on its own (about 1 s on the TCR benchmark).
     """
@@ -159,7 +159,8 @@ def init_folds(
     @eqx.filter_jit
     def draw() -> tuple[eqx.Module, eqx.Module, optax.OptState, jax.Array]:
         keys = fold_keys(seed, PURPOSE_INIT, fold_ids)
-        static = eqx.filter(factory(keys[0]), eqx.is_inexact_array, inverse=True)
+        first = stream_key(seed, PURPOSE_INIT, 0)
+        static = eqx.filter(factory(first), eqx.is_inexact_array, inverse=True)
         params = jax.vmap(lambda key: eqx.filter(factory(key), eqx.is_inexact_array))(keys)
         opt_state = jax.vmap(optimizer.init)(params)
         return params, static, opt_state, fold_keys(seed, PURPOSE_SHUFFLE, fold_ids)
