@@ -151,9 +151,9 @@ def init_folds(
     part, the stacked optimiser state, the folds' shuffle streams for `fit_epochs`).
 
     One jitted call: the static part (index arrays, names, a `node2vec` layer's walk key) comes
-    from one model, fold 0's whichever folds train, and the folds' arrays and optimiser states are drawn vmapped over
-    their keys. Building each fold's model op by op, and deriving keys outside, compiled every
-    small random operation on its own (about 1 s on the TCR benchmark).
+    from one model, fold 0's whichever folds train, and the folds' arrays and optimiser states
+    are drawn vmapped over their keys. Building each fold's model op by op, and deriving keys
+    outside, compiled every small random operation on its own (about 1 s on the TCR benchmark).
     """
 
     @eqx.filter_jit
