@@ -70,7 +70,11 @@ def sends_to(graph: WalkGraph, x: Int[Array, " w"], t: Int[Array, " w"]) -> Arra
 
 
 def step_bias(
-    graph: WalkGraph, prev: Int[Array, " w"], x: Int[Array, " w"], p: float, q: float
+    graph: WalkGraph,
+    prev: Int[Array, " w"],
+    x: Int[Array, " w"],
+    p: float | Array,
+    q: float | Array,
 ) -> Float[Array, " w"]:
     """node2vec's unnormalised bias of stepping to `x` after `prev` (1 without a `prev`)."""
     near = jnp.where(sends_to(graph, x, jnp.maximum(prev, 0)), 1.0, 1.0 / q)
@@ -93,13 +97,13 @@ def biased_steps(
     keys: PRNGKeyArray,
     prev: Int[Array, " w"],
     current: Int[Array, " w"],
-    p: float,
-    q: float,
+    p: float | Array,
+    q: float | Array,
 ) -> Int[Array, " w"]:
     """Each walker's next node after `prev -> current` (`NO_NODE` where `current` is `NO_NODE`
     or receives no edge); `prev` is `NO_NODE` on a walk's first step. Walker `i` draws from
     `keys[i]` only (try `k`: `fold_in(keys[i], k)`), so its step does not depend on the others."""
-    most = max(1.0 / p, 1.0, 1.0 / q)
+    most = jnp.maximum(jnp.maximum(1.0 / p, 1.0), 1.0 / q)
     v = jnp.maximum(current, 0)
     alive = (current != NO_NODE) & (graph.start[v + 1] > graph.start[v])
 
@@ -120,8 +124,8 @@ def node2vec_walks(
     keys: PRNGKeyArray,
     starts: Int[Array, " w"],
     length: int,
-    p: float,
-    q: float,
+    p: float | Array,
+    q: float | Array,
 ) -> Int[Array, "w length"]:
     """One walk of `length` nodes from each of `starts`, all walkers stepping together; walker
     `i` draws from `keys[i]` only (step `s`: `fold_in(keys[i], s)`)."""

@@ -88,6 +88,36 @@ def sgns_loss(
     return mine + others
 
 
+def _mix(x: UInt[Array, " n"]) -> UInt[Array, " n"]:
+    """A 32-bit integer hash (lowbias32): nearby integers give unrelated ones."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def node_ids(
+    senders: Int[Array, " n_edges"],
+    receivers: Int[Array, " n_edges"],
+    weights: Float[Array, " n_edges"],
+    n_nodes: int,
+) -> tuple[Float[Array, " n_nodes"], UInt[Array, " n_nodes"]]:
+    """(edges each node sends, the number its random keys derive from). A sending node is
+    numbered by its rank among the sending nodes; any other node by an order-free hash of the
+    ranks of the nodes that send it edges. So neither depends on the other nodes' order nor on
+    which receive-only nodes the graph holds: `pknet predict` (which renumbers a fold's training
+    samples and adds new ones) draws the same walks as cross-validation did."""
+    real = weights > 0
+    sends = jax.ops.segment_sum(real.astype(jnp.float32), senders, n_nodes)
+    own = sends > 0
+    rank = (jnp.cumsum(own) - 1).astype(jnp.uint32)
+    signature = jax.ops.segment_sum(
+        jnp.where(real, _mix(rank[senders] + 1), 0).astype(jnp.uint32), receivers, n_nodes
+    )  # sums wrap modulo 2^32
+    return sends, jnp.where(own, rank, signature) * 2 + own
+
+
 class Node2vecLayer(FixedLayer):
     """Every node's node2vec embedding, fitted from the graph passed to `__call__`."""
 
@@ -139,30 +169,25 @@ class Node2vecLayer(FixedLayer):
         """Nothing is trained by the model's loss (the embedding is fitted from the graph)."""
         return 0
 
-    def node_keys(self, sends: Float[Array, " n_nodes"], purpose: int) -> PRNGKeyArray:
-        """One key per node for `purpose` (0: walks, 1: initial vectors), numbered by the node's
-        rank among the sending nodes, or among the others: a fold's training samples get the
-        same keys whichever other samples the graph holds (`pknet predict` re-numbers them)."""
+    def node_keys(self, ids: UInt[Array, " n_nodes"], purpose: int) -> PRNGKeyArray:
+        """One key per node for `purpose` (0: walks, 1: initial vectors), from `node_ids`."""
         root = jax.random.fold_in(jax.random.wrap_key_data(self.key_data), purpose)
-        own = sends > 0
-        rank = jnp.where(own, jnp.cumsum(own), jnp.cumsum(~own)) - 1
-        group = jax.vmap(lambda g: jax.random.fold_in(root, g))(own.astype(jnp.int32))
-        return jax.vmap(jax.random.fold_in)(group, rank)
+        return jax.vmap(lambda i: jax.random.fold_in(root, i))(ids)
 
     def walks(
         self,
         senders: Int[Array, " n_edges"],
         receivers: Int[Array, " n_edges"],
         weights: Float[Array, " n_edges"],
-        sends: Float[Array, " n_nodes"],
+        ids: UInt[Array, " n_nodes"],
     ) -> Int[Array, "n_walks walk_length"]:
         """The walks the embedding is fitted on: walk `r` of node `v` is row
-        `v * walks_per_node + r`, drawn from `fold_in(node_keys(sends, 0)[v], r)`."""
-        n = len(sends)
+        `v * walks_per_node + r`, drawn from `fold_in(node_keys(ids, 0)[v], r)`."""
+        n = len(ids)
         graph = walk_graph(senders, receivers, weights, n)
         nodes = jnp.repeat(jnp.arange(n, dtype=jnp.int32), self.walks_per_node)
         rounds = jnp.tile(jnp.arange(self.walks_per_node, dtype=jnp.int32), n)
-        keys = jax.vmap(jax.random.fold_in)(self.node_keys(sends, 0)[nodes], rounds)
+        keys = jax.vmap(jax.random.fold_in)(self.node_keys(ids, 0)[nodes], rounds)
         return node2vec_walks(graph, keys, nodes, self.walk_length, self.p, self.q)
 
     def __call__(
@@ -177,14 +202,14 @@ class Node2vecLayer(FixedLayer):
         """`x` gives only the number of nodes; `key` is accepted like other layers' and unused
         (the layer's own key draws the walks)."""
         n = x.shape[0]
-        sends = jax.ops.segment_sum((weights > 0).astype(jnp.float32), senders, n)
+        sends, ids = node_ids(senders, receivers, weights, n)
         scale = 0.5 / self.dimensions  # word2vec's initial input vectors; context vectors 0
         init = jax.vmap(
             lambda k: jax.random.uniform(k, (self.dimensions,), minval=-scale, maxval=scale)
-        )(self.node_keys(sends, 1))
+        )(self.node_keys(ids, 1))
         if senders.shape[0] == 0:  # no edges, no walks
             return init
-        counts = cooccurrence(self.walks(senders, receivers, weights, sends), sends, self.window)
+        counts = cooccurrence(self.walks(senders, receivers, weights, ids), sends, self.window)
         vectors = (init, jnp.zeros_like(init))
         optimizer = optax.adam(self.lr)
 
