@@ -12,14 +12,16 @@ node (sample) `dimensions` values, fitted from the graph alone by
    taken in expectation over that distribution rather than sampled, so one full-batch loss over
    the co-occurrence counts (an `n x n` matrix) is minimised by `epochs` Adam steps.
 
-The embedding is `u`. A walker only moves to nodes that send edges, so a node that sends none
-(in a fold's graph: a held-out sample, which only receives edges from training samples) never
-appears inside another node's walk. Such a node is embedded from its own walks only: its pairs
-update its `u` against context vectors held fixed (`stop_gradient`) and its counts join neither
-the noise distribution nor the other nodes' loss, which is normalised apart. Adam acts on each
-entry alone, so the embeddings of the sending nodes are exactly what they would be without the
-other nodes (up to float rounding): held-out samples never move the training samples'
-embeddings, and `pknet predict` embeds new samples the same way.
+The embedding is `u`. Walks only move along edges from the `walked_nodes`: the largest set of
+nodes that each send an edge to a node of the set. In a fold's graph, held-out samples only
+receive edges from training samples, so they are never in it, and it is the same whichever
+held-out samples the graph holds. A node outside it (a held-out sample) never appears inside
+another node's walk and is embedded from its own walks only: its pairs update its `u` against
+context vectors held fixed (`stop_gradient`), and its counts join neither the noise
+distribution nor the walked nodes' loss, which is normalised apart. Adam acts on each entry
+alone, so the walked nodes' embeddings are what they would be without the other nodes (up to
+float rounding): held-out samples never move the training samples' embeddings, and `pknet
+predict` embeds a new sample as cross-validation embedded a held-out one.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float, Int, PRNGKeyArray, UInt
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt
 
 from pknet.compiler.model.layers.fixed import FixedLayer
 from pknet.compiler.model.layers.registry import Wiring, builds
@@ -39,13 +41,13 @@ NOISE_POWER = 0.75  # word2vec's unigram^(3/4) noise distribution
 
 
 def cooccurrence(
-    walks: Int[Array, "n_walks length"], sends: Float[Array, " n_nodes"], window: int
+    walks: Int[Array, "n_walks length"], walked: Bool[Array, " n_nodes"], window: int
 ) -> Float[Array, "n_nodes n_nodes"]:
-    """`C[i, j]`: how often `j` is within `window` steps of `i` in a walk. A walk from a node
-    that sends edges counts all its pairs; a walk from any other node counts only the pairs
-    with its start as `i` (every later node of a walk sends edges)."""
-    n = len(sends)
-    whole = sends[walks[:, 0]] > 0
+    """`C[i, j]`: how often `j` is within `window` steps of `i` in a walk. A walk from a
+    `walked` node counts all its pairs; a walk from any other node counts only the pairs with
+    its start as `i` (every later node of a walk is a walked one)."""
+    n = len(walked)
+    whole = walked[walks[:, 0]]
     centres, contexts, counted = [], [], []
     for d in range(1, window + 1):
         a, b = walks[:, :-d], walks[:, d:]
@@ -64,14 +66,14 @@ def cooccurrence(
 def sgns_loss(
     vectors: tuple[Array, Array],
     counts: Float[Array, "n n"],
-    sends: Float[Array, " n"],
+    walked: Bool[Array, " n"],
     negatives: float,
 ) -> Array:
     """The expected skip-gram negative-sampling loss of `(u, v)` on co-occurrence `counts`: the
-    mean over the sending nodes' pairs, plus each other node's mean over its own pairs, which
+    mean over the walked nodes' pairs, plus each other node's mean over its own pairs, which
     sees `v` as a constant."""
     u, v = vectors
-    own = sends[:, None] > 0
+    own = walked[:, None]
     logits = jnp.where(own, u @ v.T, u @ jax.lax.stop_gradient(v).T)
     context = (counts * own).sum(axis=0) ** NOISE_POWER
     noise = context / jnp.maximum(context.sum(), 1e-30)
@@ -97,25 +99,48 @@ def _mix(x: UInt[Array, " n"]) -> UInt[Array, " n"]:
     return x ^ (x >> 16)
 
 
-def node_ids(
+def walked_nodes(
     senders: Int[Array, " n_edges"],
     receivers: Int[Array, " n_edges"],
     weights: Float[Array, " n_edges"],
     n_nodes: int,
-) -> tuple[Float[Array, " n_nodes"], UInt[Array, " n_nodes"]]:
-    """(edges each node sends, the number its random keys derive from). A sending node is
-    numbered by its rank among the sending nodes; any other node by an order-free hash of the
-    ranks of the nodes that send it edges. So neither depends on the other nodes' order nor on
-    which receive-only nodes the graph holds: `pknet predict` (which renumbers a fold's training
-    samples and adds new ones) draws the same walks as cross-validation did."""
+) -> Bool[Array, " n_nodes"]:
+    """The largest set of nodes that each send an edge to a node of the set.
+
+    Nodes that send no edge (a fold's held-out samples) are not in it, nor are nodes that send
+    edges only to nodes outside it, so it is the same whichever receive-only nodes the graph
+    holds. Walks are restricted to edges from it: a walk from one of its nodes stays in it."""
     real = weights > 0
-    sends = jax.ops.segment_sum(real.astype(jnp.float32), senders, n_nodes)
-    own = sends > 0
-    rank = (jnp.cumsum(own) - 1).astype(jnp.uint32)
+
+    def shrink(state: tuple[Array, Array]) -> tuple[Array, Array]:
+        inside, _ = state
+        hits = jax.ops.segment_sum((real & inside[receivers]).astype(jnp.int32), senders, n_nodes)
+        kept = inside & (hits > 0)
+        return kept, jnp.any(kept != inside)
+
+    start = (jnp.ones(n_nodes, bool), jnp.asarray(True))
+    inside, _ = jax.lax.while_loop(lambda state: state[1], shrink, start)
+    return inside
+
+
+def node_ids(
+    senders: Int[Array, " n_edges"],
+    receivers: Int[Array, " n_edges"],
+    walked: Bool[Array, " n_nodes"],
+) -> UInt[Array, " n_nodes"]:
+    """The number each node's random keys derive from, for edges restricted to `walked`
+    senders: a walked node's rank among the walked nodes, any other node's an order-free hash
+    of the ranks of the walked nodes that send it edges. Neither depends on the order of the
+    other nodes nor on which receive-only nodes the graph holds, so `pknet predict` (which
+    renumbers a fold's training samples and adds new ones) draws the walks CV drew."""
+    n_nodes = len(walked)
+    rank = (jnp.cumsum(walked) - 1).astype(jnp.uint32)
     signature = jax.ops.segment_sum(
-        jnp.where(real, _mix(rank[senders] + 1), 0).astype(jnp.uint32), receivers, n_nodes
+        jnp.where(walked[senders], _mix(rank[senders] + 1), 0).astype(jnp.uint32),
+        receivers,
+        n_nodes,
     )  # sums wrap modulo 2^32
-    return sends, jnp.where(own, rank, signature) * 2 + own
+    return jnp.where(walked, rank, signature) * 2 + walked
 
 
 class Node2vecLayer(FixedLayer):
@@ -202,20 +227,23 @@ class Node2vecLayer(FixedLayer):
         """`x` gives only the number of nodes; `key` is accepted like other layers' and unused
         (the layer's own key draws the walks)."""
         n = x.shape[0]
-        sends, ids = node_ids(senders, receivers, weights, n)
+        walked = walked_nodes(senders, receivers, weights, n)
+        weights = jnp.where(walked[senders], weights, 0.0)
+        ids = node_ids(senders, receivers, walked)
         scale = 0.5 / self.dimensions  # word2vec's initial input vectors; context vectors 0
         init = jax.vmap(
             lambda k: jax.random.uniform(k, (self.dimensions,), minval=-scale, maxval=scale)
         )(self.node_keys(ids, 1))
         if senders.shape[0] == 0:  # no edges, no walks
             return init
-        counts = cooccurrence(self.walks(senders, receivers, weights, ids), sends, self.window)
+        walks = self.walks(senders, receivers, weights, ids)
+        counts = cooccurrence(walks, walked, self.window)
         vectors = (init, jnp.zeros_like(init))
         optimizer = optax.adam(self.lr)
 
         def step(_: int, state: tuple) -> tuple:
             vectors, opt_state = state
-            grads = jax.grad(sgns_loss)(vectors, counts, sends, self.negatives)
+            grads = jax.grad(sgns_loss)(vectors, counts, walked, self.negatives)
             updates, opt_state = optimizer.update(grads, opt_state, vectors)
             return optax.apply_updates(vectors, updates), opt_state
 
