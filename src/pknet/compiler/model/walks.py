@@ -84,12 +84,19 @@ def step_bias(
 def _weighted_neighbours(
     graph: WalkGraph, u: Float[Array, " w"], v: Int[Array, " w"]
 ) -> Int[Array, " w"]:
-    """For each `v[i]` (which has edges), the sender at quantile `u[i]` of its edge weights."""
+    """For each `v[i]` (which has edges), the sender at quantile `u[i]` of its edge weights.
+
+    The search runs on the running sum of all edges, but the draw is decided on the sums
+    within `v`'s edges (exact for whole-number weights, such as kNN graphs'), so it does not
+    depend on how many edges come before `v`'s."""
     lo, hi = graph.start[v], graph.start[v + 1]
-    before = jnp.where(lo > 0, graph.cumulative[jnp.maximum(lo - 1, 0)], 0.0)
-    total = graph.cumulative[jnp.maximum(hi - 1, 0)] - before
-    i = jnp.searchsorted(graph.cumulative, before + u * total, side="right")
-    return graph.senders[jnp.clip(i, lo, hi - 1)]
+    cumulative = graph.cumulative
+    before = jnp.where(lo > 0, cumulative[jnp.maximum(lo - 1, 0)], 0.0)
+    target = u * (cumulative[jnp.maximum(hi - 1, 0)] - before)
+    i = jnp.clip(jnp.searchsorted(cumulative, before + target, side="right"), lo, hi - 1)
+    i = jnp.where((i > lo) & (cumulative[i - 1] - before > target), i - 1, i)
+    i = jnp.where((i < hi - 1) & (cumulative[i] - before <= target), i + 1, i)
+    return graph.senders[i]
 
 
 def biased_steps(
