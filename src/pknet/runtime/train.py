@@ -112,12 +112,14 @@ class FoldModels:
 
 @dataclass(frozen=True)
 class TrainedFolds(FoldModels):
-    """The trained fold models with their histories."""
+    """The trained fold models with their histories (and, for a sample-graph model with a
+    `node2vec` layer, each fold's output of that layer, `prepared`, computed once)."""
 
     history: list[dict[str, list[float]]]
     best_epoch: np.ndarray
     epochs_run: np.ndarray
     seconds: float
+    prepared: jax.Array | None = None
 
 
 def pad_rows(rows: list[np.ndarray], multiple: int = 1) -> tuple[jax.Array, jax.Array]:
@@ -390,6 +392,7 @@ def concatenate_folds(parts: list[TrainedFolds]) -> TrainedFolds:
         np.concatenate([p.best_epoch for p in parts]),
         np.concatenate([p.epochs_run for p in parts]),
         sum(p.seconds for p in parts),
+        None if parts[0].prepared is None else jnp.concatenate([p.prepared for p in parts]),
     )
 
 

@@ -11,6 +11,7 @@ that do not train (`node2vec`) are computed once per fold before the first epoch
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from time import perf_counter
 
@@ -98,7 +99,7 @@ def train_graph_folds(
         return p, state, value, val_loss, loss.predict(outputs)[val_idx]
 
     per_fold = (fit_mask, val_mask, val_index, stats, edges, ready)
-    return fit_vmapped(
+    trained = fit_vmapped(
         fold_epoch,
         per_fold,
         (jnp.asarray(x), jnp.asarray(y)),
@@ -110,6 +111,7 @@ def train_graph_folds(
         on_epoch=on_epoch,
         start=start,
     )
+    return dataclasses.replace(trained, prepared=ready)
 
 
 @eqx.filter_jit
@@ -138,10 +140,9 @@ def predict_graph_folds(
     splits: list[Split],
 ) -> list[np.ndarray]:
     """Each fold's predictions on its own test rows (in `splits[k].test` order), from one
-    forward pass of each fold's model over all samples and its graph."""
+    forward pass of each fold's model over all samples and its graph (a `node2vec` layer's
+    output is training's, `trained.prepared`)."""
     edges = graphs.edge_arrays()
-    static = trained.static
-    ready = prepare_folds(trained.params, static, x, stats, edges) if static.n_prepared else None
 
     def fold_scores(model, fold_stats, fold_edges, h, x_all):
         if h is None:
@@ -149,7 +150,7 @@ def predict_graph_folds(
         return loss.predict(model(h, *fold_edges, prepared=True))
 
     every_row = np.asarray(
-        trained.apply(fold_scores, stats, edges, ready, shared=(jnp.asarray(x),))
+        trained.apply(fold_scores, stats, edges, trained.prepared, shared=(jnp.asarray(x),))
     )
     return [every_row[k][split.test] for k, split in enumerate(splits)]
 

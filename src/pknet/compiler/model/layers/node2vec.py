@@ -63,6 +63,25 @@ def cooccurrence(
     return jnp.zeros((n, n), jnp.float32).at[safe(centre), safe(context)].add(count)
 
 
+@jax.custom_vjp
+def _logits(u: Array, v: Array, rows: Array) -> Array:
+    """`u @ v.T`, whose gradient reaches `v` only through the rows of `u` where `rows` is 1 (one
+    product each way, where a `stop_gradient` on the other rows would take two)."""
+    return u @ v.T
+
+
+def _logits_forward(u: Array, v: Array, rows: Array) -> tuple[Array, tuple]:
+    return u @ v.T, (u, v, rows)
+
+
+def _logits_backward(saved: tuple, grad: Array) -> tuple[Array, Array, Array]:
+    u, v, rows = saved
+    return grad @ v, grad.T @ (u * rows[:, None]), jnp.zeros_like(rows)
+
+
+_logits.defvjp(_logits_forward, _logits_backward)
+
+
 def sgns_loss(
     vectors: tuple[Array, Array],
     counts: Float[Array, "n n"],
@@ -74,7 +93,7 @@ def sgns_loss(
     sees `v` as a constant."""
     u, v = vectors
     own = walked[:, None]
-    logits = jnp.where(own, u @ v.T, u @ jax.lax.stop_gradient(v).T)
+    logits = _logits(u, v, walked.astype(u.dtype))
     context = (counts * own).sum(axis=0) ** NOISE_POWER
     noise = context / jnp.maximum(context.sum(), 1e-30)
     pairs = counts.sum(axis=1)
