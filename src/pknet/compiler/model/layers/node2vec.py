@@ -18,10 +18,11 @@ receive edges from training samples, so they are never in it, and it is the same
 held-out samples the graph holds. A node outside it (a held-out sample) never appears inside
 another node's walk and is embedded from its own walks only: its pairs update its `u` against
 context vectors they do not move (no gradient reaches `v` through them), and its counts join
-neither the noise distribution nor the walked nodes' loss, which is normalised apart. Adam acts on each entry
-alone, so the walked nodes' embeddings are what they would be without the other nodes (up to
-float rounding): held-out samples never move the training samples' embeddings, and `pknet
-predict` embeds a new sample as cross-validation embedded a held-out one.
+neither the noise distribution nor the walked nodes' loss, which is normalised apart. Adam
+acts on each entry alone, so the walked nodes' embeddings are what they would be without the
+other nodes (up to float rounding): held-out samples never move the training samples'
+embeddings, and `pknet predict` embeds a new sample as cross-validation embedded a held-out
+one.
 """
 
 from __future__ import annotations
