@@ -68,7 +68,7 @@ class MemoryEstimate:
 
 def nbytes(array: jax.ShapeDtypeStruct | np.ndarray) -> int:
     """Bytes of an array or abstract array, as an exact Python integer."""
-    return math.prod(int(d) for d in array.shape) * np.dtype(array.dtype).itemsize
+    return math.prod(int(d) for d in array.shape) * array.dtype.itemsize  # random keys too
 
 
 def _is_array(leaf: object) -> bool:

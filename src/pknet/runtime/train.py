@@ -112,12 +112,14 @@ class FoldModels:
 
 @dataclass(frozen=True)
 class TrainedFolds(FoldModels):
-    """The trained fold models with their histories."""
+    """The trained fold models with their histories (and, for a sample-graph model with a
+    `node2vec` layer, each fold's output of that layer, `prepared`, computed once)."""
 
     history: list[dict[str, list[float]]]
     best_epoch: np.ndarray
     epochs_run: np.ndarray
     seconds: float
+    prepared: jax.Array | None = None
 
 
 def pad_rows(rows: list[np.ndarray], multiple: int = 1) -> tuple[jax.Array, jax.Array]:
@@ -150,16 +152,17 @@ def init_folds(
     """One model per fold from its own init stream: (stacked trainable arrays, the shared static
     part, the stacked optimiser state, the folds' shuffle streams for `fit_epochs`).
 
-    One jitted call: the static part (index arrays, names) does not depend on the key, so it
-    comes from one model, and the folds' arrays and optimiser states are drawn vmapped over
-    their keys. Building each fold's model op by op, and deriving keys outside, compiled every
-    small random operation on its own (about 1 s on the TCR benchmark).
+    One jitted call: the static part (index arrays, names, a `node2vec` layer's walk key) comes
+    from one model, fold 0's whichever folds train, and the folds' arrays and optimiser states
+    are drawn vmapped over their keys. Building each fold's model op by op, and deriving keys
+    outside, compiled every small random operation on its own (about 1 s on the TCR benchmark).
     """
 
     @eqx.filter_jit
     def draw() -> tuple[eqx.Module, eqx.Module, optax.OptState, jax.Array]:
         keys = fold_keys(seed, PURPOSE_INIT, fold_ids)
-        static = eqx.filter(factory(keys[0]), eqx.is_inexact_array, inverse=True)
+        first = stream_key(seed, PURPOSE_INIT, 0)
+        static = eqx.filter(factory(first), eqx.is_inexact_array, inverse=True)
         params = jax.vmap(lambda key: eqx.filter(factory(key), eqx.is_inexact_array))(keys)
         opt_state = jax.vmap(optimizer.init)(params)
         return params, static, opt_state, fold_keys(seed, PURPOSE_SHUFFLE, fold_ids)
@@ -389,6 +392,7 @@ def concatenate_folds(parts: list[TrainedFolds]) -> TrainedFolds:
         np.concatenate([p.best_epoch for p in parts]),
         np.concatenate([p.epochs_run for p in parts]),
         sum(p.seconds for p in parts),
+        None if parts[0].prepared is None else jnp.concatenate([p.prepared for p in parts]),
     )
 
 

@@ -5,11 +5,13 @@ over the fold's graph, and the loss is the weighted mean over the fold's fit row
 (validation and test rows are graph nodes that receive messages from training rows, but never
 enter the loss). One step per epoch; the folds' parameters, graphs, row masks and input
 statistics are stacked and the step is `vmap`ped over them. Early stopping, histories and random
-streams are `train_folds`' (`fit_epochs`), so the same seed gives the same numbers.
+streams are `train_folds`' (`fit_epochs`), so the same seed gives the same numbers. First layers
+that do not train (`node2vec`) are computed once per fold before the first epoch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from time import perf_counter
 
@@ -70,16 +72,21 @@ def train_graph_folds(
     static = folds[1]
     fit_mask, val_mask = _row_masks(rows.fit, len(x)), _row_masks(rows.val, len(x))
     val_index, _ = pad_rows(rows.val)
+    edges = graphs.edge_arrays()
+    ready = prepare_folds(folds[0], static, x, stats, edges) if static.n_prepared else None
 
     def fold_epoch(
-        p, state, active, fit_w, val_w, val_idx, fold_stats, edges, stream, epoch, x_all, y_all
+        p, state, active, fit_w, val_w, val_idx, fold_stats, edges, h, stream, epoch, x_all, y_all
     ):
         xs = apply_input_stats(x_all, fold_stats)
+        if h is None:
+            h = xs
+        prepared = ready is not None
         key = jax.random.fold_in(stream, epoch)
 
         def fit_loss(p: eqx.Module) -> jax.Array:
             model = eqx.combine(p, static)
-            outputs = model(xs, *edges, key=key)
+            outputs = model(h, *edges, key=key, prepared=prepared)
             return loss.total(
                 model, outputs, xs, y_all, fit_w, group_arrays, epoch.astype(jnp.float32)
             )
@@ -87,12 +94,12 @@ def train_graph_folds(
         value, grads = jax.value_and_grad(fit_loss)(p)
         p, state = masked_step(active, optimizer, grads, p, state)
         model = eqx.combine(p, static)
-        outputs = model(xs, *edges)
+        outputs = model(h, *edges, prepared=prepared)
         val_loss = loss.total(model, outputs, xs, y_all, val_w, group_arrays)
         return p, state, value, val_loss, loss.predict(outputs)[val_idx]
 
-    per_fold = (fit_mask, val_mask, val_index, stats, graphs.edge_arrays())
-    return fit_vmapped(
+    per_fold = (fit_mask, val_mask, val_index, stats, edges, ready)
+    trained = fit_vmapped(
         fold_epoch,
         per_fold,
         (jnp.asarray(x), jnp.asarray(y)),
@@ -104,6 +111,24 @@ def train_graph_folds(
         on_epoch=on_epoch,
         start=start,
     )
+    return dataclasses.replace(trained, prepared=ready)
+
+
+@eqx.filter_jit
+def prepare_folds(
+    params: eqx.Module,
+    static: eqx.Module,
+    x: np.ndarray,
+    stats: InputStats,
+    edges: tuple[np.ndarray, ...],
+) -> jax.Array:
+    """`SampleGraphModel.prepare` of each fold's model on its inputs and graph (leading fold
+    axis), compiled with XLA's default optimisation: a `node2vec` layer's fit runs many steps."""
+
+    def one(p: eqx.Module, fold_stats: InputStats, fold_edges: tuple) -> jax.Array:
+        return eqx.combine(p, static).prepare(apply_input_stats(x, fold_stats), *fold_edges)
+
+    return jax.vmap(one)(params, stats, edges)
 
 
 def predict_graph_folds(
@@ -115,13 +140,17 @@ def predict_graph_folds(
     splits: list[Split],
 ) -> list[np.ndarray]:
     """Each fold's predictions on its own test rows (in `splits[k].test` order), from one
-    forward pass of each fold's model over all samples and its graph."""
+    forward pass of each fold's model over all samples and its graph (a `node2vec` layer's
+    output is training's, `trained.prepared`)."""
+    edges = graphs.edge_arrays()
 
-    def fold_scores(model, fold_stats, edges, x_all):
-        return loss.predict(model(apply_input_stats(x_all, fold_stats), *edges))
+    def fold_scores(model, fold_stats, fold_edges, h, x_all):
+        if h is None:
+            return loss.predict(model(apply_input_stats(x_all, fold_stats), *fold_edges))
+        return loss.predict(model(h, *fold_edges, prepared=True))
 
     every_row = np.asarray(
-        trained.apply(fold_scores, stats, graphs.edge_arrays(), shared=(jnp.asarray(x),))
+        trained.apply(fold_scores, stats, edges, trained.prepared, shared=(jnp.asarray(x),))
     )
     return [every_row[k][split.test] for k, split in enumerate(splits)]
 

@@ -2,8 +2,12 @@
 
 `SampleGraphModel(x, senders, receivers, weights)` maps the inputs of every sample, `(n, d)`, to
 every sample's outputs, `(n, n_out)`. Graph layers pass messages along the edges (each sample is a
-node); `dense` layers act on each sample alone. The graph is an argument, so the K folds of a
-cross-validation pass their own graphs, padded to one edge count with weight-0 edges.
+node); `dense` layers act on each sample alone; a first `node2vec` layer embeds the nodes from
+the graph alone. The graph is an argument, so the K folds of a cross-validation pass their own
+graphs, padded to one edge count with weight-0 edges.
+
+A `node2vec` layer does not train by the model's loss, so a trainer computes it once per graph
+(`prepare`) and then runs the other layers on its output (`__call__(..., prepared=True)`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pknet.compiler.model.base import AbstractLayerStack, Trainer, check_unique_
 from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import layer_keys
 from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
+from pknet.compiler.model.layers.node2vec import Node2vecLayer
 
 GraphLayer = GcnLayer | GatLayer
 
@@ -30,10 +35,29 @@ class SampleGraphModel(AbstractLayerStack):
     trainer: ClassVar[Trainer] = "full_graph"
     embeds: ClassVar[bool] = False
 
-    layers: tuple[GraphLayer | DenseLayer, ...]
+    layers: tuple[Node2vecLayer | GraphLayer | DenseLayer, ...]
 
     def __check_init__(self) -> None:
         check_unique_names(self.layers)
+        if any(isinstance(layer, Node2vecLayer) for layer in self.layers[1:]):
+            raise ValueError("a node2vec layer can only be the first layer")
+
+    @property
+    def n_prepared(self) -> int:
+        """How many first layers `prepare` computes (a `node2vec` layer: 1, else 0)."""
+        return int(isinstance(self.layers[0], Node2vecLayer))
+
+    def prepare(
+        self,
+        x: Float[Array, "n_samples n_features"],
+        senders: Int[Array, " n_edges"],
+        receivers: Int[Array, " n_edges"],
+        weights: Float[Array, " n_edges"],
+    ) -> Float[Array, "n_samples width"]:
+        """The output of the first `n_prepared` layers, which do not train (`x` if none)."""
+        for layer in self.layers[: self.n_prepared]:
+            x = layer(x, senders, receivers, weights)
+        return x
 
     def __call__(
         self,
@@ -43,11 +67,13 @@ class SampleGraphModel(AbstractLayerStack):
         weights: Float[Array, " n_edges"],
         *,
         key: PRNGKeyArray | None = None,
+        prepared: bool = False,
     ) -> Float[Array, "n_samples n_out"]:
         """Dropout is on when `key` is given (one subkey per layer, one per sample in a dense
-        layer)."""
+        layer). With `prepared`, `x` is already `prepare`'s output."""
         keys = layer_keys(key, len(self.layers))
-        for layer, layer_key in zip(self.layers, keys, strict=True):
+        start = self.n_prepared if prepared else 0
+        for layer, layer_key in zip(self.layers[start:], keys[start:], strict=True):
             if isinstance(layer, DenseLayer):
                 x = _per_sample(layer, x, layer_key)
             else:

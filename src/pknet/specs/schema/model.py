@@ -255,6 +255,51 @@ class PcaLayerSpec(LayerSpecBase):
         return self
 
 
+class Node2vecLayerSpec(LayerSpecBase):
+    """Grover & Leskovec's node2vec: each sample's embedding in `model.graph` (over samples).
+
+    Second-order biased random walks (return parameter `p`, in-out parameter `q`) start
+    `walks_per_node` times from every node; skip-gram with negative sampling, trained by Adam on
+    all pairs at once (`epochs` steps), embeds the nodes that co-occur within `window` steps
+    close together. The layer comes first and gives `dimensions` values per sample to the
+    layers after it (e.g. `dense`). A walker steps from a node to the nodes it receives edges
+    from, so a held-out sample (which only receives edges) is embedded from its walks into the
+    training samples, without moving their embeddings.
+    """
+
+    passes_messages: ClassVar[bool] = True
+
+    kind: Literal["node2vec"] = Field(description="Layer kind.")
+    dimensions: int = Field(64, ge=1, le=4096, description="Embedding size per node.")
+    walk_length: int = Field(40, ge=2, description="Nodes per walk, the start included.")
+    walks_per_node: int = Field(10, ge=1, description="Walks started from every node.")
+    window: int = Field(5, ge=1, description="Skip-gram context: nodes up to this many steps away.")
+    p: float = Field(1.0, gt=0, description="Return parameter: a step back weighs `1/p`.")
+    q: float = Field(
+        1.0,
+        gt=0,
+        description="In-out parameter: a step away from the previous node's neighbours weighs "
+        "`1/q` (q < 1: explore outwards, q > 1: stay local).",
+    )
+    negatives: float = Field(
+        5.0, gt=0, description="Negative samples per positive pair (in expectation)."
+    )
+    epochs: int = Field(200, ge=1, description="Full-batch Adam steps on the skip-gram loss.")
+    lr: float = Field(0.05, gt=0, description="Adam's learning rate for the skip-gram loss.")
+
+    @model_validator(mode="after")
+    def check_walks(self) -> Node2vecLayerSpec:
+        _check_no_dropout(self)
+        if self.window >= self.walk_length:
+            raise rule_error(
+                ("window",),
+                f"a window of {self.window} steps is as long as the walks ({self.walk_length} "
+                "nodes), so nodes farther than the walk were asked for",
+                f"set `window` below {self.walk_length}, or lengthen `walk_length`",
+            )
+        return self
+
+
 LayerSpec = Annotated[
     KpnnLayerSpec
     | HierarchyLayerSpec
@@ -263,7 +308,8 @@ LayerSpec = Annotated[
     | GatLayerSpec
     | DiffusionLayerSpec
     | PcaLayerSpec
-    | RidgeLayerSpec,
+    | RidgeLayerSpec
+    | Node2vecLayerSpec,
     Field(discriminator="kind"),
 ]
 
@@ -313,6 +359,35 @@ class ModelSpecBase(SpecModel):
     def feature_graph(self) -> SampleGraphSpec | None:
         """`model.graph` when it is over the input features (None: no such graph)."""
         return None
+
+    @model_validator(mode="after")
+    def check_node2vec(self) -> ModelSpecBase:
+        """A `node2vec` layer embeds the nodes of a graph over samples: it comes first (it
+        reads no inputs) and layers after it map the embedding to the outputs."""
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Node2vecLayerSpec):
+                continue
+            if self.network_graph() is not None or self.feature_graph() is not None:
+                raise rule_error(
+                    ("layers", i, "kind"),
+                    "a `node2vec` layer embeds the samples as nodes of a graph over samples; "
+                    "over network nodes or features it is not supported",
+                    "use `graph: {kind: knn, over: samples, k: 15}`",
+                )
+            if i > 0:
+                raise rule_error(
+                    ("layers", i, "kind"),
+                    "a `node2vec` layer embeds the graph's nodes from the graph alone, so it must "
+                    "be the first layer",
+                    f"move it to `layers[0]`, before the `{self.layers[0].kind}` layer",
+                )
+            if i == len(self.layers) - 1:
+                raise rule_error(
+                    ("layers", i, "kind"),
+                    "a `node2vec` layer gives embeddings, not the model's outputs",
+                    "add a head after it, e.g. `{kind: dense, units: 10}`",
+                )
+        return self
 
     @model_validator(mode="after")
     def check_graph_layers(self) -> ModelSpecBase:

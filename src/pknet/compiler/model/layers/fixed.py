@@ -1,4 +1,4 @@
-"""The base of layers whose arrays are not trained by gradient steps (diffusion, pca)."""
+"""The base of layers whose arrays are not trained by gradient steps (diffusion, pca, node2vec)."""
 
 from __future__ import annotations
 
