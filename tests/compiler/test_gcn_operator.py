@@ -123,6 +123,7 @@ def feature_model(*layers: dict, readout: str = "mean"):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("readout", ["mean", "max"])
 def test_batched_equals_vmap_of_one_example(readout: str):
     model = feature_model(
