@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 from pknet.compiler.model.graphs import knn_graph, symmetrize
 from pknet.compiler.model.model import build_model
 from pknet.compiler.model.network_graph_model import NetworkGraphModel
+from pknet.specs import load_spec
 from pknet.specs.schema.model import StackModelSpec
 
 POINTS = np.random.default_rng(3).normal(size=(6, 9))  # 6 features x 9 samples
@@ -74,3 +77,10 @@ def test_a_graph_over_features_needs_its_edges() -> None:
 def test_fields_of_the_other_kind_of_graph_are_rejected(graph: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         model_spec(graph, {"kind": "gcn", "units": 2}, {"kind": "dense", "units": 1})
+
+
+def test_the_feature_gcn_example_spec_validates() -> None:
+    spec = load_spec(Path(__file__).parents[2] / "examples" / "gnn_celltype" / "feature_gcn.yaml")
+    graph = spec.model.feature_graph()
+    assert (graph.kind, graph.over, graph.k, graph.pooling) == ("knn", "features", 10, "mean")
+    assert [layer.kind for layer in spec.model.layers] == ["gcn", "gcn", "dense"]

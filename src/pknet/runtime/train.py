@@ -221,10 +221,7 @@ def train_folds(
     n_rows = len(x)
 
     def forward(p: eqx.Module, xb: jax.Array, keys: jax.Array | None) -> jax.Array:
-        model = eqx.combine(p, static)
-        if keys is None:
-            return jax.vmap(lambda xi: model(xi))(xb)
-        return jax.vmap(lambda xi, ki: model(xi, key=ki))(xb, keys)
+        return eqx.combine(p, static).batched(xb, keys=keys)
 
     def batch_loss(p, xb, yb, wb, keys, epoch):
         outputs = forward(p, xb, keys)

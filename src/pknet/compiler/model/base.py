@@ -35,6 +35,14 @@ class AbstractModel(eqx.Module):
     def __call__(self, *args: Any, key: jax.Array | None = None) -> Any:
         """One example's outputs (a sample-graph model: all samples'); dropout on with `key`."""
 
+    def batched(self, x: Array, *, keys: Array | None = None) -> Any:
+        """The outputs of a minibatch `x` (examples on the leading axis); dropout on with `keys`
+        (one per example). The same as `vmap` over `__call__`, which it is unless a kind has a
+        faster batched path (up to float summation order)."""
+        if keys is None:
+            return jax.vmap(lambda xi: self(xi))(x)
+        return jax.vmap(lambda xi, ki: self(xi, key=ki))(x, keys)
+
     @abc.abstractmethod
     def param_groups(self) -> Mapping[str, list[Array]]:
         """Every parameter group the loss may name -> its trainable arrays."""

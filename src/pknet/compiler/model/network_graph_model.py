@@ -9,8 +9,10 @@ trains in minibatches like any other model.
 The same model runs over a graph of the input features (`model.graph: {kind: knn|cosine, over:
 features}`), with the edges the runtime built from the data (`build_feature_graph_model`).
 
-The graph is stored as integer edge arrays, so training (which updates every inexact array)
-leaves it alone; every edge has weight 1.
+The graph is stored as integer arrays, so training (which updates every inexact array) leaves
+it alone; every edge has weight 1. `gcn` layers propagate with the graph's `GcnOperator` (padded
+rows, gathers forward and backward); `gat` layers pass messages along the edge arrays
+(`segment_sum`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from pknet.compiler.model.graph_model import GraphLayer
 from pknet.compiler.model.graphs import Graph
 from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import layer_keys
+from pknet.compiler.model.layers.gcn_operator import GcnOperator
+from pknet.compiler.model.layers.graph import GcnLayer
 from pknet.compiler.model.stack import build_stack
 from pknet.compiler.network.network import Network
 from pknet.errors import CompileError, Problem
@@ -57,6 +61,7 @@ class NetworkGraphModel(AbstractLayerStack):
     layers: tuple[GraphLayer | DenseLayer, ...]
     senders: Int[Array, " n_edges"]
     receivers: Int[Array, " n_edges"]
+    operator: GcnOperator
     readout_nodes: Int[Array, " n_readout"]
     readout: str = eqx.field(static=True)
 
@@ -70,12 +75,41 @@ class NetworkGraphModel(AbstractLayerStack):
         keys = layer_keys(key, len(self.layers))
         weights = jnp.ones(self.senders.shape, jnp.float32)
         h = x[:, None]
-        for layer, layer_key in zip(self.layers, keys, strict=True):
-            if isinstance(layer, DenseLayer):
-                h = layer(self._read(h) if h.ndim == 2 else h, key=layer_key)
+        for layer, layer_key in zip(self.layers[: self._n_graph], keys, strict=False):
+            if isinstance(layer, GcnLayer):
+                h = layer.on(h, self.operator, key=layer_key)
             else:
                 h = layer(h, self.senders, self.receivers, weights, key=layer_key)
-        return self._read(h) if h.ndim == 2 else h
+        return self._head(self._read(h), key)
+
+    def batched(
+        self, x: Float[Array, "batch n_inputs"], *, keys: PRNGKeyArray | None = None
+    ) -> Float[Array, "batch n_out"]:
+        """`vmap` of `__call__` over `x`, with the examples on an axis after the nodes through
+        the `gcn` layers, so each propagation gathers whole rows of examples x features (the
+        trainer's path). With `gat` layers, or dropout on (`keys`) in a graph layer, it is the
+        `vmap`."""
+        graph = self.layers[: self._n_graph]
+        if any(not isinstance(g, GcnLayer) or (keys is not None and g.dropout) for g in graph):
+            return super().batched(x, keys=keys)
+        h = x.T[:, :, None]  # nodes, examples, features
+        for layer in graph:
+            h = layer.on(h, self.operator)
+        pooled = jax.vmap(self._read, in_axes=1)(h)
+        return jax.vmap(self._head)(pooled) if keys is None else jax.vmap(self._head)(pooled, keys)
+
+    @property
+    def _n_graph(self) -> int:
+        """The graph layers come first, then the `dense` layers after the readout."""
+        dense = (i for i, layer in enumerate(self.layers) if isinstance(layer, DenseLayer))
+        return next(dense, len(self.layers))
+
+    def _head(self, pooled: Float[Array, " width"], key: PRNGKeyArray | None = None) -> Array:
+        """The `dense` layers after the readout, with their subkeys of `key`."""
+        keys = layer_keys(key, len(self.layers))[self._n_graph :]
+        for layer, layer_key in zip(self.layers[self._n_graph :], keys, strict=True):
+            pooled = layer(pooled, key=layer_key)
+        return pooled
 
     def _read(self, h: Float[Array, "n_nodes features"]) -> Float[Array, " width"]:
         """One vector from the node features."""
@@ -134,6 +168,7 @@ def build_network_graph_model(
         layers,
         jnp.asarray(senders),
         jnp.asarray(receivers),
+        GcnOperator.of(senders, receivers, len(inputs)),
         jnp.asarray(readout_nodes),
         graph.readout,
     )
@@ -152,6 +187,7 @@ def build_feature_graph_model(
         _graph_stack(layer_specs, readout, 0, key),
         jnp.asarray(edges.senders, jnp.int32),
         jnp.asarray(edges.receivers, jnp.int32),
+        GcnOperator.of(edges.senders, edges.receivers, edges.n_nodes),
         jnp.zeros(0, jnp.int32),
         readout,
     )

@@ -14,6 +14,7 @@ Both layers add a self-loop to every node. Weights must be non-negative.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
 
 import equinox as eqx
@@ -123,10 +124,25 @@ class GcnLayer(eqx.Module):
         *,
         key: PRNGKeyArray | None = None,
     ) -> Float[Array, "n_nodes out_features"]:
+        return self.on(x, lambda h: gcn_propagate(h, senders, receivers, weights), key=key)
+
+    def on(
+        self,
+        x: Float[Array, "n_nodes in_features"],
+        propagate: Callable[[Array], Array],
+        *,
+        key: PRNGKeyArray | None = None,
+    ) -> Float[Array, "n_nodes out_features"]:
+        """The layer with the normalised propagation given as `propagate` (e.g. a fixed graph's
+        `GcnOperator`); `x` may carry examples on an axis between the nodes and the features. It
+        propagates the narrower of `x` and `x W`: both give `A_hat x W`."""
         x = inverted_dropout(jnp.asarray(x, self.weight.dtype), self.dropout, key)
-        z = gcn_propagate(x @ self.weight, senders, receivers, weights)
+        if self.in_features < self.out_features:
+            z = propagate(x) @ self.weight
+        else:
+            z = propagate(x @ self.weight)
         if self.bias is not None:
-            z = z + self.bias[None, :]
+            z = z + self.bias.reshape(*(1,) * (z.ndim - 1), -1)
         return ACTIVATIONS[self.activation](z)
 
 
