@@ -13,7 +13,8 @@ import numpy as np
 
 import pknet
 from pknet.compiler import compile_network
-from pknet.runtime.data import load_dataset
+from pknet.compiler.dataset import load_dataset
+from pknet.compiler.model.run_plan import build_run_plan
 from pknet.runtime.metrics import compute_metrics, summarize
 from pknet.runtime.splits import make_splits
 
@@ -23,8 +24,9 @@ SPEC = Path(__file__).with_name("spec.yaml")
 def main() -> None:
     spec = pknet.load_spec(SPEC)
     network = compile_network(spec)
-    dataset = load_dataset(spec, network.input_columns)
-    splits = make_splits(spec.evaluate.cv, dataset.y, dataset.task, spec.seed, spec=spec)
+    dataset = load_dataset(spec, network.input_columns, network)
+    plan = build_run_plan(spec)
+    splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed)
     n = spec.model.latent
     per_fold = []
     for split in splits:
