@@ -14,6 +14,7 @@ to float32 summation order.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from time import perf_counter
 
@@ -22,7 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pknet.compiler.model.layers.graph import gcn_propagate
+from step_variants import compare_variants
 
 SPEC = Path(__file__).resolve().parents[1] / "examples" / "gnn_celltype" / "feature_gcn.yaml"
 
@@ -93,21 +96,7 @@ def main() -> None:
     ):
         start = perf_counter()
         variants[name] = (*step_of(fold_models, x, y, batched=batched), perf_counter() - start)
-    grads = [
-        np.concatenate([np.ravel(a) for a in jax.tree.leaves(v[1])]) for v in variants.values()
-    ]
-    print(f"max |gradient difference| {np.abs(grads[0] - grads[1]).max():.2e}")
-    times = {name: [] for name in variants}
-    for _ in range(args.repeats):
-        for name, (run, *_) in variants.items():
-            start = perf_counter()
-            run()
-            times[name].append(perf_counter() - start)
-    for name, ts in times.items():
-        print(
-            f"{name:<12} jit + first step {variants[name][2]:6.2f} s  "
-            f"step min {min(ts) * 1e3:.1f} ms  median {np.median(ts) * 1e3:.1f} ms"
-        )
+    compare_variants(variants, args.repeats, milliseconds=True)
 
 
 if __name__ == "__main__":

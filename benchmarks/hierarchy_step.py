@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import go_like
 import hierarchy_scale
 from pknet.compiler.model.layers import network_layer
+from step_variants import compare_variants
 
 
 def program_and_data(work: Path):
@@ -87,21 +88,7 @@ def main() -> None:
         network_layer.PADDED_ROWS_MIN = saved
         start = perf_counter()
         variants[name] = (*step_of(models, x, y), perf_counter() - start)
-    grads = [
-        np.concatenate([np.ravel(a) for a in jax.tree.leaves(v[1])]) for v in variants.values()
-    ]
-    print(f"max |gradient difference| {np.abs(grads[0] - grads[1]).max():.2e}")
-    times = {name: [] for name in variants}
-    for _ in range(args.repeats):
-        for name, (run, *_) in variants.items():
-            start = perf_counter()
-            run()
-            times[name].append(perf_counter() - start)
-    for name, ts in times.items():
-        print(
-            f"{name:<12} jit + first step {variants[name][2]:6.2f} s  "
-            f"step min {min(ts):.3f} s  median {np.median(ts):.3f} s"
-        )
+    compare_variants(variants, args.repeats)
 
 
 if __name__ == "__main__":
