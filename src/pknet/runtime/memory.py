@@ -270,7 +270,8 @@ def seeds_per_chunk(
     """How many seeds' `folds` models to train together: all `seeds` when they fit the current
     device, else the most that do; the located error of `check_training_memory` when one seed's
     do not. Memory grows linearly with the models trained together (their arrays and
-    activations; the data and index arrays are held once), so two estimates place the line."""
+    activations; the data and index arrays are held once), so two estimates place the line;
+    the estimates on either side of where it crosses the budget settle the rounding."""
     sizes = (batch, held_out, data_bytes, keeps_best, graph_edges)
     one = check_training_memory(
         program,
@@ -288,8 +289,17 @@ def seeds_per_chunk(
     if every <= HEADROOM * available:
         return seeds
     per_seed = (every - one.total) / (seeds - 1)
-    fitting = (HEADROOM * available - one.total) // per_seed + 1
-    return int(min(max(fitting, 1), seeds))
+    limit = HEADROOM * available
+    chunk = int(min(max((limit - one.total) // per_seed + 1, 1), seeds - 1))
+
+    def fits(n: int) -> bool:
+        return n == 1 or _estimate(program, n * folds, *sizes).total <= limit
+
+    while not fits(chunk):
+        chunk -= 1
+    while chunk + 1 < seeds and fits(chunk + 1):
+        chunk += 1
+    return chunk
 
 
 def _estimate(

@@ -34,7 +34,7 @@ def _out_of_fold_lines(pooled: dict | None) -> list[str]:
     """The metrics of the pooled held-out predictions; per task: their mean and sd over tasks."""
     if pooled is None:
         return []
-    which = " (each the mean over seeds)" if "predictions" in pooled else ""
+    which = "; each the mean over seeds" if "predictions" in pooled else ""
     lines = ["", f"## Metrics (all {pooled['n']} held-out predictions pooled{which})", ""]
     if "across_tasks" not in pooled:
         lines += ["| metric | value |", "|---|---|"]
@@ -51,7 +51,7 @@ def _seed_lines(doc: dict) -> list[str]:
     if "per_seed" not in doc:
         return []
     names = list(doc["seed_summary"])
-    lines = ["", f"## Metrics per seed (pooled held-out predictions of each of {doc['seeds']})", ""]
+    lines = ["", f"## Metrics per seed (its pooled held-out predictions; {doc['seeds']} seeds)", ""]
     lines += ["| seed | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for seed in doc["per_seed"]:
         values = seed["out_of_fold"]["metrics"]

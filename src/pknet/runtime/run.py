@@ -322,13 +322,13 @@ def run_folds(
     metrics = resolve_metrics(plan)
     network = program.network
     check_task(plan, dataset.task, embeds=program.model_kind.embeds)
+    check_seeds(plan, program)
     check_count_likelihood(plan, program.loss, dataset.x)
     splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
     rows = fold_rows(plan, splits, dataset.y, stopping)
     stats = fold_stats(plan, dataset.x, rows)
     graphs = sample_graphs(plan.sample_graph, dataset.x, rows.fit, stats)
-    check_seeds(plan, program)
     chunk = _check_memory(plan, program, dataset, splits, rows, stopping, graphs)
     chunks = [
         list(range(first, min(first + chunk, plan.seeds))) for first in range(0, plan.seeds, chunk)
@@ -505,11 +505,12 @@ def _train(
     stats: InputStats,
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
-    graphs: FoldGraphs | None,
-    chunks: list[list[int]],
+    graphs: FoldGraphs | None = None,
+    chunks: list[list[int]] | None = None,
 ) -> TrainedFolds:
-    """The models of every seed (s, in `chunks` trained together) and fold (k), in one vmapped
-    step per chunk, or (`train.vmap_folds: false`) one model at a time; seed-major.
+    """The models of every seed (s, in `chunks` trained together; default all at once) and fold
+    (k), in one vmapped step per chunk, or (`train.vmap_folds: false`) one model at a time;
+    seed-major.
 
     With sample `graphs`, every step is one full batch over the fold's graph. A `ridge` head
     is solved in closed form instead (all folds at once; one seed).
@@ -537,7 +538,7 @@ def _train(
 
     n_folds = len(rows.fit)
     if plan.vmap_folds:
-        groups = [members_of(chunk, n_folds) for chunk in chunks]
+        groups = [members_of(chunk, n_folds) for chunk in chunks or [list(range(plan.seeds))]]
     else:
         groups = [[member] for member in members_of(range(plan.seeds), n_folds)]
     parts = [train(group) for group in groups]
