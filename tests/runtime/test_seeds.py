@@ -72,6 +72,7 @@ def test_seed_0_keeps_the_one_seed_keys_and_other_seeds_draw_their_own() -> None
     assert len(set(keys.values())) == len(keys)  # no member shares a stream with another
 
 
+@pytest.mark.slow
 def test_seed_0_of_an_ensemble_is_the_one_seed_run(one_seed, three_seeds) -> None:
     """Equal up to float rounding: XLA may vectorise a vmapped batch of 6 models unlike one of
     2 (on `examples/kpnn_tcr` the checkpoints are identical byte for byte)."""
@@ -86,6 +87,7 @@ def test_seed_0_of_an_ensemble_is_the_one_seed_run(one_seed, three_seeds) -> Non
         np.testing.assert_allclose(three_seeds.test_scores[k], one_seed.test_scores[k], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_metrics_per_seed_and_fold_and_of_the_mean_over_seeds(three_seeds) -> None:
     doc, outcome = three_seeds.metrics_document(), three_seeds
     y, n_folds = outcome.dataset.y, len(outcome.splits)
@@ -114,6 +116,7 @@ def test_metrics_per_seed_and_fold_and_of_the_mean_over_seeds(three_seeds) -> No
     assert doc["seed_summary"]["roc_auc"]["sd"] == pytest.approx(np.std(per_seed, ddof=1))
 
 
+@pytest.mark.slow
 def test_importances_are_over_every_member_with_a_control_from_the_same_seeds(
     one_seed, three_seeds
 ) -> None:
@@ -130,6 +133,7 @@ def test_importances_are_over_every_member_with_a_control_from_the_same_seeds(
     assert np.isfinite(table[["control_mean", "control_sd"]].to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_seeds_per_chunk_is_the_most_seeds_that_fit(tiny: Path, monkeypatch) -> None:
     outcome = train_and_evaluate(pknet.load_spec(tiny, {"train.epochs": 1, "explain": []}))
     program, n_folds = outcome.program, len(outcome.splits)
@@ -150,6 +154,7 @@ def test_seeds_per_chunk_is_the_most_seeds_that_fit(tiny: Path, monkeypatch) -> 
         assert chunk == brute
 
 
+@pytest.mark.slow
 def test_seeds_that_do_not_fit_together_train_in_chunks_alike(
     tiny: Path, three_seeds, monkeypatch, tmp_path: Path
 ) -> None:
@@ -170,6 +175,7 @@ def test_seeds_that_do_not_fit_together_train_in_chunks_alike(
     assert "in 2 chunks of up to 2 seeds" in (tmp_path / "run" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_predict_scores_with_every_member(tiny: Path, tmp_path: Path) -> None:
     spec = pknet.load_spec(tiny, {"evaluate.seeds": 2, "explain": []})
     result = run(spec, out=tmp_path / "run")

@@ -86,7 +86,7 @@ class RunOutcome:
     test_scores: list[np.ndarray] | None
     fold_metrics: list[dict[str, float]]  # per member
     importances: pd.DataFrame
-    embeddings: np.ndarray | None = None  # a vae's (folds, samples, latent) posterior means
+    embeddings: np.ndarray | None = None  # a vae's (members, samples, latent) posterior means
     timings: dict[str, float] = field(default_factory=dict)
     graphs: FoldGraphs | None = None  # each fold's sample graph (`model.graph`)
     task_metrics: list[TaskValues] = field(default_factory=list)  # several targets: per member
