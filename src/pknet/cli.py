@@ -214,16 +214,23 @@ def run_(
                 log=_log(quiet),
             )
     _warnings(caught)
-    summary = result.metrics["summary"]
+    summary, seeds = result.metrics["summary"], result.metrics.get("seeds")
     console.print(Text(f"run {loaded.name}: {result.run_dir}", style="bold"), markup=False)
+    if seeds:
+        console.print(Text(f"  over {seeds} seeds x folds:"), markup=False)
     for name, value in summary.items():
         console.print(Text(f"  {name:<10} {value['mean']:.4f} ± {value['sd']:.4f}"), markup=False)
     pooled = result.metrics.get("out_of_fold")
     if pooled is not None:
-        console.print(Text(f"  pooled over {pooled['n']} held-out predictions:"), markup=False)
-        per_task = pooled.get("across_tasks")
+        mean = f" (each the mean over {seeds} seeds; per seed: mean ± sd)" if seeds else ""
+        console.print(
+            Text(f"  pooled over {pooled['n']} held-out predictions{mean}:"), markup=False
+        )
+        per_task, per_seed = pooled.get("across_tasks"), result.metrics.get("seed_summary")
         for name, value in pooled["metrics"].items():
             spread = f" ± {per_task[name]['sd']:.4f} over tasks" if per_task else ""
+            if per_seed:
+                spread += f" (per seed {per_seed[name]['mean']:.4f} ± {per_seed[name]['sd']:.4f})"
             console.print(Text(f"  {name:<10} {value:.4f}{spread}"), markup=False)
     timings = ", ".join(f"{k} {v:.1f}" for k, v in result.outcome.timings.items())
     console.print(Text(f"  seconds    {timings}"), markup=False)
@@ -242,7 +249,8 @@ def predict(
         ),
     ] = None,
 ) -> None:
-    """Score new data with every fold's model of a run; write mean and per-fold scores."""
+    """Score new data with every model of a run (each seed's of each fold); write mean and
+    per-model scores."""
     from pknet.api import predict as predict_data
 
     target = out if out is not None else default_predictions_path(data)

@@ -33,7 +33,9 @@ def test_vmapped_folds_equal_fold_by_fold_training(quick, quick_run) -> None:
 def test_folds_drawn_together_equal_each_fold_built_from_its_own_key(quick_run) -> None:
     program = quick_run.program
     optimizer = program.optimizer(steps_per_epoch=3)
-    params, static, _, streams = init_folds(program.init_model, optimizer, seed=7, fold_ids=[0, 3])
+    params, static, _, streams = init_folds(
+        program.init_model, optimizer, seed=7, members=[(0, 0), (0, 3)]
+    )
     for position, fold in enumerate([0, 3]):
         alone = program.init_model(stream_key(7, PURPOSE_INIT, fold))
         mine = eqx.combine(jax.tree.map(lambda a, k=position: a[k], params), static)

@@ -5,7 +5,8 @@ runs/<name>/<timestamp>-<spec hash>/
   spec.resolved.yaml   manifest.json   model.json
   network/             pruned edges, compile report, the MILP (MPS), hierarchy.json (the
                        `hierarchy` layer's filter counts)
-  folds/<k>/           model.eqx (equinox serialisation), stats.npz, history.csv
+  folds/<m>/           model.eqx (equinox serialisation), stats.npz, history.csv; one folder
+                       per model: m = s * K + k for seed s of fold k (`evaluate.seeds`)
   metrics.json         predictions.csv (a vae: embedding.h5ad)   importances.csv
   figures/*.png        report.md
   graph_inputs.npz     a sample-graph model's inputs and training rows per fold (for predict)
@@ -27,11 +28,19 @@ import jax
 import numpy as np
 import pandas as pd
 
+from pknet.compiler.dataset import Dataset
 from pknet.compiler.network.network_files import write_network_files
 from pknet.io.output_folder import OutputKind
 from pknet.runtime.embedding import embedding_anndata, principal_components
-from pknet.runtime.figures import plot_embedding, plot_importances, plot_roc, plot_training
+from pknet.runtime.figures import (
+    plot_embedding,
+    plot_importances,
+    plot_roc,
+    plot_seed_spread,
+    plot_training,
+)
 from pknet.runtime.manifest import build_manifest
+from pknet.runtime.members import member_label
 from pknet.runtime.metrics import roc_curve
 from pknet.runtime.report import hierarchy_report, write_report
 from pknet.runtime.run import RunOutcome
@@ -79,6 +88,8 @@ def write_run(
     (folder / SPEC_FILE).write_text(spec_text, encoding="utf-8")
     manifest = {**build_manifest(outcome.plan.seed, digest, inputs), **extra_manifest}
     manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
+    if outcome.seeds > 1:  # which seeds trained together (fewer than all: memory)
+        manifest["seed_chunks"] = outcome.seed_chunks
     _json(folder / MANIFEST_FILE, manifest)
     write_model_info(folder / MODEL_INFO, model_info(outcome))
     if outcome.network is not None:
@@ -101,6 +112,7 @@ def write_run(
             output.expression_format,
             outcome.dataset,
             outcome.embeddings,
+            [member_label(m, outcome.seeds).replace("_", "") for m in outcome.members],
         ).write_h5ad(folder / EMBEDDING_FILE)
     if len(outcome.importances):
         outcome.importances.to_csv(folder / "importances.csv", index=False)
@@ -133,44 +145,56 @@ def model_info(outcome: RunOutcome) -> ModelInfo:
         classes=tuple(dataset.classes),
         features=tuple(dataset.features),
         n_folds=len(outcome.splits),
+        seeds=outcome.seeds if outcome.seeds > 1 else None,
         targets=tuple(dataset.targets) or None,
         **network,
     )
 
 
 def _write_folds(outcome: RunOutcome, folder: Path) -> None:
-    for k in range(len(outcome.splits)):
-        fold_dir = folder / str(k)
+    """One folder per model (member m = (seed, fold)), its fold's input statistics beside it."""
+    for m, (_, k) in enumerate(outcome.members):
+        fold_dir = folder / str(m)
         fold_dir.mkdir(parents=True)
-        write_checkpoint(fold_dir / MODEL_FILE, outcome.trained.model(k))
+        write_checkpoint(fold_dir / MODEL_FILE, outcome.trained.model(m))
         write_stats(
             fold_dir / STATS_FILE, jax.tree.map(lambda a, k=k: np.asarray(a)[k], outcome.stats)
         )
-        pd.DataFrame(outcome.trained.history[k]).to_csv(fold_dir / "history.csv", index=False)
+        pd.DataFrame(outcome.trained.history[m]).to_csv(fold_dir / "history.csv", index=False)
 
 
 def predictions(outcome: RunOutcome) -> pd.DataFrame:
     """Held-out predictions: one row per sample, from the fold that held it out; with several
-    targets a `target_<task>` and a `score_<task>` column per task."""
+    targets a `target_<task>` and a `score_<task>` column per task. With several seeds the
+    scores are the mean of the fold's seeds' models, and each seed's follow, suffixed
+    `_seed_<s>`."""
     dataset = outcome.dataset
-    frames = []
+    n_folds, frames = len(outcome.splits), []
     for k, split in enumerate(outcome.splits):
-        scores = outcome.test_scores[k]
         frame = pd.DataFrame(
             {"sample": np.asarray(dataset.samples, dtype=object)[split.test], "fold": k}
         )
-        if dataset.targets:
-            tasks = _task_columns(dataset.y[split.test], scores, dataset.targets)
-            frames.append(pd.concat([frame, tasks], axis=1))
-            continue
-        frame["target"] = _target_names(dataset.y[split.test], dataset.classes, dataset.task)
-        if scores.ndim == 1:
-            frame["score"] = scores
-        else:
-            for c, name in enumerate(dataset.classes):
-                frame[f"score_{name}"] = scores[:, c]
-        frames.append(frame)
+        truth = dataset.y[split.test]
+        if not dataset.targets:
+            frame["target"] = _target_names(truth, dataset.classes, dataset.task)
+        parts = [frame, _score_columns(truth, outcome.fold_test_scores[k], dataset)]
+        if outcome.seeds > 1:
+            for s in range(outcome.seeds):
+                seed = _score_columns(truth, outcome.test_scores[s * n_folds + k], dataset)
+                scores = seed[[c for c in seed.columns if c.startswith("score")]]
+                parts.append(scores.add_suffix(f"_seed_{s}"))
+        frames.append(pd.concat(parts, axis=1))
     return pd.concat(frames, ignore_index=True)
+
+
+def _score_columns(truth: np.ndarray, scores: np.ndarray, dataset: Dataset) -> pd.DataFrame:
+    """`score`, or `score_<class>` per class, or (several targets) `target_<task>` and
+    `score_<task>` task by task."""
+    if dataset.targets:
+        return _task_columns(truth, scores, dataset.targets)
+    if scores.ndim == 1:
+        return pd.DataFrame({"score": scores})
+    return pd.DataFrame({f"score_{name}": scores[:, c] for c, name in enumerate(dataset.classes)})
 
 
 def _task_columns(truth: np.ndarray, scores: np.ndarray, targets: tuple[str, ...]) -> pd.DataFrame:
@@ -197,15 +221,20 @@ def _write_figures(outcome: RunOutcome, folder: Path) -> list[Path]:
         plot_embedding(principal_components(outcome.embeddings[0]), labels, written[-1])
     elif dataset.task == "binary":
         curves = [
-            roc_curve(dataset.y[s.test], outcome.test_scores[k])
+            roc_curve(dataset.y[s.test], outcome.fold_test_scores[k])
             for k, s in enumerate(outcome.splits)
         ]
         written.append(folder / "roc.png")
         plot_roc(curves, written[-1])
     if any(len(h["epoch"]) > 1 for h in outcome.trained.history):  # not a closed-form fit
         written.append(folder / "training.png")
-        plot_training(outcome.trained.history, written[-1])
+        labels = [member_label(m, outcome.seeds).replace("_", " ") for m in outcome.members]
+        plot_training(outcome.trained.history, labels, written[-1])
+    over = "seeds x folds" if outcome.seeds > 1 else "folds"
     for method in dict.fromkeys(outcome.importances.get("method", [])):
         written.append(folder / f"importances_{_file_stem(method)}.png")
-        plot_importances(outcome.importances, method, written[-1])
+        plot_importances(outcome.importances, method, over, written[-1])
+    if outcome.seed_out_of_fold:
+        written.append(folder / "seeds.png")
+        plot_seed_spread([p.values for p in outcome.seed_out_of_fold], written[-1])
     return written

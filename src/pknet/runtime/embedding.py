@@ -2,7 +2,7 @@
 
 Each fold's VAE embeds every sample as its posterior mean. Folds are trained independently, so
 their latent axes are not aligned; `X_pknet` is fold 0's embedding, and every fold's is kept as
-`X_pknet_fold<k>`.
+`X_pknet_fold<k>` (with several seeds, `X_pknet_seed<s>fold<k>`).
 """
 
 from __future__ import annotations
@@ -75,10 +75,11 @@ def principal_components(points: np.ndarray, n: int = 2) -> np.ndarray:
 
 
 def embedding_anndata(
-    source: Path, fmt: str, dataset: Dataset, embeddings: np.ndarray
+    source: Path, fmt: str, dataset: Dataset, embeddings: np.ndarray, names: list[str]
 ) -> anndata.AnnData:
     """A copy of the input AnnData restricted to the run's samples (for a table input, one with
-    only `obs`), with the embeddings in `obsm` and the run's labels in `obs["pknet_target"]`."""
+    only `obs`), with the embeddings in `obsm` (`X_pknet`, and `X_pknet_<name>` per model) and
+    the run's labels in `obs["pknet_target"]`."""
     if data_format(source, fmt) == "h5ad":
         adata = read_anndata(source)[list(dataset.samples)].copy()
     else:
@@ -86,6 +87,6 @@ def embedding_anndata(
     labels = np.asarray(dataset.classes, dtype=object)[dataset.y] if dataset.classes else dataset.y
     adata.obs["pknet_target"] = labels
     adata.obsm[EMBEDDING_KEY] = embeddings[0]
-    for k, fold in enumerate(embeddings):
-        adata.obsm[f"{EMBEDDING_KEY}_fold{k}"] = fold
+    for name, fold in zip(names, embeddings, strict=True):
+        adata.obsm[f"{EMBEDDING_KEY}_{name}"] = fold
     return adata

@@ -18,7 +18,7 @@ for those methods (see `degree_expectation`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -189,8 +189,10 @@ def importance_table(
     kind: np.ndarray,
     control: list[dict[str, np.ndarray]] | None = None,
     fan_in: np.ndarray | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Long table: node, kind, method, mean, sd (over folds), then one column per fold.
+    """Long table: node, kind, method, mean, sd (over the models: folds, or seeds x folds), then
+    one column per model, named by `columns` (default `fold_<k>`).
 
     With `fan_in` (edges into each node): `fan_in` and `normalized`, the mean divided by
     `degree_expectation` of the means, for the `DEGREE_NORMALIZED` methods (NaN for others).
@@ -222,7 +224,8 @@ def importance_table(
             frame["control_mean"] = control_mean[known]
             frame["control_sd"] = control_sd[known]
             frame["above_control"] = frame["mean"] > frame["control_mean"] + 2 * frame["control_sd"]
-        for k, row in enumerate(values):
-            frame[f"fold_{k}"] = row[known]
+        names = columns or [f"fold_{k}" for k in range(len(values))]
+        for name, row in zip(names, values, strict=True):
+            frame[name] = row[known]
         frames.append(frame.sort_values(["mean", "node"], ascending=[False, True]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -36,12 +36,12 @@ def plot_roc(curves: list[tuple[np.ndarray, np.ndarray, float]], path: Path) -> 
     fig.savefig(path, dpi=120)
 
 
-def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
-    """Training and validation loss per epoch, one colour per fold."""
+def plot_training(history: list[dict[str, list[float]]], labels: list[str], path: Path) -> None:
+    """Training and validation loss per epoch, one colour per model (`labels`: fold k...)."""
     fig = _figure(6, 4)
     ax = fig.subplots()
-    for k, h in enumerate(history):
-        line = ax.plot(h["epoch"], h["train_loss"], lw=1.2, label=f"fold {k} train")[0]
+    for label, h in zip(labels, history, strict=True):
+        line = ax.plot(h["epoch"], h["train_loss"], lw=1.2, label=f"{label} train")[0]
         if not np.all(np.isnan(h["val_loss"])):
             ax.plot(
                 h["epoch"],
@@ -49,7 +49,7 @@ def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
                 lw=1.2,
                 ls="--",
                 c=line.get_color(),
-                label=f"fold {k} val",
+                label=f"{label} val",
             )
     ax.set(xlabel="epoch", ylabel="loss", title="training curves")
     if len(history) <= MAX_LEGEND_FOLDS:
@@ -58,14 +58,36 @@ def plot_training(history: list[dict[str, list[float]]], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def plot_importances(table: pd.DataFrame, method: str, path: Path, top: int = 20) -> None:
-    """Horizontal bars of the `top` nodes by mean importance, with the sd across folds."""
+def plot_importances(
+    table: pd.DataFrame, method: str, over: str, path: Path, top: int = 20
+) -> None:
+    """Horizontal bars of the `top` nodes by mean importance, with the sd across the models
+    (`over`: folds, or seeds x folds) as error bars."""
     rows = table[table["method"] == method].nlargest(top, "mean").iloc[::-1]
     fig = _figure(6, 0.25 * len(rows) + 1.2)
     ax = fig.subplots()
     ax.barh(rows["node"], rows["mean"], xerr=rows["sd"], color="#4c72b0")
-    ax.set(xlabel=f"{method} (mean over folds)", title=f"top {len(rows)} nodes by {method}")
+    ax.set(xlabel=f"{method} (mean ± sd over {over})", title=f"top {len(rows)} nodes by {method}")
     ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def plot_seed_spread(per_seed: list[dict[str, float]], path: Path) -> None:
+    """Each metric of every seed's pooled held-out predictions (points) and their mean ± sd over
+    seeds (error bar), one column per metric."""
+    names = list(dict.fromkeys(name for seed in per_seed for name in seed))
+    fig = _figure(1.2 * len(names) + 2, 3.5)
+    ax = fig.subplots()
+    for i, name in enumerate(names):
+        values = np.array([seed.get(name, np.nan) for seed in per_seed], dtype=np.float64)
+        values = values[~np.isnan(values)]
+        ax.scatter(np.full(len(values), i - 0.15), values, s=10, c="#4c72b0")
+        if len(values):
+            sd = values.std(ddof=1) if len(values) > 1 else 0.0
+            ax.errorbar(i + 0.15, values.mean(), yerr=sd, fmt="o", c="black", capsize=4)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set(ylabel="pooled held-out value", title=f"{len(per_seed)} seeds: each, and mean ± sd")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

@@ -250,10 +250,31 @@ def check_training_memory(
     graph_edges: int = 0,
 ) -> MemoryEstimate:
     """Estimate the run's memory on the current device; a located error when it does not fit."""
-    optimizer = program.optimizer(steps_per_epoch=1)
-    estimate = estimate_training_memory(
+    estimate = _estimate(program, folds, batch, held_out, data_bytes, keeps_best, graph_edges)
+    device = default_device()
+    check_fits(estimate, available_bytes(device), device.platform, folds, program.size_field)
+    return estimate
+
+
+def seeds_per_chunk(
+    program: Program,
+    *,
+    seeds: int,
+    folds: int,
+    batch: int,
+    held_out: int,
+    data_bytes: int,
+    keeps_best: bool,
+    graph_edges: int = 0,
+) -> int:
+    """How many seeds' `folds` models to train together: all `seeds` when they fit the current
+    device, else the most that do; the located error of `check_training_memory` when one seed's
+    do not. Memory grows linearly with the models trained together (their arrays and
+    activations; the data and index arrays are held once), so two estimates place the line;
+    the estimates on either side of where it crosses the budget settle the rounding."""
+    sizes = (batch, held_out, data_bytes, keeps_best, graph_edges)
+    one = check_training_memory(
         program,
-        optimizer,
         folds=folds,
         batch=batch,
         held_out=held_out,
@@ -261,6 +282,42 @@ def check_training_memory(
         keeps_best=keeps_best,
         graph_edges=graph_edges,
     )
-    device = default_device()
-    check_fits(estimate, available_bytes(device), device.platform, folds, program.size_field)
-    return estimate
+    available = available_bytes(default_device())
+    if seeds == 1 or available is None:
+        return seeds
+    every = _estimate(program, seeds * folds, *sizes).total
+    if every <= HEADROOM * available:
+        return seeds
+    per_seed = (every - one.total) / (seeds - 1)
+    limit = HEADROOM * available
+    chunk = int(min(max((limit - one.total) // per_seed + 1, 1), seeds - 1))
+
+    def fits(n: int) -> bool:
+        return n == 1 or _estimate(program, n * folds, *sizes).total <= limit
+
+    while not fits(chunk):
+        chunk -= 1
+    while chunk + 1 < seeds and fits(chunk + 1):
+        chunk += 1
+    return chunk
+
+
+def _estimate(
+    program: Program,
+    folds: int,
+    batch: int,
+    held_out: int,
+    data_bytes: int,
+    keeps_best: bool,
+    graph_edges: int,
+) -> MemoryEstimate:
+    return estimate_training_memory(
+        program,
+        program.optimizer(steps_per_epoch=1),
+        folds=folds,
+        batch=batch,
+        held_out=held_out,
+        data_bytes=data_bytes,
+        keeps_best=keeps_best,
+        graph_edges=graph_edges,
+    )

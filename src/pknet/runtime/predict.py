@@ -11,6 +11,7 @@ import pandas as pd
 from pknet.compiler.model.program import Program
 from pknet.compiler.model.run_plan import SampleGraphPlan
 from pknet.runtime.embedding import latent_means
+from pknet.runtime.members import member_label, members_of
 from pknet.runtime.run_files import ModelInfo, StoredRun, read_checkpoint
 from pknet.runtime.train import FoldModels
 from pknet.runtime.train_graph import predict_new_samples
@@ -24,19 +25,22 @@ def predict_table(
     samples: tuple[str, ...],
     x: np.ndarray,
 ) -> pd.DataFrame:
-    """Scores of every stored fold model on the inputs `x` of `samples`, and their mean (one row
-    per sample); for a model that embeds, the latent embedding by fold 0's model. `program` is
-    the run's, rebuilt over its stored network and features; `graph`: its graph over samples."""
+    """Scores of every stored model (each seed's of each fold) on the inputs `x` of `samples`,
+    and their mean (one row per sample); for a model that embeds, the latent embedding by fold
+    0's model. `program` is the run's, rebuilt over its stored network and features; `graph`:
+    its graph over samples."""
     skeleton = program.init_model(jax.random.key(0))
     info = stored.info
-    folds = range(1 if program.model_kind.embeds else info.n_folds)
-    models = [read_checkpoint(stored.checkpoint(k), skeleton) for k in folds]
+    members = members_of(range(info.seeds or 1), info.n_folds)
+    if program.model_kind.embeds:
+        members = members[:1]
+    models = [read_checkpoint(stored.checkpoint(m), skeleton) for m in range(len(members))]
     if program.model_kind.trainer == "full_graph":
         assert graph is not None and stored.graph_train_inputs is not None
         train_inputs = stored.graph_train_inputs
         scores = [
-            predict_new_samples(graph, model, program.loss, train_x, x, stored.stats[k], k)
-            for k, (model, train_x) in enumerate(zip(models, train_inputs, strict=True))
+            predict_new_samples(graph, model, program.loss, train_inputs[k], x, stored.stats[m], k)
+            for m, (model, (_, k)) in enumerate(zip(models, members, strict=True))
         ]
         return _table(samples, np.stack(scores), info)
     stacked, stats = FoldModels.stack(models), _stacked(stored.stats[: len(models)])
@@ -65,7 +69,8 @@ def _embedding_table(samples: tuple[str, ...], means: jax.Array) -> pd.DataFrame
 
 
 def _table(samples: tuple[str, ...], scores: np.ndarray, info: ModelInfo) -> pd.DataFrame:
-    """Mean scores (and per fold for one target); several targets give `score_<task>`."""
+    """Mean scores over every model (and per model for one score: `score_fold_<k>`, or
+    `score_seed_<s>_fold_<k>` with several seeds); several targets give `score_<task>`."""
     table = pd.DataFrame({"sample": samples})
     mean = scores.mean(axis=0)
     if info.targets is not None:
@@ -74,8 +79,9 @@ def _table(samples: tuple[str, ...], scores: np.ndarray, info: ModelInfo) -> pd.
         return pd.concat([table, pd.DataFrame(columns)], axis=1)
     if mean.ndim == 1:
         table["score"] = mean
-        for k, fold in enumerate(scores):
-            table[f"score_fold_{k}"] = fold
+        members = members_of(range(info.seeds or 1), info.n_folds)
+        for member, fold in zip(members, scores, strict=True):
+            table[f"score_{member_label(member, info.seeds or 1)}"] = fold
         if info.task == "binary":
             table["predicted"] = np.asarray(info.classes, dtype=object)[(mean >= 0.5).astype(int)]
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,8 @@ def _out_of_fold_lines(pooled: dict | None) -> list[str]:
     """The metrics of the pooled held-out predictions; per task: their mean and sd over tasks."""
     if pooled is None:
         return []
-    lines = ["", f"## Metrics (all {pooled['n']} held-out predictions pooled)", ""]
+    which = "; each the mean over seeds" if "predictions" in pooled else ""
+    lines = ["", f"## Metrics (all {pooled['n']} held-out predictions pooled{which})", ""]
     if "across_tasks" not in pooled:
         lines += ["| metric | value |", "|---|---|"]
         return lines + [f"| {name} | {v:.4f} |" for name, v in pooled["metrics"].items()]
@@ -42,6 +44,43 @@ def _out_of_fold_lines(pooled: dict | None) -> list[str]:
         f"| {name} | {v['mean']:.4f} | {v['sd']:.4f} | {v['n']} |"
         for name, v in pooled["across_tasks"].items()
     ]
+
+
+def _seed_lines(doc: dict) -> list[str]:
+    """With several seeds: each seed's pooled held-out metrics and their mean ± sd over seeds."""
+    if "per_seed" not in doc:
+        return []
+    names = list(doc["seed_summary"])
+    lines = ["", f"## Metrics per seed (its pooled held-out predictions; {doc['seeds']} seeds)", ""]
+    lines += ["| seed | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for seed in doc["per_seed"]:
+        values = seed["out_of_fold"]["metrics"]
+        lines.append(
+            f"| {seed['seed']} | "
+            + " | ".join(f"{values.get(n, math.nan):.4f}" for n in names)
+            + " |"
+        )
+    summary = doc["seed_summary"]
+    lines.append(
+        "| mean ± sd | "
+        + " | ".join(f"{summary[n]['mean']:.4f} ± {summary[n]['sd']:.4f}" for n in names)
+        + " |"
+    )
+    return lines
+
+
+def _trained_together(outcome: RunOutcome) -> str:
+    """How the models were trained: K folds, or N seeds x K folds (in chunks of seeds)."""
+    folds = len(outcome.splits)
+    if outcome.seeds == 1:
+        return f"{folds} folds trained together"
+    chunks = outcome.seed_chunks
+    together = (
+        "all trained together"
+        if len(chunks) == 1
+        else f"in {len(chunks)} chunks of up to {len(chunks[0])} seeds (memory)"
+    )
+    return f"{outcome.seeds} seeds x {folds} folds = {outcome.seeds * folds} models, {together}"
 
 
 def _graph_lines(outcome: RunOutcome) -> list[str]:
@@ -80,26 +119,36 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
         if hierarchy is not None:
             lines.append(f"- **hierarchy**: {_hierarchy_line(hierarchy)}")
         lines.append("")
+    seeds, seed_column = outcome.seeds, "seed | " if outcome.seeds > 1 else ""
     lines += [
         "## Model and training",
         "",
         f"{outcome.program.n_parameters} trainable parameters; loss `{plan.output.loss}`; "
-        f"{len(outcome.splits)} folds trained together.",
+        f"{_trained_together(outcome)}.",
         *_graph_lines(outcome),
         "",
-        "| fold | train | test | epochs run | best epoch |",
-        "|---|---|---|---|---|",
+        f"| {seed_column}fold | train | test | epochs run | best epoch |",
+        "|---" * (5 + (seeds > 1)) + "|",
     ]
     lines += [
-        f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['epochs_run']} | {f['best_epoch']} |"
+        f"| {str(f['seed']) + ' | ' if seeds > 1 else ''}{f['fold']} | {f['n_train']} | "
+        f"{f['n_test']} | {f['epochs_run']} | {f['best_epoch']} |"
         for f in doc["folds"]
     ]
-    lines += ["", "## Metrics (held-out folds)", "", "| metric | mean | sd |", "|---|---|---|"]
+    over = f" x {seeds} seeds" if seeds > 1 else ""
+    lines += [
+        "",
+        f"## Metrics (held-out folds{over})",
+        "",
+        "| metric | mean | sd |",
+        "|---|---|---|",
+    ]
     lines += [
         f"| {name} | {value['mean']:.4f} | {value['sd']:.4f} |"
         for name, value in doc["summary"].items()
     ]
     lines += _out_of_fold_lines(doc.get("out_of_fold"))
+    lines += _seed_lines(doc)
     importances = outcome.importances
     for method in dict.fromkeys(importances.get("method", [])):
         top = importances[importances["method"] == method].head(TOP)

@@ -27,7 +27,15 @@ from pknet.errors import Problem, RunError
 from pknet.runtime.activation_importance import activation_auc_per_class
 from pknet.runtime.embedding import latent_means, reconstruction_metrics
 from pknet.runtime.explain import explain_fold, importance_table
-from pknet.runtime.memory import check_training_memory
+from pknet.runtime.members import (
+    member_label,
+    member_rows,
+    member_splits,
+    member_stats,
+    members_of,
+    seed_means,
+)
+from pknet.runtime.memory import seeds_per_chunk
 from pknet.runtime.metrics import (
     METRICS,
     MetricFn,
@@ -45,6 +53,7 @@ from pknet.runtime.train import (
     PURPOSE_CONTROL,
     EpochCallback,
     FoldRows,
+    Member,
     MonitorUndefined,
     StoppingRule,
     TrainedFolds,
@@ -69,34 +78,54 @@ class RunOutcome:
     network: CompiledNetwork | None
     program: Program
     dataset: Dataset
-    splits: list[Split]
-    trained: TrainedFolds
-    stats: InputStats
-    # per fold, its model's predictions on its test rows (in `splits[k].test` order); None for a vae
+    splits: list[Split]  # per fold
+    trained: TrainedFolds  # per member (seed, fold), seed-major: `members`
+    stats: InputStats  # per fold
+    # per member, its model's predictions on its fold's test rows (in `splits[k].test` order);
+    # None for a vae
     test_scores: list[np.ndarray] | None
-    fold_metrics: list[dict[str, float]]
+    fold_metrics: list[dict[str, float]]  # per member
     importances: pd.DataFrame
-    embeddings: np.ndarray | None = None  # a vae's (folds, samples, latent) posterior means
+    embeddings: np.ndarray | None = None  # a vae's (members, samples, latent) posterior means
     timings: dict[str, float] = field(default_factory=dict)
     graphs: FoldGraphs | None = None  # each fold's sample graph (`model.graph`)
-    task_metrics: list[TaskValues] = field(default_factory=list)  # several targets: per fold
-    out_of_fold: Scores | None = None  # metrics of the pooled held-out predictions
+    task_metrics: list[TaskValues] = field(default_factory=list)  # several targets: per member
+    # metrics of the pooled held-out predictions (with several seeds: of their mean over seeds)
+    out_of_fold: Scores | None = None
+    seeds: int = 1  # `evaluate.seeds`
+    seed_out_of_fold: list[Scores] = field(default_factory=list)  # several seeds: per seed
+    seed_chunks: list[list[int]] = field(default_factory=list)  # seeds trained together
+
+    @property
+    def members(self) -> list[Member]:
+        """(seed, fold) of each trained model, in `trained` order."""
+        return members_of(range(self.seeds), len(self.splits))
+
+    @property
+    def fold_test_scores(self) -> list[np.ndarray] | None:
+        """Per fold, the predictions on its test rows: the mean of its seeds' models."""
+        return None if self.test_scores is None else seed_means(self.test_scores, self.seeds)
 
     def metrics_document(self) -> dict[str, object]:
         """The content of metrics.json: per-fold metrics and mean ± sd (no timings); with
-        several targets also per task; and the metrics of the pooled held-out predictions."""
+        several targets also per task; and the metrics of the pooled held-out predictions. With
+        several seeds: per seed and fold, mean ± sd over all of them, the pooled metrics of the
+        mean over seeds, and per seed its folds' summary and pooled metrics."""
         folds = []
-        for k, split in enumerate(self.splits):
+        for m, (s, k) in enumerate(self.members):
+            split = self.splits[k]
             fold = {
                 "fold": k,
                 "n_train": len(split.train),
                 "n_test": len(split.test),
-                "best_epoch": int(self.trained.best_epoch[k]),
-                "epochs_run": int(self.trained.epochs_run[k]),
-                "metrics": self.fold_metrics[k],
+                "best_epoch": int(self.trained.best_epoch[m]),
+                "epochs_run": int(self.trained.epochs_run[m]),
+                "metrics": self.fold_metrics[m],
             }
+            if self.seeds > 1:
+                fold = {"seed": s, **fold}
             if self.task_metrics:
-                fold["per_task"] = self.task_metrics[k]
+                fold["per_task"] = self.task_metrics[m]
             folds.append(fold)
         document = {
             "name": self.plan.name,
@@ -107,6 +136,7 @@ class RunOutcome:
             "n_features": self.program.n_features,
             "n_parameters": self.program.n_parameters,
             "seed": self.plan.seed,
+            **({"seeds": self.seeds} if self.seeds > 1 else {}),
             "folds": folds,
             "summary": summarize(self.fold_metrics),
         }
@@ -115,7 +145,24 @@ class RunOutcome:
             document["per_task_summary"] = summarize_tasks(self.task_metrics)
         if self.out_of_fold is not None:
             document["out_of_fold"] = out_of_fold_document(self.out_of_fold, self.splits)
+            if self.seeds > 1:
+                document["out_of_fold"]["predictions"] = "mean over seeds"
+        if self.seed_out_of_fold:
+            document["per_seed"] = self._per_seed()
+            document["seed_summary"] = summarize([p.values for p in self.seed_out_of_fold])
         return document
+
+    def _per_seed(self) -> list[dict[str, object]]:
+        """Per seed: its folds' summary and the metrics of its pooled held-out predictions."""
+        n_folds = len(self.splits)
+        return [
+            {
+                "seed": s,
+                "summary": summarize(self.fold_metrics[s * n_folds : (s + 1) * n_folds]),
+                "out_of_fold": out_of_fold_document(pooled, self.splits),
+            }
+            for s, pooled in enumerate(self.seed_out_of_fold)
+        ]
 
 
 def out_of_fold_document(scores: Scores, splits: list[Split]) -> dict[str, object]:
@@ -275,43 +322,70 @@ def run_folds(
     metrics = resolve_metrics(plan)
     network = program.network
     check_task(plan, dataset.task, embeds=program.model_kind.embeds)
+    check_seeds(plan, program)
     check_count_likelihood(plan, program.loss, dataset.x)
     splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
     rows = fold_rows(plan, splits, dataset.y, stopping)
     stats = fold_stats(plan, dataset.x, rows)
     graphs = sample_graphs(plan.sample_graph, dataset.x, rows.fit, stats)
-    _check_memory(plan, program, dataset, splits, rows, stopping, graphs)
+    chunk = _check_memory(plan, program, dataset, splits, rows, stopping, graphs)
+    chunks = [
+        list(range(first, min(first + chunk, plan.seeds))) for first in range(0, plan.seeds, chunk)
+    ]
     timings["compile_s"] = compile_s + perf_counter() - start
     say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))
+    models = f", {plan.seeds} seeds each" if plan.seeds > 1 else ""
     say(
         f"compiled: {len(dataset.samples)} samples x {program.n_features} inputs, "
-        f"{program.n_parameters} parameters, {len(splits)} folds"
+        f"{program.n_parameters} parameters, {len(splits)} folds{models}"
     )
+    if len(chunks) > 1:
+        say(
+            f"memory: {plan.seeds} seeds x {len(splits)} folds do not fit the device together; "
+            f"training them in {len(chunks)} chunks of up to {chunk} seeds"
+        )
 
     with _training_errors():
-        trained = _train(plan, program, dataset, rows, stats, stopping, on_epoch, graphs)
+        trained = _train(plan, program, dataset, rows, stats, stopping, on_epoch, graphs, chunks)
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
-    embeddings, out_of_fold, task_metrics = None, None, []
+    members = members_of(range(plan.seeds), len(splits))
+    each_split, each_stats = member_splits(splits, members), member_stats(stats, members)
+    embeddings, out_of_fold, task_metrics, per_seed = None, None, [], []
     if program.model_kind.embeds:
         scores = None
         fold_metrics = reconstruction_metrics(
-            metrics, trained, program.loss, dataset.x, splits, stats
+            metrics, trained, program.loss, dataset.x, each_split, each_stats
         )
-        embeddings = latent_means(trained, dataset.x, stats)
+        embeddings = latent_means(trained, dataset.x, each_stats)
     else:
         scores = (
-            predict_all(trained, program, dataset.x, stats, splits)
+            predict_all(trained, program, dataset.x, each_stats, each_split)
             if graphs is None
-            else predict_graph_folds(trained, program.loss, dataset.x, stats, graphs, splits)
+            else predict_graph_folds(
+                trained,
+                program.loss,
+                dataset.x,
+                each_stats,
+                graphs.take([k for _, k in members]),
+                each_split,
+            )
         )
-        per_fold = [fold_scores(metrics, dataset, s, scores[k]) for k, s in enumerate(splits)]
+        per_fold = [fold_scores(metrics, dataset, s, scores[m]) for m, s in enumerate(each_split)]
         fold_metrics = [f.values for f in per_fold]
         task_metrics = [f.per_task for f in per_fold] if dataset.targets else []
-        out_of_fold = pooled_scores(metrics, dataset, splits, scores)
-    importances = _explain(plan, program, trained, dataset, splits, rows, stats, stopping, timings)
+        out_of_fold = pooled_scores(metrics, dataset, splits, seed_means(scores, plan.seeds))
+        if plan.seeds > 1:
+            n_folds = len(splits)
+            per_seed = [
+                pooled_scores(metrics, dataset, splits, scores[s * n_folds : (s + 1) * n_folds])
+                for s in range(plan.seeds)
+            ]
+    importances = _explain(
+        plan, program, trained, dataset, splits, rows, stats, stopping, timings, chunks
+    )
     timings["evaluate_s"] = perf_counter() - start
     return RunOutcome(
         plan,
@@ -329,7 +403,23 @@ def run_folds(
         graphs,
         task_metrics=task_metrics,
         out_of_fold=out_of_fold,
+        seeds=plan.seeds,
+        seed_out_of_fold=per_seed,
+        seed_chunks=chunks,
     )
+
+
+def check_seeds(plan: RunPlan, program: Program) -> None:
+    """Several seeds need a model drawn at random: a closed-form fit is the same every time."""
+    if plan.seeds > 1 and program.model_kind.trainer == "closed_form":
+        raise RunError(
+            Problem(
+                f"{plan.seeds} seeds of a closed-form model would be {plan.seeds} copies of one "
+                "fit: it draws nothing at random",
+                path="evaluate.seeds",
+                hint="remove `evaluate.seeds` (or set it to 1) for a `ridge` head",
+            )
+        )
 
 
 def _check_memory(
@@ -340,14 +430,16 @@ def _check_memory(
     rows: FoldRows,
     stopping: StoppingRule | None,
     graphs: FoldGraphs | None,
-) -> None:
-    """Refuse, before allocating the models, a run that would not fit the device's memory."""
+) -> int:
+    """How many seeds' models to train together (`plan.seeds` unless they do not fit the
+    device's memory); a located error, before allocating the models, when one seed's do not."""
     held_out = max(len(r) for r in [*rows.val, *(s.test for s in splits)])
     batch = min(plan.batch_size, max(len(r) for r in rows.fit))
     if graphs is not None:  # a full batch of every sample
         batch = held_out = len(dataset.samples)
-    check_training_memory(
+    return seeds_per_chunk(
         program,
+        seeds=plan.seeds,
         folds=len(splits),
         batch=batch,
         held_out=held_out,
@@ -414,11 +506,14 @@ def _train(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     graphs: FoldGraphs | None = None,
+    chunks: list[list[int]] | None = None,
 ) -> TrainedFolds:
-    """All folds in one vmapped step, or (`train.vmap_folds: false`) one fold at a time.
+    """The models of every seed (s, in `chunks` trained together; default all at once) and fold
+    (k), in one vmapped step per chunk, or (`train.vmap_folds: false`) one model at a time;
+    seed-major.
 
     With sample `graphs`, every step is one full batch over the fold's graph. A `ridge` head
-    is solved in closed form instead (all folds at once).
+    is solved in closed form instead (all folds at once; one seed).
     """
     if program.model_kind.trainer == "closed_form":
         return fit_ridge_folds(plan, program.init_model, dataset.x, dataset.y, rows, stats)
@@ -427,32 +522,27 @@ def _train(
     steps = 1 if graphs is not None else -(-longest // batch)  # full batch over a graph
     optimizer = program.optimizer(steps_per_epoch=steps)
 
-    def train(fold_rows: FoldRows, fold_stats: InputStats, ids: list[int]) -> TrainedFolds:
-        data = (dataset.x, dataset.y, fold_rows, fold_stats)
+    def train(members: list[Member]) -> TrainedFolds:
+        data = (dataset.x, dataset.y, member_rows(rows, members), member_stats(stats, members))
         shared = (program.init_model, program.loss, group_arrays, optimizer, *data)
         options = {
             "epochs": plan.epochs,
             "seed": plan.seed,
             "stopping": stopping,
             "on_epoch": on_epoch,
-            "fold_ids": ids,
+            "members": members,
         }
         if graphs is not None:
-            return train_graph_folds(*shared, graphs.take(ids), **options)
+            return train_graph_folds(*shared, graphs.take([k for _, k in members]), **options)
         return train_folds(*shared, batch_size=batch, **options)
 
+    n_folds = len(rows.fit)
     if plan.vmap_folds:
-        return train(rows, stats, list(range(len(rows.fit))))
-    return concatenate_folds(
-        [
-            train(
-                FoldRows([rows.fit[k]], [rows.val[k]]),
-                jax.tree.map(lambda a, k=k: a[k : k + 1], stats),
-                [k],
-            )
-            for k in range(len(rows.fit))
-        ]
-    )
+        groups = [members_of(chunk, n_folds) for chunk in chunks or [list(range(plan.seeds))]]
+    else:
+        groups = [[member] for member in members_of(range(plan.seeds), n_folds)]
+    parts = [train(group) for group in groups]
+    return parts[0] if len(parts) == 1 else concatenate_folds(parts)
 
 
 def _fold_importances(
@@ -464,20 +554,21 @@ def _fold_importances(
     splits: list[Split],
     stats: InputStats,
 ) -> list[dict[str, np.ndarray]]:
-    """Per fold, each method's importance per node. With a multiclass target, `activation_auc`
-    is computed per class (one against the rest) as `activation_auc[<class>]`."""
+    """Per member (seed, fold), each method's importance per node. With a multiclass target,
+    `activation_auc` is computed per class (one against the rest) as `activation_auc[<class>]`."""
     methods = list(plan.explain_methods)
     per_class = dataset.task == "multiclass" and "activation_auc" in methods
     if per_class:
         methods.remove("activation_auc")
     per_fold = []
-    for k, split in enumerate(splits):
+    for m, (_, k) in enumerate(members_of(range(plan.seeds), len(splits))):
+        split = splits[k]
         fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
 
         def part(rows: np.ndarray, stats_k: InputStats = fold_stats_k):
             return apply_input_stats(x[rows], stats_k), dataset.y[rows]
 
-        model, train, test = trained.model(k), part(split.train), part(split.test)
+        model, train, test = trained.model(m), part(split.train), part(split.test)
         values = explain_fold(model, program.loss.predict, methods, train, test)
         if per_class:
             aucs = activation_auc_per_class(
@@ -503,8 +594,11 @@ def _explain(
     stats: InputStats,
     stopping: StoppingRule | None,
     timings: dict[str, float],
+    chunks: list[list[int]],
 ) -> pd.DataFrame:
-    """Importances per node; with `control: shuffled` also those of a shuffled-prior model."""
+    """Importances per node, mean and sd over every seed and fold; with `control: shuffled` also
+    those of shuffled-prior models trained from the same seeds' streams (one permutation of the
+    columns, the spec seed's, for all of them)."""
     network = program.network
     if not plan.explain_methods or network is None:
         return pd.DataFrame()
@@ -518,11 +612,16 @@ def _explain(
         shuffled = dataclasses.replace(dataset, x=x)
         control_stats = fold_stats(plan, x, rows)
         with _training_errors("the shuffled-prior control's "):
-            control_trained = _train(plan, program, shuffled, rows, control_stats, stopping, None)
+            control_trained = _train(
+                plan, program, shuffled, rows, control_stats, stopping, None, None, chunks
+            )
         control = _fold_importances(
             plan, program, control_trained, dataset, x, splits, control_stats
         )
         timings["control_s"] = perf_counter() - start
     layer = trained.model(0).layers[0]
     kinds = np.asarray(layer.node_kinds, dtype=object)
-    return importance_table(importances, layer.node_names, kinds, control, layer.node_fan_in)
+    columns = [member_label(m, plan.seeds) for m in members_of(range(plan.seeds), len(splits))]
+    return importance_table(
+        importances, layer.node_names, kinds, control, layer.node_fan_in, columns
+    )

@@ -95,10 +95,16 @@ class ModelInfo(BaseModel):
     classes: tuple[str, ...]
     features: tuple[str, ...] = Field(min_length=1)
     n_folds: int = Field(ge=1)
+    seeds: int | None = Field(None, ge=2)  # `evaluate.seeds` when more than one
     targets: tuple[str, ...] | None = Field(None, min_length=1)
     nodes: tuple[str, ...] | None = None
     inputs: tuple[str, ...] | None = None
     outputs: tuple[str, ...] | None = None
+
+    @property
+    def n_models(self) -> int:
+        """The models in `folds/`: each seed's of each fold, seed-major."""
+        return self.n_folds * (self.seeds or 1)
 
     @model_validator(mode="after")
     def check_task(self) -> ModelInfo:
@@ -343,12 +349,12 @@ class StoredRun:
     folder: Path
     info: ModelInfo
     network: Network | None
-    stats: tuple[InputStats, ...]  # per fold
+    stats: tuple[InputStats, ...]  # per model (seed, fold)
     feature_graph: Graph | None
     graph_train_inputs: tuple[np.ndarray, ...] | None  # per fold
 
-    def checkpoint(self, fold: int) -> Path:
-        return self.folder / fold_file(fold, MODEL_FILE)
+    def checkpoint(self, model: int) -> Path:
+        return self.folder / fold_file(model, MODEL_FILE)
 
 
 def read_run(run_dir: Path, *, network: bool, feature_graph: bool, sample_graph: bool) -> StoredRun:
@@ -364,10 +370,11 @@ def read_run(run_dir: Path, *, network: bool, feature_graph: bool, sample_graph:
         )
         raise RunDirectoryError(damaged(info_path, message, "nodes"))
     n_features, n_folds = len(info.features), info.n_folds
-    for k in range(n_folds):
-        run_file(run_dir, fold_file(k, MODEL_FILE))
+    for m in range(info.n_models):
+        run_file(run_dir, fold_file(m, MODEL_FILE))
     stats = tuple(
-        read_stats(run_file(run_dir, fold_file(k, STATS_FILE)), n_features) for k in range(n_folds)
+        read_stats(run_file(run_dir, fold_file(m, STATS_FILE)), n_features)
+        for m in range(info.n_models)
     )
     stored_network = read_network(run_file(run_dir, NETWORK_EDGES), info) if network else None
     graph = (

@@ -7,7 +7,9 @@ padded with weight-0 rows, so every fold sees exactly its own shuffled minibatch
 stopping is per fold: a stopped fold's parameters freeze while the others go on.
 
 Every random stream is `fold_in` of the spec seed by (purpose, fold, epoch, step), so the same
-spec, data and seed give the same numbers on CPU, run after run.
+spec, data and seed give the same numbers on CPU, run after run. With `evaluate.seeds: N` the
+stacked axis holds N x K members, seed-major: member (s, k) trains on fold k's rows from its own
+streams (`member_keys`), and seed 0's members are exactly the folds of a one-seed run.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from pknet import interrupts
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
-PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL = 0, 1, 2
+PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL, PURPOSE_REPLICATE = 0, 1, 2, 3
+Member = tuple[int, int]
+"""(seed, fold): one model of a run, trained on the fold's rows from the seed's streams."""
 RUN_ONCE = {"xla_backend_optimization_level": 0}
 """XLA options for a program that runs once per run (applying the fold models): LLVM's
 optimisations cost most of its compile time and save little of its run time; scores move in the
@@ -51,11 +55,26 @@ def stream_key(seed: int, purpose: int, *path: int) -> jax.Array:
     return key
 
 
-def fold_keys(seed: int, purpose: int, fold_ids: Sequence[int]) -> jax.Array:
-    """`stream_key(seed, purpose, k)` for each fold `k`, stacked, vmapped over the folds (meant
-    to be called under `jit`: one `fold_in` per fold compiled and dispatched on its own)."""
-    base = stream_key(seed, purpose)
-    return jax.vmap(lambda k: jax.random.fold_in(base, k))(jnp.asarray(fold_ids, jnp.int32))
+def member_keys(seed: int, purpose: int, members: Sequence[Member]) -> jax.Array:
+    """The key of `purpose` for each member (s, k), stacked (meant to be called under `jit`).
+
+    Seed 0 keeps a one-seed run's keys, `stream_key(seed, purpose, k)`; seed s >= 1 draws from
+    `stream_key(seed, PURPOSE_REPLICATE, s, purpose, k)`, a subtree of its own that no other
+    purpose's keys share.
+    """
+    replicates = sorted({s for s, _ in members})
+    bases = {
+        s: stream_key(seed, purpose) if s == 0 else stream_key(seed, PURPOSE_REPLICATE, s, purpose)
+        for s in replicates
+    }
+    base = jnp.stack([bases[s] for s, _ in members])
+    folds = jnp.asarray([k for _, k in members], jnp.int32)
+    return jax.vmap(jax.random.fold_in)(base, folds)
+
+
+def default_members(n_folds: int) -> list[Member]:
+    """Seed 0 of folds 0..K-1: a one-seed run's models."""
+    return [(0, k) for k in range(n_folds)]
 
 
 @dataclass(frozen=True)
@@ -147,10 +166,11 @@ def init_folds(
     factory: Callable[[jax.Array], eqx.Module],
     optimizer: optax.GradientTransformation,
     seed: int,
-    fold_ids: list[int],
+    members: Sequence[Member],
 ) -> tuple[eqx.Module, eqx.Module, optax.OptState, jax.Array]:
-    """One model per fold from its own init stream: (stacked trainable arrays, the shared static
-    part, the stacked optimiser state, the folds' shuffle streams for `fit_epochs`).
+    """One model per member (seed, fold) from its own init stream: (stacked trainable arrays,
+    the shared static part, the stacked optimiser state, the members' shuffle streams for
+    `fit_epochs`).
 
     One jitted call: the static part (index arrays, names, a `node2vec` layer's walk key) comes
     from one model, fold 0's whichever folds train, and the folds' arrays and optimiser states
@@ -160,12 +180,12 @@ def init_folds(
 
     @eqx.filter_jit
     def draw() -> tuple[eqx.Module, eqx.Module, optax.OptState, jax.Array]:
-        keys = fold_keys(seed, PURPOSE_INIT, fold_ids)
+        keys = member_keys(seed, PURPOSE_INIT, members)
         first = stream_key(seed, PURPOSE_INIT, 0)
         static = eqx.filter(factory(first), eqx.is_inexact_array, inverse=True)
         params = jax.vmap(lambda key: eqx.filter(factory(key), eqx.is_inexact_array))(keys)
         opt_state = jax.vmap(optimizer.init)(params)
-        return params, static, opt_state, fold_keys(seed, PURPOSE_SHUFFLE, fold_ids)
+        return params, static, opt_state, member_keys(seed, PURPOSE_SHUFFLE, members)
 
     return draw()
 
@@ -200,18 +220,17 @@ def train_folds(
     seed: int,
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None = None,
-    fold_ids: list[int] | None = None,
+    members: Sequence[Member] | None = None,
 ) -> TrainedFolds:
     """Train one model per fold, all folds in one vmapped, jitted epoch function.
 
     `stats` holds per-fold input statistics (leading fold axis), applied on the fly to rows of
     the shared `x`. `on_epoch(epoch, train_loss, val_loss, active)` reports progress.
-    `fold_ids` name the folds' random streams (default 0..K-1), so training a subset of folds
-    reproduces what those folds do when trained with the others.
+    `members` name each stacked model's random streams as (seed, fold) (default seed 0 and
+    folds 0..K-1), so training a subset of them reproduces what they do trained with the others.
     """
     start = perf_counter()
-    ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
-    folds = init_folds(factory, optimizer, seed, ids)
+    folds = init_folds(factory, optimizer, seed, members or default_members(len(rows.fit)))
     static = folds[1]
     fit_index, fit_weight = pad_rows(rows.fit, batch_size)
     val_index, val_weight = pad_rows(rows.val)

@@ -12,7 +12,7 @@ that do not train (`node2vec`) are computed once per fold before the first epoch
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from time import perf_counter
 
 import equinox as eqx
@@ -29,8 +29,10 @@ from pknet.runtime.splits import Split
 from pknet.runtime.train import (
     EpochCallback,
     FoldRows,
+    Member,
     StoppingRule,
     TrainedFolds,
+    default_members,
     fit_vmapped,
     init_folds,
     masked_step,
@@ -62,13 +64,12 @@ def train_graph_folds(
     seed: int,
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None = None,
-    fold_ids: list[int] | None = None,
+    members: Sequence[Member] | None = None,
 ) -> TrainedFolds:
     """Train one sample-graph model per fold over its graph, all folds in one vmapped, jitted
     step per epoch. Arguments as `train_folds`, plus `graphs` (leading fold axis)."""
     start = perf_counter()
-    ids = list(range(len(rows.fit))) if fold_ids is None else fold_ids
-    folds = init_folds(factory, optimizer, seed, ids)
+    folds = init_folds(factory, optimizer, seed, members or default_members(len(rows.fit)))
     static = folds[1]
     fit_mask, val_mask = _row_masks(rows.fit, len(x)), _row_masks(rows.val, len(x))
     val_index, _ = pad_rows(rows.val)

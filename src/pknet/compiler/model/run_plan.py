@@ -120,6 +120,7 @@ class RunPlan:
     output: OutputPlan
     sample_graph: SampleGraphPlan | None = None
     pca_components: tuple[tuple[int, int], ...] = ()  # (layer index, components) per `pca`
+    seeds: int = 1  # `evaluate.seeds`: models per fold, each from its own random streams
 
 
 def cv_plan(cv: object) -> CvPlan:
@@ -148,6 +149,7 @@ def build_run_plan(spec: Spec) -> RunPlan:
         name=spec.name,
         seed=spec.seed,
         cv=cv_plan(spec.evaluate.cv),
+        seeds=spec.evaluate.seeds,
         epochs=spec.train.epochs,
         batch_size=spec.train.batch_size,
         validation_fraction=spec.train.validation_fraction,

@@ -86,6 +86,15 @@ class EvaluateSpec(SpecModel):
         description="Metrics reported per fold and as mean ± sd: built-in names, or "
         "`{name: ..., file: metrics.py, function: ...}` for a metric written in Python.",
     )
+    seeds: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Independent initialisations (and shuffles, dropout streams) per fold, all "
+        "seeds x folds trained together; metrics and importances report their mean ± sd, "
+        "held-out predictions the mean over seeds, and `pknet predict` uses every model. "
+        "Seed 0 is the run with `seeds: 1`.",
+    )
 
     @property
     def metric_names(self) -> list[str]:
