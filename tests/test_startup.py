@@ -90,3 +90,16 @@ def test_a_spec_error_comes_before_the_heavy_imports(command: str, tmp_path: Pat
     assert "unitz" in result.stderr
     assert not loaded & HEAVY
     assert not (tmp_path / "runs").exists()
+
+
+def test_checking_a_sweep_imports_neither_ray_nor_jax(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    body = "parameters: {train.optimizer.lr: [0.01, 0.1]}\nmetric: roc_auc\nmode: max\n"
+    sweep.write_text(f"version: 1\nspec: {EXAMPLE}\n{body}", encoding="utf-8")
+    result, loaded = pknet(tmp_path, "sweep", "--check", sweep)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not loaded & HEAVY
+    sweep.write_text(f"version: 1\nspec: {EXAMPLE}\n{body.replace('roc_auc', 'auc')}")
+    result, loaded = pknet(tmp_path, "sweep", sweep)  # a mistake: reported before Ray starts
+    assert result.returncode == 2 and "sweep.yaml:4:9" in result.stderr
+    assert not loaded & HEAVY

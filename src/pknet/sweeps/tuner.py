@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,9 @@ class TrialRecord:
 def run_trials(sweep: Sweep, trials_dir: Path) -> list[TrialRecord]:
     """Run every trial of `sweep` on the current Ray session (see `ray_session`); each writes
     its run directory to `trials_dir/<trial id>`. Failed trials are recorded, not raised."""
+    # Ctrl-C stays pknet's (`pknet.interrupts`): it stops the sweep and nothing is written,
+    # where Tune's own handler would end the trials and let the sweep finish as if complete
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
     from ray.tune.search.optuna import OptunaSearch
@@ -68,7 +74,8 @@ def run_trials(sweep: Sweep, trials_dir: Path) -> list[TrialRecord]:
             ),
             run_config=tune.RunConfig(name="sweep", storage_path=storage, verbose=0),
         )
-        results = tuner.fit()
+        with contextlib.redirect_stdout(sys.stderr):  # Tune's progress; stdout is the summary's
+            results = tuner.fit()
         return [_record(result, parameters) for result in results]  # in the order of creation
 
 
