@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -125,3 +126,19 @@ def test_the_json_schema_describes_the_sweep_file() -> None:
     schema = json.loads(result.output)
     assert schema == SweepSpec.model_json_schema()
     assert {"spec", "parameters", "search", "metric", "mode"} <= set(schema["properties"])
+
+
+def test_random_draws_stay_in_their_ranges_and_reach_both_integer_ends(write_sweep) -> None:
+    pytest.importorskip("ray.tune")
+    parameters = search_parameters(load_sweep(write_sweep(GOOD)).settings)
+    rng = np.random.default_rng(0)
+    draws = {
+        p.path: [p.value(x) for x in p.tune_domain(grid=False).sample(size=400, random_state=rng)]
+        for p in parameters
+    }
+    lr = np.array(draws["train.optimizer.lr"])
+    assert lr.min() >= 1e-4 and lr.max() <= 1e-1
+    assert np.mean(lr < 1e-2) == pytest.approx(2 / 3, abs=0.08)  # log-uniform: 2 of 3 decades
+    assert set(draws["train.epochs"]) == {2, 3, 4, 5}  # int_uniform includes hi
+    assert set(draws["model.layers[0].dropout"]) == {0.0, 0.1, 0.2}
+    assert set(draws["loss"]) == {"bce", "bce + 1e-3 * l1(bias)"}

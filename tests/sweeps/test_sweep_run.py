@@ -56,6 +56,9 @@ def summary(run_dir: Path) -> dict:
 def test_a_grid_sweep_records_every_trial_and_its_best(
     embedded_ray, write_sweep, tmp_path: Path
 ) -> None:
+    import ray
+
+    assert [node["NodeManagerAddress"] for node in ray.nodes()] == ["127.0.0.1"]
     result = run_sweep(write_sweep(GRID), out=tmp_path / "sweep")
     folder = result.folder
     marker = require_complete(folder, SWEEP_OUTPUT)

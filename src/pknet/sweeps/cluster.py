@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 from collections.abc import Iterator
 
 from pknet.errors import Location, Problem, SweepError
@@ -45,9 +46,12 @@ def check_reachable(address: str) -> None:
 
 
 def keep_ray_local() -> None:
-    """Make the Ray that this process starts or joins use 127.0.0.1 only (see
-    `LOCAL_ONLY_VARIABLE`); call it before `ray` is imported."""
+    """Make the Ray that this process starts or joins, and the processes it starts, use
+    127.0.0.1 only (see `LOCAL_ONLY_VARIABLE`)."""
     os.environ[LOCAL_ONLY_VARIABLE] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # read at import: `ray` was imported before this call
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 def _use_saved_token() -> None:
