@@ -292,6 +292,28 @@ def sweep(
 
 
 @app.command()
+def runs(
+    folders: Annotated[list[Path], typer.Argument(help="Run directories (e.g. a sweep's trials).")],
+    format_: Annotated[
+        str, typer.Option("--format", help="`md` (a Markdown table) or `csv`.")
+    ] = "md",
+) -> None:
+    """Compare run directories: name, spec hash, the spec fields that differ, metric means."""
+    if format_ not in ("md", "csv"):
+        with user_errors():
+            raise PknetError(
+                Problem(f"unknown format `{format_}`", Location("--format"), hint="md or csv")
+            )
+    from pknet.sweeps.compare import runs_table
+    from pknet.sweeps.outputs import markdown_table
+
+    with user_errors():
+        table = runs_table(folders)
+    text = table.to_csv(index=False) if format_ == "csv" else markdown_table(table) + "\n"
+    sys.stdout.write(text)
+
+
+@app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `pknet run`.")],
     data: Annotated[Path, typer.Argument(help="Data file with the model's input features.")],

@@ -4,13 +4,16 @@ reproducing the best trial."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from pknet.api import run
+from pknet.cli import app
 from pknet.io.output_folder import require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT
 from pknet.specs import load_spec
@@ -18,6 +21,7 @@ from pknet.sweeps import run_sweep
 from pknet.sweeps.cluster import ray_session
 from pknet.sweeps.run import SWEEP_OUTPUT
 
+runner = CliRunner()
 pytestmark = pytest.mark.slow  # each sweep trains several models in Ray workers
 
 GRID = """\
@@ -87,6 +91,20 @@ def test_a_grid_sweep_records_every_trial_and_its_best(
         "evaluate.cv.folds": 2,
     }
     assert best["trial"] in (folder / "report.md").read_text(encoding="utf-8")
+
+    # `pknet runs` sets the trials side by side: what differs, and the metrics
+    trials = [str(folder / "trials" / name) for name in ok["trial"]]
+    listed = runner.invoke(app, ["runs", *trials, "--format", "csv"])
+    assert listed.exit_code == 0, listed.output
+    compared = pd.read_csv(io.StringIO(listed.output), float_precision="round_trip")
+    assert list(compared["run"]) == trials
+    assert list(compared["train.optimizer.lr"]) == list(ok["train.optimizer.lr"])
+    assert list(compared["roc_auc"]) == list(ok["roc_auc_mean"])
+    assert "seed" not in compared and "evaluate.cv.folds" not in compared  # the same in both
+    markdown = runner.invoke(app, ["runs", *trials])
+    assert markdown.exit_code == 0 and markdown.output.startswith("| run | name | spec_hash |")
+    refused = runner.invoke(app, ["runs", str(folder)])  # a sweep folder is not a run
+    assert refused.exit_code == 2 and "not a complete pknet run" in refused.output
 
     # best.yaml is a complete spec that, run on its own, repeats the best trial
     best_file = folder / "best.yaml"

@@ -95,14 +95,15 @@ def report(sweep: Sweep, table: pd.DataFrame, best: TrialRecord) -> str:
         "",
         "## Trials",
         "",
-        _markdown(ok.drop(columns=["status", "error"])),
+        markdown_table(ok.drop(columns=["status", "error"])),
     ]
     if len(failed):
-        lines += ["", "## Failed trials", "", _markdown(failed[["trial", "error"]])]
+        lines += ["", "## Failed trials", "", markdown_table(failed[["trial", "error"]])]
     return "\n".join(lines) + "\n"
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
+    """`frame` as a Markdown table (floats to 4 significant digits)."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = [
