@@ -142,3 +142,12 @@ def test_random_draws_stay_in_their_ranges_and_reach_both_integer_ends(write_swe
     assert set(draws["train.epochs"]) == {2, 3, 4, 5}  # int_uniform includes hi
     assert set(draws["model.layers[0].dropout"]) == {0.0, 0.1, 0.2}
     assert set(draws["loss"]) == {"bce", "bce + 1e-3 * l1(bias)"}
+
+
+def test_cpus_belong_to_the_embedded_ray_only(write_sweep, tmp_path: Path) -> None:
+    path = write_sweep(GOOD)
+    out = tmp_path / "sweep"
+    args = ["sweep", str(path), "--address", "127.0.0.1:1", "--cpus", "2", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--cpus" in result.output and "Traceback" not in result.output
+    assert not out.exists()

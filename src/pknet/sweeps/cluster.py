@@ -73,6 +73,14 @@ def ray_session(address: str | None = None, cpus: int | None = None) -> Iterator
     (`address` None; `cpus` for it) or connect to the cluster at `address` (`auto` or
     `HOST:PORT`; a cluster on another host is joined at the address Ray finds for this
     machine). Shuts down only what it started."""
+    if address is not None and cpus is not None:
+        raise SweepError(
+            Problem(
+                "the CPUs of a cluster are set where it is started, not here",
+                Location("--cpus"),
+                hint="leave out --cpus with --address (`ray start --num-cpus N` sets them)",
+            )
+        )
     local = address is None or address.rpartition(":")[0] in LOOPBACK
     if local:
         keep_ray_local()
