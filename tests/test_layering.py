@@ -1,5 +1,5 @@
 """Imports go one way: specs -> io -> compiler/network -> compiler/dataset -> compiler/model ->
-runtime -> api -> cli.
+runtime -> api -> sweeps -> cli.
 
 A module may import from its own layer and the layers before it, never after. The shared
 top-level modules (`errors`, `files`, `interrupts`, the package `__init__`) sit below all.
@@ -22,6 +22,7 @@ LAYERS = (
     "pknet.compiler.model",
     "pknet.runtime",
     "pknet.api",
+    "pknet.sweeps",
     "pknet.cli",
 )
 SHARED = (

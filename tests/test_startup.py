@@ -1,5 +1,5 @@
-"""`pknet validate`, `render`, `schema` and `compile` never import JAX, and a spec error from
-any command is reported before the heavy libraries load.
+"""`pknet validate`, `render`, `schema` and `compile` never import JAX (nor Ray), and a spec
+error from any command is reported before the heavy libraries load.
 
 Each command runs in a child process as `python -m pknet` would run it; at exit the child writes
 the names of its loaded modules (`sys.modules`) to a file.
@@ -18,7 +18,10 @@ import pytest
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "kpnn_tcr" / "spec.yaml"
 JAX = frozenset({"jax", "jaxlib", "equinox", "optax", "jaxtyping"})
-HEAVY = JAX | {"cvxpy", "highspy", "anndata", "h5py", "scipy", "pandas", "matplotlib", "sklearn"}
+RAY = frozenset({"ray", "optuna"})
+HEAVY = (
+    JAX | RAY | {"cvxpy", "highspy", "anndata", "h5py", "scipy", "pandas", "matplotlib", "sklearn"}
+)
 BAD_SPEC = """\
 version: 1
 name: bad
@@ -75,7 +78,7 @@ def test_compile_imports_the_solver_but_not_jax(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "out" / "network" / "prune.mps").is_file()
     assert {"cvxpy", "h5py"} <= loaded  # the TCR example prunes and names .h5ad columns
-    assert not loaded & (JAX | {"anndata", "matplotlib"})
+    assert not loaded & (JAX | RAY | {"anndata", "matplotlib"})
 
 
 @pytest.mark.parametrize("command", ["validate", "render", "compile", "run"])
@@ -87,3 +90,16 @@ def test_a_spec_error_comes_before_the_heavy_imports(command: str, tmp_path: Pat
     assert "unitz" in result.stderr
     assert not loaded & HEAVY
     assert not (tmp_path / "runs").exists()
+
+
+def test_checking_a_sweep_imports_neither_ray_nor_jax(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    body = "parameters: {train.optimizer.lr: [0.01, 0.1]}\nmetric: roc_auc\nmode: max\n"
+    sweep.write_text(f"version: 1\nspec: {EXAMPLE}\n{body}", encoding="utf-8")
+    result, loaded = pknet(tmp_path, "sweep", "--check", sweep)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not loaded & HEAVY
+    sweep.write_text(f"version: 1\nspec: {EXAMPLE}\n{body.replace('roc_auc', 'auc')}")
+    result, loaded = pknet(tmp_path, "sweep", sweep)  # a mistake: reported before Ray starts
+    assert result.returncode == 2 and "sweep.yaml:4:9" in result.stderr
+    assert not loaded & HEAVY

@@ -130,9 +130,15 @@ def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the JSON Schema to this file.")
     ] = None,
+    sweep_file: Annotated[
+        bool, typer.Option("--sweep", help="The schema of sweep files instead of specs.")
+    ] = False,
 ) -> None:
     """Print the JSON Schema of specs (for editor completion and validation)."""
-    text = json.dumps(Spec.model_json_schema(), indent=2) + "\n"
+    from pknet.specs.schema.sweep import SweepSpec
+
+    model = SweepSpec if sweep_file else Spec
+    text = json.dumps(model.model_json_schema(), indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:
@@ -234,6 +240,84 @@ def run_(
             console.print(Text(f"  {name:<10} {value:.4f}{spread}"), markup=False)
     timings = ", ".join(f"{k} {v:.1f}" for k, v in result.outcome.timings.items())
     console.print(Text(f"  seconds    {timings}"), markup=False)
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep file (base spec, parameters, search).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Sweep folder (default runs/<name>/sweep-<time>)."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Join a running Ray cluster (`auto` or HOST:PORT) instead of an embedded Ray.",
+        ),
+    ] = None,
+    cpus: Annotated[
+        int | None,
+        typer.Option("--cpus", min=1, help="CPUs of the embedded Ray (default: all)."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only validate the sweep file and every parameter value."),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier sweep at --out."),
+    ] = False,
+) -> None:
+    """Run many variants of a spec on Ray Tune (grid, random or Optuna search); write every
+    trial's run directory, trials.csv, best.yaml and report.md."""
+    from pknet.specs.sweep import load_sweep
+
+    with user_errors(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        loaded = load_sweep(sweep_file)  # every value checked before Ray starts
+        if check:
+            count = len(loaded.settings.parameters)
+            console.print(
+                Text(f"ok {sweep_file}  {count} parameters over {loaded.base.name}"), markup=False
+            )
+            return
+        from pknet.sweeps import run_sweep
+
+        result = run_sweep(loaded, out=out, address=address, cpus=cpus, overwrite=overwrite)
+    _warnings(caught)
+    metric = loaded.settings.metric
+    failed = sum(not t.ok for t in result.trials)
+    console.print(Text(f"sweep {loaded.base.name}: {result.folder}", style="bold"), markup=False)
+    console.print(Text(f"  trials     {len(result.trials)} ({failed} failed)"), markup=False)
+    best = result.best
+    console.print(
+        Text(f"  best       {best.name}: {metric} {best.mean:.4f} ± {best.sd:.4f}"), markup=False
+    )
+    for path, value in best.values.items():
+        console.print(Text(f"    {path} = {json.dumps(value)}"), markup=False)
+
+
+@app.command()
+def runs(
+    folders: Annotated[list[Path], typer.Argument(help="Run directories (e.g. a sweep's trials).")],
+    format_: Annotated[
+        str, typer.Option("--format", help="`md` (a Markdown table) or `csv`.")
+    ] = "md",
+) -> None:
+    """Compare run directories: name, spec hash, the spec fields that differ, metric means."""
+    if format_ not in ("md", "csv"):
+        with user_errors():
+            raise PknetError(
+                Problem(f"unknown format `{format_}`", Location("--format"), hint="md or csv")
+            )
+    from pknet.sweeps.compare import runs_table
+    from pknet.sweeps.outputs import markdown_table
+
+    with user_errors():
+        table = runs_table(folders)
+    text = table.to_csv(index=False) if format_ == "csv" else markdown_table(table) + "\n"
+    sys.stdout.write(text)
 
 
 @app.command()

@@ -112,6 +112,10 @@ class RunError(PknetError):
     """Training could not produce a model (e.g. the loss diverged)."""
 
 
+class SweepError(PknetError):
+    """A sweep could not run: no Ray cluster at the address, or no trial succeeded."""
+
+
 class MetricError(PknetError):
     """A metric written in Python (`evaluate.metrics`) could not be loaded or failed."""
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pknet.errors import Location, Problem, expression_excerpt
 from pknet.rules import CROSS_FIELD_ERROR
 from pknet.specs.introspect import SpecSchemaGuide, description_at, tags_at, value_at
+from pknet.specs.schema import Spec
 from pknet.specs.schema.model import MODEL_KIND_ERROR
 from pknet.specs.schema.types import DSL_ERROR
 from pknet.specs.sources import SourceMap
 from pknet.specs.yaml_tree import PathKey
 from pknet.suggest import did_you_mean
 
-_GUIDE = SpecSchemaGuide()
 _QUOTED = re.compile(r"'([^']*)'")
 
 
@@ -68,9 +68,12 @@ def _type_name(value: Any) -> str:
     return f"{type(value).__name__} {_shown(value)}"
 
 
-def problems_from_validation(exc: ValidationError, data: Any, sources: SourceMap) -> list[Problem]:
-    """One `Problem` per pydantic error, located in the file(s) and sorted by position."""
-    problems = [_problem(err, data, sources) for err in exc.errors(include_url=False)]
+def problems_from_validation(
+    exc: ValidationError, data: Any, sources: SourceMap, root: type[BaseModel] = Spec
+) -> list[Problem]:
+    """One `Problem` per pydantic error, located in the file(s) and sorted by position;
+    `root` is the model that was validated (a spec's, or a sweep file's)."""
+    problems = [_problem(err, data, sources, root) for err in exc.errors(include_url=False)]
     unique = list(dict.fromkeys(problems))
 
     def order(p: Problem) -> tuple[str, int, int]:
@@ -80,7 +83,7 @@ def problems_from_validation(exc: ValidationError, data: Any, sources: SourceMap
     return sorted(unique, key=order)
 
 
-def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
+def _problem(err: Any, data: Any, sources: SourceMap, root: type[BaseModel]) -> Problem:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     path = _data_path(err["loc"], data, missing=kind == "missing")
@@ -100,7 +103,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
     elif kind == "extra_forbidden":
         key = path[-1]
         location = sources.key_location(path)
-        allowed = _GUIDE.keys_at(path[:-1], data) or []
+        allowed = SpecSchemaGuide(root).keys_at(path[:-1], data) or []
         message = f"unknown key `{key}`"
         hint = did_you_mean(key, allowed) or (
             f"allowed keys here: {', '.join(allowed)}" if allowed else None
@@ -108,7 +111,7 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
     elif kind == "missing":
         location = sources.key_location(path[:-1]) if path[:-1] else sources.value_location(())
         message = f"missing required key `{path[-1]}`"
-        description = description_at(path, data)
+        description = description_at(path, data, root)
         hint = description and f"`{path[-1]}`: {description}"
     elif kind == "literal_error":
         options = _QUOTED.findall(str(ctx.get("expected", "")))
@@ -116,7 +119,8 @@ def _problem(err: Any, data: Any, sources: SourceMap) -> Problem:
         hint = did_you_mean(value, options)
     elif kind in ("union_tag_invalid", "union_tag_not_found", MODEL_KIND_ERROR):
         tag_key = str(ctx.get("discriminator", "kind")).strip("'")
-        tags = _QUOTED.findall(str(ctx.get("expected_tags", ""))) or tags_at(path, data, tag_key)
+        expected = _QUOTED.findall(str(ctx.get("expected_tags", "")))
+        tags = expected or tags_at(path, data, tag_key, root)
         if kind != "union_tag_not_found":
             tag = ctx["tag"] if "tag" in ctx else value_at(data, (*path, tag_key))
             message = f"unknown {tag_key} {_shown(tag)}; expected one of: {', '.join(tags)}"

@@ -101,10 +101,10 @@ def types_at(path: PathKey, data: Any, root: type[BaseModel] = Spec) -> list[Any
     return _narrow(candidates, value_at(data, path))
 
 
-def tags_at(path: PathKey, data: Any, tag_key: str) -> list[str]:
+def tags_at(path: PathKey, data: Any, tag_key: str, root: type[BaseModel] = Spec) -> list[str]:
     """The allowed values of a union's tag field (`kind`, `name`) at `path`."""
     tags: list[str] = []
-    for tp in types_at(path[:-1], data) if path else []:
+    for tp in types_at(path[:-1], data, root) if path else []:
         if get_origin(tp) in (list, tuple):
             members = _leaves(get_args(tp)[0])
         elif _is_model(tp):
@@ -119,11 +119,12 @@ def tags_at(path: PathKey, data: Any, tag_key: str) -> list[str]:
     return tags
 
 
-def description_at(path: PathKey, data: Any) -> str | None:
+def description_at(path: PathKey, data: Any, root: type[BaseModel] = Spec) -> str | None:
     """The description of the field at `path`, if the schema has one."""
     if not path or not isinstance(path[-1], str):
         return None
-    parent = _narrow(_single_items(types_at(path[:-1], data), path[-1]), value_at(data, path[:-1]))
+    candidates = _single_items(types_at(path[:-1], data, root), path[-1])
+    parent = _narrow(candidates, value_at(data, path[:-1]))
     for tp in parent:
         if _is_model(tp):
             info = fields_by_key(tp).get(path[-1])
@@ -133,16 +134,19 @@ def description_at(path: PathKey, data: Any) -> str | None:
 
 
 class SpecSchemaGuide(SchemaGuide):
-    """The `SchemaGuide` for the pknet `Spec`."""
+    """The `SchemaGuide` for the pknet `Spec`, or for another file's model (`root`)."""
+
+    def __init__(self, root: type[BaseModel] = Spec):
+        self.root = root
 
     def keys_at(self, path: PathKey, data: object) -> list[str] | None:
-        candidates = types_at(path, data)
+        candidates = types_at(path, data, self.root)
         if not candidates or not all(_is_model(tp) for tp in candidates):
             return None
         return sorted({key for tp in candidates for key in fields_by_key(tp)})
 
     def wants_text(self, path: PathKey, data: object) -> bool:
-        candidates = types_at(path, data)
+        candidates = types_at(path, data, self.root)
         return bool(candidates) and all(
             (isclass(tp) and issubclass(tp, _TEXT_TYPES))
             or (get_origin(tp) is Literal and all(isinstance(a, str) for a in get_args(tp)))

@@ -1,0 +1,118 @@
+"""What a sweep writes beside its trials: `trials.csv`, `best.yaml` and `report.md`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pknet.errors import Problem, SweepError
+from pknet.specs import load_spec, render_spec
+from pknet.specs.sweep import Sweep
+from pknet.sweeps.tuner import TrialRecord
+
+TRIALS_DIR = "trials"
+TRIALS_FILE = "trials.csv"
+BEST_FILE = "best.yaml"
+REPORT_FILE = "report.md"
+STATUS_OK, STATUS_ERROR = "ok", "error"
+
+
+def _cell(value: Any) -> Any:
+    """A parameter value as a table cell: numbers and text as they are, anything else as JSON."""
+    return value if isinstance(value, str | int | float | bool) else json.dumps(value)
+
+
+def trials_table(sweep: Sweep, records: Sequence[TrialRecord]) -> pd.DataFrame:
+    """One row per trial: its folder, status, parameter values, the metric's mean and sd over
+    folds, its wall time in seconds and its error."""
+    metric = sweep.settings.metric
+    rows = [
+        {
+            "trial": r.name,
+            "status": STATUS_OK if r.ok else STATUS_ERROR,
+            **{path: _cell(value) for path, value in r.values.items()},
+            f"{metric}_mean": r.mean,
+            f"{metric}_sd": r.sd,
+            "seconds": r.seconds,
+            "error": r.error or "",
+        }
+        for r in records
+    ]
+    return pd.DataFrame(rows)
+
+
+def best_trial(sweep: Sweep, records: Sequence[TrialRecord]) -> TrialRecord:
+    """The successful trial with the best mean (the first one on ties); a `SweepError` when
+    every trial failed."""
+    succeeded = [r for r in records if r.ok]
+    if not succeeded:
+        shown = [Problem(f"trial {r.name} failed: {r.error}", hint=None) for r in records[:3]]
+        raise SweepError(
+            [Problem(f"all {len(records)} trials failed; the first errors follow"), *shown]
+        )
+    sign = 1.0 if sweep.settings.mode == "max" else -1.0
+    return max(succeeded, key=lambda r: sign * r.mean)
+
+
+def best_spec(sweep: Sweep, best: TrialRecord, folder: Path) -> str:
+    """The base spec with the best trial's values, every default filled, paths relative to
+    `folder` (where `best.yaml` lands): `pknet run best.yaml` repeats that trial."""
+    return render_spec(load_spec(sweep.base_file, best.values), base_dir=folder)
+
+
+def report(sweep: Sweep, table: pd.DataFrame, best: TrialRecord) -> str:
+    """`report.md`: the settings, the best trial, every trial ranked."""
+    settings = sweep.settings
+    metric = settings.metric
+    ok = table[table["status"] == STATUS_OK].sort_values(
+        f"{metric}_mean", ascending=settings.mode == "min", kind="stable"
+    )
+    failed = table[table["status"] != STATUS_OK]
+    lines = [
+        f"# Sweep over {sweep.base.name}",
+        "",
+        f"- sweep file: `{sweep.file}`",
+        f"- base spec: `{sweep.base_file}`",
+        f"- search: {settings.search}, {len(table)} trials ({len(failed)} failed), "
+        f"seed {settings.seed}",
+        f"- metric: {metric} ({settings.mode}), mean ± sd over the base spec's CV folds",
+        "",
+        "## Best trial",
+        "",
+        f"`{best.name}`: {metric} {best.mean:.4f} ± {best.sd:.4f}",
+        "",
+        *[f"- `{path}`: `{json.dumps(value)}`" for path, value in best.values.items()],
+        "",
+        f"`{BEST_FILE}` is the base spec with these values; `pknet run {BEST_FILE}` repeats "
+        "the trial.",
+        "",
+        "This score is optimistic: the same folds chose the parameters and scored them "
+        "(`selection: cv`).",
+        "",
+        "## Trials",
+        "",
+        markdown_table(ok.drop(columns=["status", "error"])),
+    ]
+    if len(failed):
+        lines += ["", "## Failed trials", "", markdown_table(failed[["trial", "error"]])]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """`frame` as a Markdown table (floats to 4 significant digits)."""
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = [
+        "| "
+        + " | ".join(
+            f"{v:.4g}" if isinstance(v, float) else str(v).replace("\n", " ").replace("|", "\\|")
+            for v in row
+        )
+        + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([header, rule, *body])

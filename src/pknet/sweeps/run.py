@@ -1,0 +1,72 @@
+"""`run_sweep`: a sweep file -> a sweep folder of trial run directories and their summary.
+
+The sweep folder is an output folder like a run's (see `pknet.io.output_folder`): built in a
+staging folder, it appears only when every trial has ended and the summary is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pknet.io.output_folder import OutputFolder, OutputKind
+from pknet.specs.sweep import Sweep, load_sweep
+from pknet.sweeps.cluster import ray_session
+from pknet.sweeps.outputs import (
+    BEST_FILE,
+    REPORT_FILE,
+    TRIALS_DIR,
+    TRIALS_FILE,
+    best_spec,
+    best_trial,
+    report,
+    trials_table,
+)
+from pknet.sweeps.tuner import TrialRecord, run_trials
+
+SWEEP_OUTPUT = OutputKind(kind="sweep", marker="sweep.json")
+SWEEP_FILE = "sweep.yaml"  # a copy of the sweep file as given
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Where a sweep was written, its trials and the best of them."""
+
+    folder: Path
+    trials: list[TrialRecord]
+    best: TrialRecord
+
+
+def default_sweep_dir(root: Path, sweep: Sweep) -> Path:
+    """`root/<base spec name>/sweep-<UTC timestamp>`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return root / sweep.base.name / f"sweep-{stamp}"
+
+
+def run_sweep(
+    sweep: Sweep | str | Path,
+    *,
+    out: str | Path | None = None,
+    root: str | Path = "runs",
+    address: str | None = None,
+    cpus: int | None = None,
+    overwrite: bool = False,
+) -> SweepResult:
+    """Validate the sweep (every value against the base spec), run its trials on Ray (this
+    process's session, an embedded one, or the cluster at `address`), write the sweep folder."""
+    loaded = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
+    target = Path(out) if out is not None else default_sweep_dir(Path(root), loaded)
+    with OutputFolder(target, SWEEP_OUTPUT, overwrite=overwrite) as folder:
+        with ray_session(address, cpus):
+            records = run_trials(loaded, folder.staging / TRIALS_DIR)
+        best = best_trial(loaded, records)
+        table = trials_table(loaded, records)
+        with folder.writing() as staging:
+            (staging / SWEEP_FILE).write_bytes(loaded.file.read_bytes())
+            table.to_csv(staging / TRIALS_FILE, index=False)
+            (staging / BEST_FILE).write_text(
+                best_spec(loaded, best, folder.target), encoding="utf-8"
+            )
+            (staging / REPORT_FILE).write_text(report(loaded, table, best), encoding="utf-8")
+        return SweepResult(folder.commit(), records, best)

@@ -1,0 +1,43 @@
+"""One trial, as Ray Tune runs it in a worker: an ordinary `pknet.api.run` into the sweep's
+`trials/<trial id>` folder, reporting the metric's mean and sd over the folds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from pknet.errors import PknetError
+from pknet.sweeps.space import SearchParameter, overrides
+
+SCORE = "score"  # the key Tune optimises: the metric's mean over folds
+
+
+class TrialFailed(Exception):
+    """A trial's run stopped with a user-facing error; `message` is that error, formatted."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def run_trial(
+    config: dict[str, Any],
+    *,
+    base_file: Path,
+    parameters: list[SearchParameter],
+    trials_dir: Path,
+    metric: str,
+) -> None:
+    from ray import tune
+
+    from pknet.api import run
+
+    trial = tune.get_context().get_trial_id()
+    start = perf_counter()
+    try:
+        result = run(base_file, overrides(parameters, config), out=trials_dir / trial)
+    except PknetError as exc:
+        raise TrialFailed(exc.format()) from None
+    summary = result.metrics["summary"][metric]
+    tune.report({SCORE: summary["mean"], "sd": summary["sd"], "seconds": perf_counter() - start})

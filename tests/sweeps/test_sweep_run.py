@@ -1,0 +1,129 @@
+"""Sweeps on an embedded Ray (one session shared by the module): a grid sweep with failing
+trials and an Optuna sweep on the tiny spec; every trial an ordinary run directory, `best.yaml`
+reproducing the best trial."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pknet.api import run
+from pknet.cli import app
+from pknet.io.output_folder import require_complete
+from pknet.runtime.artifacts import RUN_OUTPUT
+from pknet.specs import load_spec
+from pknet.sweeps import run_sweep
+from pknet.sweeps.cluster import ray_session
+from pknet.sweeps.run import SWEEP_OUTPUT
+
+runner = CliRunner()
+pytestmark = pytest.mark.slow  # each sweep trains several models in Ray workers
+
+GRID = """\
+parameters:
+  train.optimizer.lr: [0.01, 0.1]
+  evaluate.cv.folds: [2, 50]
+search: grid
+metric: roc_auc
+mode: max
+"""
+OPTUNA = """\
+parameters:
+  train.optimizer.lr: {log_uniform: [1.0e-3, 1.0e-1]}
+  model.layers[0].dropout: [0.0, 0.5]
+search: optuna
+trials: 4
+metric: roc_auc
+mode: max
+max_concurrent: 2
+seed: 3
+"""
+
+
+@pytest.fixture(scope="module")
+def embedded_ray():
+    """One embedded Ray (2 CPUs) for the module: `run_sweep` joins it instead of starting its
+    own."""
+    with ray_session(cpus=2):
+        yield
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["summary"]
+
+
+def test_a_grid_sweep_records_every_trial_and_its_best(
+    embedded_ray, write_sweep, tmp_path: Path
+) -> None:
+    import ray
+
+    assert [node["NodeManagerAddress"] for node in ray.nodes()] == ["127.0.0.1"]
+    result = run_sweep(write_sweep(GRID), out=tmp_path / "sweep")
+    folder = result.folder
+    marker = require_complete(folder, SWEEP_OUTPUT)
+    assert {"trials.csv", "best.yaml", "report.md", "sweep.yaml"} <= set(marker.files)
+    table = pd.read_csv(folder / "trials.csv", float_precision="round_trip")
+    assert len(table) == 4
+    assert set(zip(table["train.optimizer.lr"], table["evaluate.cv.folds"], strict=True)) == {
+        (0.01, 2),
+        (0.1, 2),
+        (0.01, 50),
+        (0.1, 50),
+    }
+    failed = table[table["evaluate.cv.folds"] == 50]
+    assert (failed["status"] == "error").all()
+    assert failed["error"].str.contains("50 folds need at least 50 samples").all()
+    ok = table[table["status"] == "ok"]
+    assert len(ok) == 2
+    for row in ok.itertuples():
+        trial = folder / "trials" / row.trial
+        require_complete(trial, RUN_OUTPUT)  # an ordinary, complete run directory
+        assert summary(trial)["roc_auc"]["mean"] == pytest.approx(row.roc_auc_mean, rel=1e-12)
+    best = ok.loc[ok["roc_auc_mean"].idxmax()]
+    assert result.best.name == best["trial"]
+    assert result.best.values == {
+        "train.optimizer.lr": best["train.optimizer.lr"],
+        "evaluate.cv.folds": 2,
+    }
+    assert best["trial"] in (folder / "report.md").read_text(encoding="utf-8")
+
+    # `pknet runs` sets the trials side by side: what differs, and the metrics
+    trials = [str(folder / "trials" / name) for name in ok["trial"]]
+    listed = runner.invoke(app, ["runs", *trials, "--format", "csv"])
+    assert listed.exit_code == 0, listed.output
+    compared = pd.read_csv(io.StringIO(listed.output), float_precision="round_trip")
+    assert list(compared["run"]) == trials
+    assert list(compared["train.optimizer.lr"]) == list(ok["train.optimizer.lr"])
+    assert list(compared["roc_auc"]) == list(ok["roc_auc_mean"])
+    assert "seed" not in compared and "evaluate.cv.folds" not in compared  # the same in both
+    markdown = runner.invoke(app, ["runs", *trials])
+    assert markdown.exit_code == 0 and markdown.output.startswith("| run | name | spec_hash |")
+    refused = runner.invoke(app, ["runs", str(folder)])  # a sweep folder is not a run
+    assert refused.exit_code == 2 and "not a complete pknet run" in refused.output
+
+    # best.yaml is a complete spec that, run on its own, repeats the best trial
+    best_file = folder / "best.yaml"
+    assert load_spec(best_file).train.optimizer.lr == best["train.optimizer.lr"]
+    rerun = run(best_file, out=tmp_path / "rerun")
+    assert summary(rerun.run_dir) == summary(folder / "trials" / best["trial"])
+
+
+def test_an_optuna_sweep_runs_its_trials_within_the_ranges(
+    embedded_ray, write_sweep, tmp_path: Path
+) -> None:
+    result = run_sweep(write_sweep(OPTUNA), out=tmp_path / "sweep")
+    table = pd.read_csv(result.folder / "trials.csv", float_precision="round_trip")
+    assert len(table) == 4 and (table["status"] == "ok").all()
+    assert table["train.optimizer.lr"].between(1e-3, 1e-1).all()
+    assert set(table["model.layers[0].dropout"]) <= {0.0, 0.5}
+    assert table["train.optimizer.lr"].nunique() == 4  # TPE's draws, not one value repeated
+    for _, row in table.iterrows():
+        spec = load_spec(result.folder / "trials" / row["trial"] / "spec.resolved.yaml")
+        assert spec.train.optimizer.lr == row["train.optimizer.lr"]
+        assert spec.model.layers[0].dropout == row["model.layers[0].dropout"]
+    assert result.best.mean == table["roc_auc_mean"].max()
