@@ -88,3 +88,16 @@ def test_a_bad_value_is_a_located_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "spec.yaml:4:27: model.layers[0].q: Input should be greater than 0" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_more_samples_than_the_walks_can_number_is_a_located_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pknet.compiler.model.graph_model.MAX_NODES", 500)  # the data: 700 cells
+    result = runner.invoke(
+        app, ["run", str(EXAMPLE / "node2vec.yaml"), "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "node2vec.yaml" in result.output and "model.layers[0]" in result.output
+    assert "700 nodes; this layer takes at most 500" in result.output
+    assert not (tmp_path / "run").exists()

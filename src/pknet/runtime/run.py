@@ -323,6 +323,8 @@ def run_folds(
     network = program.network
     check_task(plan, dataset.task, embeds=program.model_kind.embeds)
     check_seeds(plan, program)
+    if plan.sample_graph is not None:
+        check_graph_size(program, len(dataset.samples))
     check_count_likelihood(plan, program.loss, dataset.x)
     splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
@@ -418,6 +420,20 @@ def check_seeds(plan: RunPlan, program: Program) -> None:
                 "fit: it draws nothing at random",
                 path="evaluate.seeds",
                 hint="remove `evaluate.seeds` (or set it to 1) for a `ridge` head",
+            )
+        )
+
+
+def check_graph_size(program: Program, n_samples: int) -> None:
+    """A graph over more samples than the model can number is refused before training."""
+    limit = None if program.shapes is None else program.shapes.graph_node_limit()
+    if limit is not None and n_samples > limit[0]:
+        raise RunError(
+            Problem(
+                f"the graph over the samples has {n_samples:,} nodes; this layer takes at most "
+                f"{limit[0]:,}",
+                path=limit[1],
+                hint="use a graph layer (`gcn`, `gat`) instead, or fewer samples",
             )
         )
 

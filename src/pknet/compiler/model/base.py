@@ -57,6 +57,11 @@ class AbstractModel(eqx.Module):
         """How many values the model gives per example for `n_features` inputs (the width the
         loss reads: logits, or a VAE's reconstruction)."""
 
+    def graph_node_limit(self) -> tuple[int, str] | None:
+        """The most samples a graph over the samples may have for this model, and the field
+        path of the layer that sets it; None without a limit."""
+        return None
+
 
 class AbstractLayerStack(AbstractModel):
     """A model kind whose parameters are those of its `layers`: its groups are `weights`,

@@ -23,6 +23,7 @@ from pknet.compiler.model.layers import DenseLayer
 from pknet.compiler.model.layers.chain import layer_keys
 from pknet.compiler.model.layers.graph import GatLayer, GcnLayer
 from pknet.compiler.model.layers.node2vec import Node2vecLayer
+from pknet.compiler.model.walks import MAX_NODES
 
 GraphLayer = GcnLayer | GatLayer
 
@@ -46,6 +47,10 @@ class SampleGraphModel(AbstractLayerStack):
     def n_prepared(self) -> int:
         """How many first layers `prepare` computes (a `node2vec` layer: 1, else 0)."""
         return int(isinstance(self.layers[0], Node2vecLayer))
+
+    def graph_node_limit(self) -> tuple[int, str] | None:
+        """A first `node2vec` layer numbers its (receiver, sender) pairs in int32."""
+        return (MAX_NODES, "model.layers[0]") if self.n_prepared else None
 
     def prepare(
         self,
