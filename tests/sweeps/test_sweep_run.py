@@ -127,3 +127,61 @@ def test_an_optuna_sweep_runs_its_trials_within_the_ranges(
         assert spec.train.optimizer.lr == row["train.optimizer.lr"]
         assert spec.model.layers[0].dropout == row["model.layers[0].dropout"]
     assert result.best.mean == table["roc_auc_mean"].max()
+
+
+NESTED = """\
+parameters:
+  train.optimizer.lr: [0.003, 0.3]
+search: grid
+metric: roc_auc
+mode: max
+selection: nested
+"""
+
+
+def test_nested_selection_searches_inside_each_outer_fold(
+    embedded_ray, write_sweep, tmp_path: Path
+) -> None:
+    path = write_sweep(NESTED)
+    result = run_sweep(path, out=tmp_path / "sweep")
+    folder = result.folder
+
+    # the reference: each choice run on every sample, outside the sweep; its folds are the
+    # outer folds, and its fold k scores a choice on outer fold k's test samples
+    lrs = [0.003, 0.3]
+    reference = [run(tmp_path / "base.yaml", {"train.optimizer.lr": lr}) for lr in lrs]
+    predictions = pd.read_csv(reference[0].run_dir / "predictions.csv")
+    tested = [set(predictions.loc[predictions["fold"] == k, "sample"]) for k in (0, 1)]
+    every = tested[0] | tested[1]
+
+    assert [o.fold for o in result.outer] == [0, 1]
+    for outer in result.outer:
+        k = outer.fold
+        assert len(outer.trials) == 2 and all(t.ok for t in outer.trials)
+        inner = {}
+        for trial in outer.trials:
+            trial_dir = folder / "folds" / str(k) / "trials" / trial.name
+            spec = load_spec(trial_dir / "spec.resolved.yaml")
+            assert set(spec.data.samples) == every - tested[k]  # the outer training samples
+            inner[trial.values["train.optimizer.lr"]] = summary(trial_dir)["roc_auc"]["mean"]
+        chosen = max(lrs, key=lambda lr: inner[lr])  # the better inner CV score
+        assert outer.chosen.values == {"train.optimizer.lr": chosen}
+        assert outer.chosen.mean == inner[chosen]
+        folds = reference[lrs.index(chosen)].metrics["folds"]
+        assert outer.score == pytest.approx(folds[k]["metrics"]["roc_auc"], rel=1e-12)
+        outer_run = folder / "outer" / outer.run
+        assert load_spec(outer_run / "spec.resolved.yaml").data.samples is None
+
+    table = pd.read_csv(folder / "nested.csv", float_precision="round_trip")
+    assert list(table["fold"]) == [0, 1]
+    assert list(table["outer_roc_auc"]) == [o.score for o in result.outer]
+    trials = pd.read_csv(folder / "trials.csv")
+    assert sorted(trials["fold"]) == [0, 0, 1, 1]
+    scores = [o.score for o in result.outer]
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    mean, sd = sum(scores) / 2, abs(scores[0] - scores[1]) / 2**0.5
+    assert f"Outer score: roc_auc {mean:.4f} ± {sd:.4f} over 2 outer folds" in text
+    assert (
+        load_spec(folder / "best.yaml").train.optimizer.lr
+        == result.best.values["train.optimizer.lr"]
+    )

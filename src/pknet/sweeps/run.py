@@ -6,20 +6,26 @@ staging folder, it appears only when every trial has ended and the summary is wr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pandas as pd
 
 from pknet.io.output_folder import OutputFolder, OutputKind
 from pknet.specs.sweep import Sweep, load_sweep
 from pknet.sweeps.cluster import ray_session
+from pknet.sweeps.nested import OuterFold, run_nested
 from pknet.sweeps.outputs import (
     BEST_FILE,
+    NESTED_FILE,
     REPORT_FILE,
     TRIALS_DIR,
     TRIALS_FILE,
     best_spec,
     best_trial,
+    most_chosen,
+    nested_table,
     report,
     trials_table,
 )
@@ -31,11 +37,13 @@ SWEEP_FILE = "sweep.yaml"  # a copy of the sweep file as given
 
 @dataclass(frozen=True)
 class SweepResult:
-    """Where a sweep was written, its trials and the best of them."""
+    """Where a sweep was written, its trials and the best of them (nested selection: the
+    parameters most outer folds chose, and each outer fold's search)."""
 
     folder: Path
     trials: list[TrialRecord]
     best: TrialRecord
+    outer: list[OuterFold] = field(default_factory=list)
 
 
 def default_sweep_dir(root: Path, sweep: Sweep) -> Path:
@@ -58,15 +66,26 @@ def run_sweep(
     loaded = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
     target = Path(out) if out is not None else default_sweep_dir(Path(root), loaded)
     with OutputFolder(target, SWEEP_OUTPUT, overwrite=overwrite) as folder:
+        outer: list[OuterFold] = []
         with ray_session(address, cpus):
-            records = run_trials(loaded, folder.staging / TRIALS_DIR)
-        best = best_trial(loaded, records)
-        table = trials_table(loaded, records)
+            if loaded.settings.selection == "nested":
+                outer = run_nested(loaded, folder.staging)
+            else:
+                records = run_trials(loaded, folder.staging / TRIALS_DIR)
+        if outer:
+            records = [r for o in outer for r in o.trials]
+            best = most_chosen(outer)
+            table = pd.concat([trials_table(loaded, o.trials, o.fold) for o in outer])
+        else:
+            best = best_trial(loaded, records)
+            table = trials_table(loaded, records)
         with folder.writing() as staging:
             (staging / SWEEP_FILE).write_bytes(loaded.file.read_bytes())
             table.to_csv(staging / TRIALS_FILE, index=False)
             (staging / BEST_FILE).write_text(
                 best_spec(loaded, best, folder.target), encoding="utf-8"
             )
-            (staging / REPORT_FILE).write_text(report(loaded, table, best), encoding="utf-8")
-        return SweepResult(folder.commit(), records, best)
+            if outer:
+                nested_table(loaded, outer).to_csv(staging / NESTED_FILE, index=False)
+            (staging / REPORT_FILE).write_text(report(loaded, table, best, outer), encoding="utf-8")
+        return SweepResult(folder.commit(), records, best, outer)

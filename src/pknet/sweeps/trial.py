@@ -1,5 +1,6 @@
 """One trial, as Ray Tune runs it in a worker: an ordinary `pknet.api.run` into the sweep's
-`trials/<trial id>` folder, reporting the metric's mean and sd over the folds."""
+`trials/<trial id>` folder (with `fixed`: overrides every trial of the search shares), reporting
+the metric's mean and sd over the folds."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def run_trial(
     *,
     base_file: Path,
     parameters: list[SearchParameter],
+    fixed: dict[str, Any],
     trials_dir: Path,
     metric: str,
 ) -> None:
@@ -36,7 +38,7 @@ def run_trial(
     trial = tune.get_context().get_trial_id()
     start = perf_counter()
     try:
-        result = run(base_file, overrides(parameters, config), out=trials_dir / trial)
+        result = run(base_file, {**fixed, **overrides(parameters, config)}, out=trials_dir / trial)
     except PknetError as exc:
         raise TrialFailed(exc.format()) from None
     summary = result.metrics["summary"][metric]

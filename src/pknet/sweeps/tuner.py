@@ -32,9 +32,12 @@ class TrialRecord:
         return self.error is None
 
 
-def run_trials(sweep: Sweep, trials_dir: Path) -> list[TrialRecord]:
+def run_trials(
+    sweep: Sweep, trials_dir: Path, fixed: dict[str, Any] | None = None
+) -> list[TrialRecord]:
     """Run every trial of `sweep` on the current Ray session (see `ray_session`); each writes
-    its run directory to `trials_dir/<trial id>`. Failed trials are recorded, not raised."""
+    its run directory to `trials_dir/<trial id>`, with the overrides `fixed` beside its own
+    values. Failed trials are recorded, not raised."""
     # Ctrl-C stays pknet's (`pknet.interrupts`): it stops the sweep and nothing is written,
     # where Tune's own handler would end the trials and let the sweep finish as if complete
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
@@ -54,6 +57,7 @@ def run_trials(sweep: Sweep, trials_dir: Path) -> list[TrialRecord]:
             run_trial,
             base_file=sweep.base_file,
             parameters=parameters,
+            fixed=fixed or {},
             trials_dir=trials_dir,
             metric=settings.metric,
         ),
