@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pknet.api import run
+from pknet.api import cv_folds, run
 from pknet.cli import app
 from pknet.io.output_folder import require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT
@@ -67,6 +67,9 @@ def test_a_grid_sweep_records_every_trial_and_its_best(
     folder = result.folder
     marker = require_complete(folder, SWEEP_OUTPUT)
     assert {"trials.csv", "best.yaml", "report.md", "sweep.yaml"} <= set(marker.files)
+    figures = {"figures/metric_vs_train.optimizer.lr.png", "figures/progress.png"}
+    assert figures <= set(marker.files)
+    assert "![progress](figures/progress.png)" in (folder / "report.md").read_text("utf-8")
     table = pd.read_csv(folder / "trials.csv", float_precision="round_trip")
     assert len(table) == 4
     assert set(zip(table["train.optimizer.lr"], table["evaluate.cv.folds"], strict=True)) == {
@@ -146,13 +149,9 @@ def test_nested_selection_searches_inside_each_outer_fold(
     result = run_sweep(path, out=tmp_path / "sweep")
     folder = result.folder
 
-    # the reference: each choice run on every sample, outside the sweep; its folds are the
-    # outer folds, and its fold k scores a choice on outer fold k's test samples
+    # the outer folds, as an ordinary run of the base spec splits every sample
+    folds = cv_folds(tmp_path / "base.yaml")
     lrs = [0.003, 0.3]
-    reference = [run(tmp_path / "base.yaml", {"train.optimizer.lr": lr}) for lr in lrs]
-    predictions = pd.read_csv(reference[0].run_dir / "predictions.csv")
-    tested = [set(predictions.loc[predictions["fold"] == k, "sample"]) for k in (0, 1)]
-    every = tested[0] | tested[1]
 
     assert [o.fold for o in result.outer] == [0, 1]
     for outer in result.outer:
@@ -162,15 +161,19 @@ def test_nested_selection_searches_inside_each_outer_fold(
         for trial in outer.trials:
             trial_dir = folder / "folds" / str(k) / "trials" / trial.name
             spec = load_spec(trial_dir / "spec.resolved.yaml")
-            assert set(spec.data.samples) == every - tested[k]  # the outer training samples
+            assert spec.data.samples == folds[k][0]  # the outer training samples only
             inner[trial.values["train.optimizer.lr"]] = summary(trial_dir)["roc_auc"]["mean"]
         chosen = max(lrs, key=lambda lr: inner[lr])  # the better inner CV score
         assert outer.chosen.values == {"train.optimizer.lr": chosen}
         assert outer.chosen.mean == inner[chosen]
-        folds = reference[lrs.index(chosen)].metrics["folds"]
-        assert outer.score == pytest.approx(folds[k]["metrics"]["roc_auc"], rel=1e-12)
+        # scored by fold k of a run of the chosen values on every sample: trained on the
+        # outer training samples, tested on the outer test samples
         outer_run = folder / "outer" / outer.run
-        assert load_spec(outer_run / "spec.resolved.yaml").data.samples is None
+        assert load_spec(outer_run / "spec.resolved.yaml").train.optimizer.lr == chosen
+        predictions = pd.read_csv(outer_run / "predictions.csv")
+        assert list(predictions.loc[predictions["fold"] == k, "sample"]) == folds[k][1]
+        metrics = json.loads((outer_run / "metrics.json").read_text(encoding="utf-8"))
+        assert outer.score == metrics["folds"][k]["metrics"]["roc_auc"]
 
     table = pd.read_csv(folder / "nested.csv", float_precision="round_trip")
     assert list(table["fold"]) == [0, 1]

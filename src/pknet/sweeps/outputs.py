@@ -27,7 +27,7 @@ NESTED_FILE = "nested.csv"  # nested selection: each outer fold's choice and sco
 STATUS_OK, STATUS_ERROR = "ok", "error"
 
 
-def _cell(value: Any) -> Any:
+def table_cell(value: Any) -> Any:
     """A parameter value as a table cell: numbers and text as they are, anything else as JSON."""
     return value if isinstance(value, str | int | float | bool) else json.dumps(value)
 
@@ -43,7 +43,7 @@ def trials_table(
             **({} if fold is None else {"fold": fold}),
             "trial": r.name,
             "status": STATUS_OK if r.ok else STATUS_ERROR,
-            **{path: _cell(value) for path, value in r.values.items()},
+            **{path: table_cell(value) for path, value in r.values.items()},
             f"{metric}_mean": r.mean,
             f"{metric}_sd": r.sd,
             "seconds": r.seconds,
@@ -81,7 +81,7 @@ def nested_table(sweep: Sweep, outer: Sequence[OuterFold]) -> pd.DataFrame:
         {
             "fold": o.fold,
             "trial": o.chosen.name,
-            **{path: _cell(value) for path, value in o.chosen.values.items()},
+            **{path: table_cell(value) for path, value in o.chosen.values.items()},
             f"inner_{metric}_mean": o.chosen.mean,
             f"inner_{metric}_sd": o.chosen.sd,
             f"outer_{metric}": o.score,
@@ -99,10 +99,14 @@ def most_chosen(outer: Sequence[OuterFold]) -> TrialRecord:
 
 
 def report(
-    sweep: Sweep, table: pd.DataFrame, best: TrialRecord, outer: Sequence[OuterFold] = ()
+    sweep: Sweep,
+    table: pd.DataFrame,
+    best: TrialRecord,
+    outer: Sequence[OuterFold] = (),
+    figures: Sequence[str] = (),
 ) -> str:
     """`report.md`: the settings; the best trial, or (nested) the outer score and the choice of
-    each outer fold; every trial ranked."""
+    each outer fold; the figures (paths relative to the sweep folder); every trial ranked."""
     settings = sweep.settings
     metric = settings.metric
     ok = table[table["status"] == STATUS_OK].sort_values(
@@ -122,6 +126,7 @@ def report(
         f"- selection: {settings.selection}",
         "",
         *(_nested_section(sweep, outer, best) if outer else _best_section(metric, best)),
+        *(["## Figures", "", *[f"![{Path(f).stem}]({f})" for f in figures], ""] if figures else []),
         "## Trials",
         "",
         markdown_table(ok.drop(columns=["status", "error"])),

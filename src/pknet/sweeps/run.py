@@ -15,6 +15,7 @@ import pandas as pd
 from pknet.io.output_folder import OutputFolder, OutputKind
 from pknet.specs.sweep import Sweep, load_sweep
 from pknet.sweeps.cluster import ray_session
+from pknet.sweeps.figures import FIGURES_DIR, write_figures
 from pknet.sweeps.nested import OuterFold, run_nested
 from pknet.sweeps.outputs import (
     BEST_FILE,
@@ -29,6 +30,7 @@ from pknet.sweeps.outputs import (
     report,
     trials_table,
 )
+from pknet.sweeps.space import search_parameters
 from pknet.sweeps.tuner import TrialRecord, run_trials
 
 SWEEP_OUTPUT = OutputKind(kind="sweep", marker="sweep.json")
@@ -80,12 +82,30 @@ def run_sweep(
             best = best_trial(loaded, records)
             table = trials_table(loaded, records)
         with folder.writing() as staging:
-            (staging / SWEEP_FILE).write_bytes(loaded.file.read_bytes())
-            table.to_csv(staging / TRIALS_FILE, index=False)
-            (staging / BEST_FILE).write_text(
-                best_spec(loaded, best, folder.target), encoding="utf-8"
-            )
-            if outer:
-                nested_table(loaded, outer).to_csv(staging / NESTED_FILE, index=False)
-            (staging / REPORT_FILE).write_text(report(loaded, table, best, outer), encoding="utf-8")
+            _write_summary(loaded, staging, folder.target, table, best, outer)
         return SweepResult(folder.commit(), records, best, outer)
+
+
+def _write_summary(
+    sweep: Sweep,
+    staging: Path,
+    target: Path,
+    table: pd.DataFrame,
+    best: TrialRecord,
+    outer: list[OuterFold],
+) -> None:
+    """The files beside the trials: the sweep file, trials.csv, best.yaml (its paths relative
+    to `target`), nested.csv, the figures and report.md."""
+    settings = sweep.settings
+    (staging / SWEEP_FILE).write_bytes(sweep.file.read_bytes())
+    table.to_csv(staging / TRIALS_FILE, index=False)
+    (staging / BEST_FILE).write_text(best_spec(sweep, best, target), encoding="utf-8")
+    if outer:
+        nested_table(sweep, outer).to_csv(staging / NESTED_FILE, index=False)
+    parameters = search_parameters(settings)
+    figures = write_figures(
+        table, parameters, settings.metric, settings.mode, staging / FIGURES_DIR
+    )
+    shown = [path.relative_to(staging).as_posix() for path in figures]
+    text = report(sweep, table, best, outer, shown)
+    (staging / REPORT_FILE).write_text(text, encoding="utf-8")
