@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,11 +19,13 @@ from typer.testing import CliRunner
 
 from pknet.api import cv_folds, run
 from pknet.cli import app
+from pknet.errors import SweepError
 from pknet.io.output_folder import require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT
 from pknet.specs import load_spec
 from pknet.sweeps import run_sweep
 from pknet.sweeps.cluster import ray_session
+from pknet.sweeps.progress import work_folder
 from pknet.sweeps.run import SWEEP_OUTPUT
 
 runner = CliRunner()
@@ -188,3 +195,52 @@ def test_nested_selection_searches_inside_each_outer_fold(
         load_spec(folder / "best.yaml").train.optimizer.lr
         == result.best.values["train.optimizer.lr"]
     )
+
+
+RESUMED = """\
+parameters:
+  train.optimizer.lr: [0.01, 0.03, 0.1]
+search: grid
+metric: roc_auc
+mode: max
+max_concurrent: 1
+"""
+
+
+def test_an_interrupted_sweep_resumes_keeping_its_finished_trials(
+    embedded_ray, write_sweep, tmp_path: Path
+) -> None:
+    path, out = write_sweep(RESUMED), tmp_path / "sweep"
+    work = work_folder(out)
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "pknet", "sweep", str(path), "--out", str(out), "--cpus", "1"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(work.glob("trials/*/run.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGINT)  # Ctrl-C once a trial has finished
+    _, stderr = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, stderr[-3000:]
+    assert f"--resume {out}" in stderr and not out.exists()
+    finished = {p.parent.name: p.read_bytes() for p in work.glob("trials/*/run.json")}
+    assert finished
+
+    with pytest.raises(SweepError, match="an interrupted sweep is here"):
+        run_sweep(path, out=out)  # not without --resume
+    with pytest.raises(SweepError, match="no interrupted sweep to resume"):
+        run_sweep(path, out=tmp_path / "elsewhere", resume=True)
+
+    result = run_sweep(path, out=out, resume=True)
+    assert not work.exists()
+    table = pd.read_csv(out / "trials.csv", float_precision="round_trip")
+    assert sorted(table["train.optimizer.lr"]) == [0.01, 0.03, 0.1]
+    assert (table["status"] == "ok").all() and len(result.trials) == 3
+    for name, marker in finished.items():  # kept as they were, not run again
+        assert (out / "trials" / name / "run.json").read_bytes() == marker
+    for row in table.itertuples():
+        require_complete(out / "trials" / row.trial, RUN_OUTPUT)
+        assert summary(out / "trials" / row.trial)["roc_auc"]["mean"] == row.roc_auc_mean

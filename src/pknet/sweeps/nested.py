@@ -20,6 +20,7 @@ import numpy as np
 from pknet.errors import Problem, SweepError
 from pknet.specs.sweep import Sweep
 from pknet.sweeps.outputs import best_trial
+from pknet.sweeps.trial import run_once
 from pknet.sweeps.tuner import TrialRecord, run_trials
 
 FOLDS_DIR, OUTER_DIR = "folds", "outer"
@@ -38,15 +39,17 @@ class OuterFold:
     run: str
 
 
-def run_nested(sweep: Sweep, folder: Path) -> list[OuterFold]:
-    """Search on each outer fold's training samples (trials in `folder/folds/<k>/trials`), then
-    run each distinct choice on every sample (`folder/outer/<j>`) to score it per fold."""
+def run_nested(sweep: Sweep, folder: Path, storage: Path) -> list[OuterFold]:
+    """Search on each outer fold's training samples (trials in `folder/folds/<k>/trials`, Tune's
+    state in `storage/fold-<k>`), then run each distinct choice on every sample
+    (`folder/outer/<j>`) to score it per fold."""
     from pknet.api import cv_folds
 
     folds = cv_folds(sweep.base_file)
     searched = []
     for k, (train, _) in enumerate(folds):
-        trials = run_trials(sweep, folder / FOLDS_DIR / str(k) / "trials", {SAMPLES: train})
+        trials_dir = folder / FOLDS_DIR / str(k) / "trials"
+        trials = run_trials(sweep, trials_dir, storage / f"fold-{k}", {SAMPLES: train})
         searched.append((trials, best_trial(sweep, trials)))
     runs = list(dict.fromkeys(_key(chosen.values) for _, chosen in searched))
     scores = _outer_scores(sweep, [json.loads(key) for key in runs], folder / OUTER_DIR)
@@ -79,9 +82,7 @@ def _outer_scores(sweep: Sweep, choices: list[dict[str, Any]], folder: Path) -> 
 
 
 def _fold_scores(base_file: Path, values: dict[str, Any], out: Path, metric: str) -> list[float]:
-    from pknet.api import run
-
-    folds = run(base_file, values, out=out).metrics["folds"]
+    folds = run_once(base_file, values, out)["folds"]
     n_folds = 1 + max(fold["fold"] for fold in folds)
     return [
         float(np.mean([f["metrics"][metric] for f in folds if f["fold"] == k]))

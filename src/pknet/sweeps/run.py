@@ -1,7 +1,8 @@
 """`run_sweep`: a sweep file -> a sweep folder of trial run directories and their summary.
 
-The sweep folder is an output folder like a run's (see `pknet.io.output_folder`): built in a
-staging folder, it appears only when every trial has ended and the summary is written.
+The sweep folder is an output folder like a run's (see `pknet.io.output_folder`): it appears only
+when every trial has ended and the summary is written. The trials run in a work folder beside it
+that an interrupted sweep keeps for `--resume` (`pknet.sweeps.progress`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pknet.io.output_folder import OutputFolder, OutputKind
 from pknet.specs.sweep import Sweep, load_sweep
 from pknet.sweeps.cluster import ray_session
 from pknet.sweeps.figures import FIGURES_DIR, write_figures
-from pknet.sweeps.nested import OuterFold, run_nested
+from pknet.sweeps.nested import FOLDS_DIR, OUTER_DIR, OuterFold, run_nested
 from pknet.sweeps.outputs import (
     BEST_FILE,
     NESTED_FILE,
@@ -30,6 +31,7 @@ from pknet.sweeps.outputs import (
     report,
     trials_table,
 )
+from pknet.sweeps.progress import TUNE_DIR, move_results, open_work
 from pknet.sweeps.space import search_parameters
 from pknet.sweeps.tuner import TrialRecord, run_trials
 
@@ -62,18 +64,22 @@ def run_sweep(
     address: str | None = None,
     cpus: int | None = None,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> SweepResult:
     """Validate the sweep (every value against the base spec), run its trials on Ray (this
-    process's session, an embedded one, or the cluster at `address`), write the sweep folder."""
+    process's session, an embedded one, or the cluster at `address`), write the sweep folder.
+    With `resume`, continue the interrupted sweep at `out` (see `pknet.sweeps.progress`)."""
     loaded = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
     target = Path(out) if out is not None else default_sweep_dir(Path(root), loaded)
     with OutputFolder(target, SWEEP_OUTPUT, overwrite=overwrite) as folder:
+        work = open_work(folder.target, loaded.file, resume=resume, overwrite=overwrite)
         outer: list[OuterFold] = []
         with ray_session(address, cpus):
             if loaded.settings.selection == "nested":
-                outer = run_nested(loaded, folder.staging)
+                outer = run_nested(loaded, work, work / TUNE_DIR)
             else:
-                records = run_trials(loaded, folder.staging / TRIALS_DIR)
+                records = run_trials(loaded, work / TRIALS_DIR, work / TUNE_DIR / "search")
+        move_results(work, folder.staging, (TRIALS_DIR, FOLDS_DIR, OUTER_DIR))
         if outer:
             records = [r for o in outer for r in o.trials]
             best = most_chosen(outer)
