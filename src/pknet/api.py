@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # JAX, the model and the runtime load when a run or predictio
     import jax
     import pandas as pd
 
+    from pknet.compiler.dataset import Dataset
     from pknet.runtime.run import RunOutcome
     from pknet.runtime.train import EpochCallback
 
@@ -84,7 +85,6 @@ def train_and_evaluate(
 ) -> RunOutcome:
     """The pipeline without writing: compile the network, read the dataset, build the program
     and the run plan, then cross-validate, evaluate and explain in the runtime."""
-    from pknet.compiler.dataset import load_dataset
     from pknet.compiler.model.feature_graph import feature_graph
     from pknet.compiler.model.program import build_program
     from pknet.compiler.model.run_plan import build_run_plan
@@ -94,8 +94,7 @@ def train_and_evaluate(
     with located(loaded):
         start = perf_counter()
         plan = build_run_plan(loaded)
-        network = compile_network(loaded) if loaded.network is not None else None
-        dataset = load_dataset(loaded, network.input_columns if network else None, network)
+        network, dataset = _network_and_dataset(loaded)
         program = build_program(
             loaded,
             network,
@@ -108,6 +107,30 @@ def train_and_evaluate(
         return run_folds(
             program, plan, dataset, on_epoch=on_epoch, log=log, compile_s=perf_counter() - start
         )
+
+
+def _network_and_dataset(spec: Spec) -> tuple[CompiledNetwork | None, Dataset]:
+    from pknet.compiler.dataset import load_dataset
+
+    network = compile_network(spec) if spec.network is not None else None
+    return network, load_dataset(spec, network.input_columns if network else None, network)
+
+
+def cv_folds(
+    spec: Spec | str | Path, overrides: Overrides = ()
+) -> list[tuple[list[str], list[str]]]:
+    """The sample ids of each cross-validation fold's training and test rows, as `run` splits
+    them (without training anything)."""
+    from pknet.compiler.model.run_plan import build_run_plan
+    from pknet.runtime.splits import make_splits
+
+    loaded = _spec(spec, overrides)
+    with located(loaded):
+        plan = build_run_plan(loaded)
+        _, dataset = _network_and_dataset(loaded)
+        splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
+    samples = dataset.samples
+    return [([samples[i] for i in s.train], [samples[i] for i in s.test]) for s in splits]
 
 
 @contextlib.contextmanager

@@ -21,7 +21,14 @@ from rich.text import Text
 
 import pknet
 from pknet import interrupts
-from pknet.errors import EXIT_USER_ERROR, Location, OutputError, PknetError, Problem
+from pknet.errors import (
+    EXIT_USER_ERROR,
+    Location,
+    OutputError,
+    PknetError,
+    Problem,
+    SweepError,
+)
 from pknet.io.atomic import write_text_atomic
 from pknet.specs import Spec, load_spec, render_spec, summarize
 
@@ -268,6 +275,13 @@ def sweep(
         bool,
         typer.Option("--overwrite", help="Replace an earlier sweep at --out."),
     ] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue the interrupted sweep of this folder (its finished trials are kept).",
+        ),
+    ] = None,
 ) -> None:
     """Run many variants of a spec on Ray Tune (grid, random or Optuna search); write every
     trial's run directory, trials.csv, best.yaml and report.md."""
@@ -282,9 +296,33 @@ def sweep(
                 Text(f"ok {sweep_file}  {count} parameters over {loaded.base.name}"), markup=False
             )
             return
+        if resume is not None and out is not None:
+            raise SweepError(
+                Problem(
+                    "--resume names the sweep folder to continue",
+                    Location("--out"),
+                    hint="leave out --out",
+                )
+            )
         from pknet.sweeps import run_sweep
+        from pknet.sweeps.run import default_sweep_dir
 
-        result = run_sweep(loaded, out=out, address=address, cpus=cpus, overwrite=overwrite)
+        target = resume or out or default_sweep_dir(Path("runs"), loaded)
+        try:
+            result = run_sweep(
+                loaded,
+                out=target,
+                address=address,
+                cpus=cpus,
+                overwrite=overwrite,
+                resume=resume is not None,
+            )
+        except KeyboardInterrupt:
+            err.print(
+                Text(f"the finished trials are kept: `pknet sweep {sweep_file} --resume {target}`"),
+                markup=False,
+            )
+            raise
     _warnings(caught)
     metric = loaded.settings.metric
     failed = sum(not t.ok for t in result.trials)

@@ -159,6 +159,29 @@ def test_label_file_joins_part_of_the_samples(tmp_path: Path) -> None:
     assert ds.join.dropped[0] == pd.read_csv(CSV_ROWS, index_col=0).index[3]
 
 
+def test_listed_samples_are_the_only_ones_read(tmp_path: Path) -> None:
+    table = pd.read_csv(CSV_ROWS, index_col=0)
+    labels = pd.read_csv(LABELS, index_col=0)["TCR"].dropna()
+    labelled = [s for s in table.index if s in labels.index]
+    listed = labelled[12:3:-2]  # in reverse order: rows keep the file's order
+    data = (
+        f"  expression: {{file: {CSV_ROWS}}}\n  target: {{file: {LABELS}, column: TCR}}\n"
+        f"  samples: [{', '.join(listed)}]\n"
+    )
+    ds = load(tmp_path, data)
+    assert list(ds.samples) == listed[::-1]
+    assert ds.join.counts() == {"read": 5, "labelled": 5, "used": 5}
+    np.testing.assert_array_equal(ds.x, table.loc[listed[::-1]].to_numpy(np.float32))
+    np.testing.assert_array_equal(ds.y, labels[listed[::-1]].to_numpy(np.int64))
+    unknown = data.replace(f"[{listed[0]},", "[nobody-1,")
+    assert "1 listed sample(s) are not in pbmc68k_raw_40x50.csv, e.g. nobody-1" in failure(
+        tmp_path, unknown
+    )
+    twice = data.replace(f"[{listed[0]},", f"[{listed[1]},")
+    with pytest.raises(SpecError, match="is listed twice"):
+        spec(tmp_path, twice)
+
+
 def test_labels_that_join_no_sample(tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text("".join(LABELS.read_text().splitlines(keepends=True)[:6]))

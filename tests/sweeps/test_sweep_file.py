@@ -100,7 +100,12 @@ def test_choices_are_searched_by_index_and_ranges_by_value(write_sweep) -> None:
         (GOOD.replace("{log_uniform", "{log_unifrom"), ":4:3", "a sweep parameter takes"),
         (GOOD.replace("gpu: 0", "gpus: 0"), ":12:21", "did you mean `gpu`"),
         (GOOD.replace("mode: max", "mode: maximum"), ":11:7", "did you mean `max`"),
-        (GOOD + "selection: nested\n", ":14:12", "expected one of: cv"),
+        (GOOD + "selection: nested_cv\n", ":14:12", "expected one of: cv, nested"),
+        (  # nested selection keeps the outer folds: nothing that decides them may vary
+            GOOD.replace("train.epochs:", "evaluate.cv.folds:") + "selection: nested\n",
+            ":7:3",
+            "`evaluate.cv` decides them",
+        ),
     ],
 )
 def test_a_mistake_names_its_line_in_the_sweep_file(write_sweep, body, where, words) -> None:

@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pknet.api import run
+from pknet.api import cv_folds, run
 from pknet.cli import app
+from pknet.errors import SweepError
 from pknet.io.output_folder import require_complete
 from pknet.runtime.artifacts import RUN_OUTPUT
 from pknet.specs import load_spec
 from pknet.sweeps import run_sweep
 from pknet.sweeps.cluster import ray_session
+from pknet.sweeps.progress import work_folder
 from pknet.sweeps.run import SWEEP_OUTPUT
 
 runner = CliRunner()
@@ -67,6 +74,9 @@ def test_a_grid_sweep_records_every_trial_and_its_best(
     folder = result.folder
     marker = require_complete(folder, SWEEP_OUTPUT)
     assert {"trials.csv", "best.yaml", "report.md", "sweep.yaml"} <= set(marker.files)
+    figures = {"figures/metric_vs_train.optimizer.lr.png", "figures/progress.png"}
+    assert figures <= set(marker.files)
+    assert "![progress](figures/progress.png)" in (folder / "report.md").read_text("utf-8")
     table = pd.read_csv(folder / "trials.csv", float_precision="round_trip")
     assert len(table) == 4
     assert set(zip(table["train.optimizer.lr"], table["evaluate.cv.folds"], strict=True)) == {
@@ -127,3 +137,110 @@ def test_an_optuna_sweep_runs_its_trials_within_the_ranges(
         assert spec.train.optimizer.lr == row["train.optimizer.lr"]
         assert spec.model.layers[0].dropout == row["model.layers[0].dropout"]
     assert result.best.mean == table["roc_auc_mean"].max()
+
+
+NESTED = """\
+parameters:
+  train.optimizer.lr: [0.003, 0.3]
+search: grid
+metric: roc_auc
+mode: max
+selection: nested
+"""
+
+
+def test_nested_selection_searches_inside_each_outer_fold(
+    embedded_ray, write_sweep, tmp_path: Path
+) -> None:
+    path = write_sweep(NESTED)
+    result = run_sweep(path, out=tmp_path / "sweep")
+    folder = result.folder
+
+    # the outer folds, as an ordinary run of the base spec splits every sample
+    folds = cv_folds(tmp_path / "base.yaml")
+    lrs = [0.003, 0.3]
+
+    assert [o.fold for o in result.outer] == [0, 1]
+    for outer in result.outer:
+        k = outer.fold
+        assert len(outer.trials) == 2 and all(t.ok for t in outer.trials)
+        inner = {}
+        for trial in outer.trials:
+            trial_dir = folder / "folds" / str(k) / "trials" / trial.name
+            spec = load_spec(trial_dir / "spec.resolved.yaml")
+            assert spec.data.samples == folds[k][0]  # the outer training samples only
+            inner[trial.values["train.optimizer.lr"]] = summary(trial_dir)["roc_auc"]["mean"]
+        chosen = max(lrs, key=lambda lr: inner[lr])  # the better inner CV score
+        assert outer.chosen.values == {"train.optimizer.lr": chosen}
+        assert outer.chosen.mean == inner[chosen]
+        # scored by fold k of a run of the chosen values on every sample: trained on the
+        # outer training samples, tested on the outer test samples
+        outer_run = folder / "outer" / outer.run
+        assert load_spec(outer_run / "spec.resolved.yaml").train.optimizer.lr == chosen
+        predictions = pd.read_csv(outer_run / "predictions.csv")
+        assert list(predictions.loc[predictions["fold"] == k, "sample"]) == folds[k][1]
+        metrics = json.loads((outer_run / "metrics.json").read_text(encoding="utf-8"))
+        assert outer.score == metrics["folds"][k]["metrics"]["roc_auc"]
+
+    table = pd.read_csv(folder / "nested.csv", float_precision="round_trip")
+    assert list(table["fold"]) == [0, 1]
+    assert list(table["outer_roc_auc"]) == [o.score for o in result.outer]
+    trials = pd.read_csv(folder / "trials.csv")
+    assert sorted(trials["fold"]) == [0, 0, 1, 1]
+    scores = [o.score for o in result.outer]
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    mean, sd = sum(scores) / 2, abs(scores[0] - scores[1]) / 2**0.5
+    assert f"Outer score: roc_auc {mean:.4f} ± {sd:.4f} over 2 outer folds" in text
+    assert (
+        load_spec(folder / "best.yaml").train.optimizer.lr
+        == result.best.values["train.optimizer.lr"]
+    )
+
+
+RESUMED = """\
+parameters:
+  train.optimizer.lr: [0.01, 0.03, 0.1]
+search: grid
+metric: roc_auc
+mode: max
+max_concurrent: 1
+"""
+
+
+def test_an_interrupted_sweep_resumes_keeping_its_finished_trials(
+    embedded_ray, write_sweep, tmp_path: Path
+) -> None:
+    path, out = write_sweep(RESUMED), tmp_path / "sweep"
+    work = work_folder(out)
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "pknet", "sweep", str(path), "--out", str(out), "--cpus", "1"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(work.glob("trials/*/run.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGINT)  # Ctrl-C once a trial has finished
+    _, stderr = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, stderr[-3000:]
+    assert f"--resume {out}" in stderr and not out.exists()
+    finished = {p.parent.name: p.read_bytes() for p in work.glob("trials/*/run.json")}
+    assert finished
+
+    with pytest.raises(SweepError, match="an interrupted sweep is here"):
+        run_sweep(path, out=out)  # not without --resume
+    with pytest.raises(SweepError, match="no interrupted sweep to resume"):
+        run_sweep(path, out=tmp_path / "elsewhere", resume=True)
+
+    result = run_sweep(path, out=out, resume=True)
+    assert not work.exists()
+    table = pd.read_csv(out / "trials.csv", float_precision="round_trip")
+    assert sorted(table["train.optimizer.lr"]) == [0.01, 0.03, 0.1]
+    assert (table["status"] == "ok").all() and len(result.trials) == 3
+    for name, marker in finished.items():  # kept as they were, not run again
+        assert (out / "trials" / name / "run.json").read_bytes() == marker
+    for row in table.itertuples():
+        require_complete(out / "trials" / row.trial, RUN_OUTPUT)
+        assert summary(out / "trials" / row.trial)["roc_auc"]["mean"] == row.roc_auc_mean

@@ -1,11 +1,11 @@
 """The dataset a program trains on: the model's input columns, the encoded target, the join.
 
-`load_dataset` reads the expression matrix (only the columns the model uses), finds each
-sample's label (an AnnData `obs` column or a label file joined on sample ids), drops unlabelled
-samples (with a warning that says how many and why), applies the missing-value policy and the
-per-sample transforms (`log1p`, `normalize_total`), and encodes the target. Transforms that
-learn statistics (`standardize`, mean imputation) are fitted per training fold in
-`pknet.runtime.transforms`.
+`load_dataset` reads the expression matrix (only the columns the model uses; only the samples
+`data.samples` lists, when it lists any), finds each sample's label (an AnnData `obs` column or a
+label file joined on sample ids), drops unlabelled samples (with a warning that says how many
+and why), applies the missing-value policy and the per-sample transforms (`log1p`,
+`normalize_total`), and encodes the target. Transforms that learn statistics (`standardize`,
+mean imputation) are fitted per training fold in `pknet.runtime.transforms`.
 
 Target encoding:
 - `positive: [...]` -> binary one vs rest, `classes == ("other", "positive")`, code 1 = listed.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -153,6 +153,7 @@ def load_dataset(
                 "check the file, and `orientation` (samples as rows or as columns)",
             )
         )
+    matrix = _listed_samples(spec, matrix, path)
     targets: tuple[str, ...] = ()
     if target_columns is not None:
         y, targets, join = _feature_targets(spec, path, matrix, target_columns)
@@ -191,6 +192,30 @@ def load_dataset(
         n_missing=n_missing,
         targets=targets,
     )
+
+
+def _listed_samples(spec: Spec, matrix: Matrix, path: Path) -> Matrix:
+    """The rows of `matrix` that `data.samples` lists, in file order (all without the list)."""
+    listed = spec.data.samples
+    if listed is None:
+        return matrix
+    index = pd.Index(matrix.samples)
+    rows = index.get_indexer(listed)
+    absent = [sample for sample, row in zip(listed, rows, strict=True) if row < 0]
+    if absent:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "samples"),
+                f"{len(absent)} listed sample(s) are not in {path.name}, e.g. "
+                f"{', '.join(absent[:EXAMPLES])}",
+                f"list ids of the data file, like {', '.join(matrix.samples[:EXAMPLES])}",
+            )
+        )
+    rows = np.sort(rows)
+    obs = None if matrix.obs is None else matrix.obs.iloc[rows]
+    samples = tuple(matrix.samples[i] for i in rows)
+    return replace(matrix, values=matrix.values[rows], samples=samples, obs=obs)
 
 
 def _check_finite_targets(spec: Spec, y: np.ndarray, samples: Sequence[str]) -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 MAX_LEGEND_FOLDS = 10  # more folds (leave-one-out) would fill the figure with the legend
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     """A matplotlib figure; the object API draws to files without a GUI backend. Imported here
     so that matplotlib's import is paid when figures are drawn, not by `import pknet.api`."""
     from matplotlib.figure import Figure
@@ -25,7 +25,7 @@ def _figure(width: float, height: float) -> Figure:
 
 def plot_roc(curves: list[tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
     """One ROC curve per fold: (false positive rates, true positive rates, AUC)."""
-    fig = _figure(4.5, 4.5)
+    fig = new_figure(4.5, 4.5)
     ax = fig.subplots()
     for k, (fpr, tpr, auc) in enumerate(curves):
         ax.plot(fpr, tpr, lw=1.2, label=f"fold {k} (AUC {auc:.3f})")
@@ -38,7 +38,7 @@ def plot_roc(curves: list[tuple[np.ndarray, np.ndarray, float]], path: Path) -> 
 
 def plot_training(history: list[dict[str, list[float]]], labels: list[str], path: Path) -> None:
     """Training and validation loss per epoch, one colour per model (`labels`: fold k...)."""
-    fig = _figure(6, 4)
+    fig = new_figure(6, 4)
     ax = fig.subplots()
     for label, h in zip(labels, history, strict=True):
         line = ax.plot(h["epoch"], h["train_loss"], lw=1.2, label=f"{label} train")[0]
@@ -64,7 +64,7 @@ def plot_importances(
     """Horizontal bars of the `top` nodes by mean importance, with the sd across the models
     (`over`: folds, or seeds x folds) as error bars."""
     rows = table[table["method"] == method].nlargest(top, "mean").iloc[::-1]
-    fig = _figure(6, 0.25 * len(rows) + 1.2)
+    fig = new_figure(6, 0.25 * len(rows) + 1.2)
     ax = fig.subplots()
     ax.barh(rows["node"], rows["mean"], xerr=rows["sd"], color="#4c72b0")
     ax.set(xlabel=f"{method} (mean ± sd over {over})", title=f"top {len(rows)} nodes by {method}")
@@ -77,7 +77,7 @@ def plot_seed_spread(per_seed: list[dict[str, float]], path: Path) -> None:
     """Each metric of every seed's pooled held-out predictions (points) and their mean ± sd over
     seeds (error bar), one column per metric."""
     names = list(dict.fromkeys(name for seed in per_seed for name in seed))
-    fig = _figure(1.2 * len(names) + 2, 3.5)
+    fig = new_figure(1.2 * len(names) + 2, 3.5)
     ax = fig.subplots()
     for i, name in enumerate(names):
         values = np.array([seed.get(name, np.nan) for seed in per_seed], dtype=np.float64)
@@ -95,7 +95,7 @@ def plot_seed_spread(per_seed: list[dict[str, float]], path: Path) -> None:
 def plot_embedding(coords: np.ndarray, labels: np.ndarray | None, path: Path) -> None:
     """A 2-D scatter of embedded samples (e.g. the first two principal components), coloured by
     label."""
-    fig = _figure(7.5, 4.5)
+    fig = new_figure(7.5, 4.5)
     ax = fig.subplots()
     if labels is None:
         ax.scatter(coords[:, 0], coords[:, 1], s=6)

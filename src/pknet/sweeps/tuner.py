@@ -6,7 +6,6 @@ import contextlib
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,14 @@ class TrialRecord:
         return self.error is None
 
 
-def run_trials(sweep: Sweep, trials_dir: Path) -> list[TrialRecord]:
+def run_trials(
+    sweep: Sweep, trials_dir: Path, experiment: Path, fixed: dict[str, Any] | None = None
+) -> list[TrialRecord]:
     """Run every trial of `sweep` on the current Ray session (see `ray_session`); each writes
-    its run directory to `trials_dir/<trial id>`. Failed trials are recorded, not raised."""
+    its run directory to `trials_dir/<trial id>`, with the overrides `fixed` beside its own
+    values. Failed trials are recorded, not raised. Tune keeps the search's state in
+    `experiment`; a search interrupted there is resumed (its unfinished trials run again, a
+    trial whose run directory is complete is read back)."""
     # Ctrl-C stays pknet's (`pknet.interrupts`): it stops the sweep and nothing is written,
     # where Tune's own handler would end the trials and let the sweep finish as if complete
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
@@ -54,15 +58,19 @@ def run_trials(sweep: Sweep, trials_dir: Path) -> list[TrialRecord]:
             run_trial,
             base_file=sweep.base_file,
             parameters=parameters,
+            fixed=fixed or {},
             trials_dir=trials_dir,
             metric=settings.metric,
         ),
         {"cpu": settings.resources.cpu, "gpu": settings.resources.gpu},
     )
-    with tempfile.TemporaryDirectory(prefix="pknet-tune-") as storage:
+    space = {p.key: p.tune_domain(grid) for p in parameters}
+    if tune.Tuner.can_restore(experiment):
+        tuner = tune.Tuner.restore(str(experiment), trainable, param_space=space)
+    else:
         tuner = tune.Tuner(
             trainable,
-            param_space={p.key: p.tune_domain(grid) for p in parameters},
+            param_space=space,
             tune_config=tune.TuneConfig(
                 metric=SCORE,
                 mode=settings.mode,
@@ -72,11 +80,14 @@ def run_trials(sweep: Sweep, trials_dir: Path) -> list[TrialRecord]:
                 reuse_actors=True,  # a worker imports JAX once, not once per trial
                 trial_dirname_creator=lambda trial: trial.trial_id,
             ),
-            run_config=tune.RunConfig(name="sweep", storage_path=storage, verbose=0),
+            run_config=tune.RunConfig(
+                name=experiment.name, storage_path=str(experiment.parent), verbose=0
+            ),
         )
-        with contextlib.redirect_stdout(sys.stderr):  # Tune's progress; stdout is the summary's
-            results = tuner.fit()
-        return [_record(result, parameters) for result in results]  # in the order of creation
+    with contextlib.redirect_stdout(sys.stderr):  # Tune's progress; stdout is the summary's
+        results = tuner.fit()
+    records = [_record(result, parameters) for result in results]
+    return sorted(records, key=lambda r: r.name)  # trial ids count up: the order of creation
 
 
 def _record(result: Any, parameters: list[SearchParameter]) -> TrialRecord:

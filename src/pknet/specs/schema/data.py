@@ -149,6 +149,12 @@ class DataSpec(SpecModel):
         "error",
         description="Missing values: stop with an error, impute the training-fold mean, or zero.",
     )
+    samples: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="Use only these samples (ids of the data file; default: every sample). "
+        "`pknet sweep` with `selection: nested` sets it to an outer fold's training samples.",
+    )
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -166,4 +172,13 @@ class DataSpec(SpecModel):
             "transform",
             "list each transform once, with all its options",
         )
+        return self
+
+    @model_validator(mode="after")
+    def check_samples_unique(self) -> DataSpec:
+        seen: set[str] = set()
+        for i, sample in enumerate(self.samples or ()):
+            if sample in seen:  # a set: the list may hold thousands of ids
+                raise rule_error(("samples", i), f"sample `{sample}` is listed twice")
+            seen.add(sample)
         return self

@@ -12,6 +12,8 @@ from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.types import SpecPath
 
 SWEEP_VERSIONS = (1,)
+# what decides the outer folds, which nested selection keeps fixed
+FOLD_SETTINGS = ("seed", "evaluate.cv", "data.expression", "data.target", "data.samples")
 
 
 class DistributionSpec(SpecModel):
@@ -119,10 +121,12 @@ class SweepSpec(SpecModel):
     )
     metric: str = Field(description="The metric to optimise: one of the base spec's metrics.")
     mode: Literal["max", "min"] = Field(description="Whether a larger or a smaller metric wins.")
-    selection: Literal["cv"] = Field(
+    selection: Literal["cv", "nested"] = Field(
         "cv",
         description="`cv`: the best trial by its mean CV score (optimistic: the same folds "
-        "chose and scored it).",
+        "chose and scored it); `nested`: for each fold of the base spec's `evaluate.cv`, the "
+        "search runs on that fold's training samples only (their own CV) and the chosen "
+        "parameters are scored on its test samples (an unbiased score of the search).",
     )
     resources: ResourcesSpec = Field(
         default_factory=ResourcesSpec, description="What each trial reserves."
@@ -167,3 +171,23 @@ class SweepSpec(SpecModel):
                     "`search: optuna`",
                 )
         return self
+
+    @model_validator(mode="after")
+    def check_nested_keeps_the_folds(self) -> SweepSpec:
+        if self.selection != "nested":
+            return self
+        for name in self.parameters:
+            setting = next((f for f in FOLD_SETTINGS if _within(name, f)), None)
+            if setting is not None:
+                raise rule_error(
+                    ("parameters", name),
+                    f"`selection: nested` keeps the outer folds fixed, and `{setting}` decides "
+                    "them",
+                    "sweep this parameter with `selection: cv`, or leave it out",
+                )
+        return self
+
+
+def _within(path: str, setting: str) -> bool:
+    """Whether the `--set` path `path` is `setting` or below it."""
+    return path == setting or path.startswith((f"{setting}.", f"{setting}["))
