@@ -88,6 +88,7 @@ def write_run(
     (folder / SPEC_FILE).write_text(spec_text, encoding="utf-8")
     manifest = {**build_manifest(outcome.plan.seed, digest, inputs), **extra_manifest}
     manifest["timings_s"] = {k: round(v, 3) for k, v in outcome.timings.items()}
+    manifest["devices_used"] = outcome.devices
     if outcome.seeds > 1:  # which seeds trained together (fewer than all: memory)
         manifest["seed_chunks"] = outcome.seed_chunks
     _json(folder / MANIFEST_FILE, manifest)

@@ -22,6 +22,7 @@ from pknet.compiler.model.layers.pca import PcaLayer
 from pknet.compiler.model.layers.ridge import solve_ridge
 from pknet.compiler.model.run_plan import RunPlan
 from pknet.errors import CompileError, Problem
+from pknet.runtime.devices import MemberShards
 from pknet.runtime.train import PURPOSE_INIT, FoldRows, TrainedFolds, pad_rows, stream_key
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
@@ -80,8 +81,10 @@ def fit_ridge_folds(
     y: np.ndarray,
     rows: FoldRows,
     stats: InputStats,
+    shards: MemberShards | None = None,
 ) -> TrainedFolds:
-    """Solve the ridge head of every fold on its `rows.fit` (one "epoch" in the history)."""
+    """Solve the ridge head of every fold on its `rows.fit` (one "epoch" in the history),
+    the folds spread across `shards`' devices when given."""
     start = perf_counter()
     check_components(plan, rows)
     seed = plan.seed
@@ -91,7 +94,13 @@ def fit_ridge_folds(
     params = jax.tree.map(lambda a: jnp.broadcast_to(a, (n_folds, *a.shape)), params)
     index, weight = pad_rows(rows.fit)
     fit = eqx.filter_jit(jax.vmap(_fit_fold, in_axes=(0, None, None, None, 0, 0, 0)))
-    params, mse = fit(params, static, jnp.asarray(x), jnp.asarray(y), index, weight, stats)
+    data = (jnp.asarray(x), jnp.asarray(y))
+    per_fold = (params, index, weight, stats)
+    if shards is not None:
+        data, per_fold = shards.replicate(data), shards.place(per_fold)
+    params, mse = fit(per_fold[0], static, *data, *per_fold[1:])
+    if shards is not None:
+        params, mse = shards.gather((params, mse))
     history = [
         {"epoch": [1], "train_loss": [float(m)], "val_loss": [float("nan")]}
         for m in np.asarray(mse)

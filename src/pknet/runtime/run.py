@@ -25,6 +25,7 @@ from pknet.compiler.model.run_plan import CLASSIFICATION_METRICS, REGRESSION_MET
 from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import Problem, RunError
 from pknet.runtime.activation_importance import activation_auc_per_class
+from pknet.runtime.devices import MemberShards, resolve_devices
 from pknet.runtime.embedding import latent_means, reconstruction_metrics
 from pknet.runtime.explain import explain_fold, importance_table
 from pknet.runtime.members import (
@@ -95,6 +96,7 @@ class RunOutcome:
     seeds: int = 1  # `evaluate.seeds`
     seed_out_of_fold: list[Scores] = field(default_factory=list)  # several seeds: per seed
     seed_chunks: list[list[int]] = field(default_factory=list)  # seeds trained together
+    devices: list[str] = field(default_factory=list)  # the devices training used (`train.devices`)
 
     @property
     def members(self) -> list[Member]:
@@ -335,6 +337,8 @@ def run_folds(
     chunks = [
         list(range(first, min(first + chunk, plan.seeds))) for first in range(0, plan.seeds, chunk)
     ]
+    together = chunk * len(splits) if plan.vmap_folds else 1
+    devices = resolve_devices(plan.devices, together)
     timings["compile_s"] = compile_s + perf_counter() - start
     say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))
     models = f", {plan.seeds} seeds each" if plan.seeds > 1 else ""
@@ -347,9 +351,13 @@ def run_folds(
             f"memory: {plan.seeds} seeds x {len(splits)} folds do not fit the device together; "
             f"training them in {len(chunks)} chunks of up to {chunk} seeds"
         )
+    if len(devices) > 1:
+        say(f"devices: the models trained together are spread over {len(devices)} devices")
 
     with _training_errors():
-        trained = _train(plan, program, dataset, rows, stats, stopping, on_epoch, graphs, chunks)
+        trained = _train(
+            plan, program, dataset, rows, stats, stopping, on_epoch, graphs, chunks, devices
+        )
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
@@ -386,7 +394,7 @@ def run_folds(
                 for s in range(plan.seeds)
             ]
     importances = _explain(
-        plan, program, trained, dataset, splits, rows, stats, stopping, timings, chunks
+        plan, program, trained, dataset, splits, rows, stats, stopping, timings, chunks, devices
     )
     timings["evaluate_s"] = perf_counter() - start
     return RunOutcome(
@@ -408,6 +416,7 @@ def run_folds(
         seeds=plan.seeds,
         seed_out_of_fold=per_seed,
         seed_chunks=chunks,
+        devices=[str(d) for d in devices],
     )
 
 
@@ -523,16 +532,20 @@ def _train(
     on_epoch: EpochCallback | None,
     graphs: FoldGraphs | None = None,
     chunks: list[list[int]] | None = None,
+    devices: list[jax.Device] | None = None,
 ) -> TrainedFolds:
     """The models of every seed (s, in `chunks` trained together; default all at once) and fold
     (k), in one vmapped step per chunk, or (`train.vmap_folds: false`) one model at a time;
     seed-major.
 
     With sample `graphs`, every step is one full batch over the fold's graph. A `ridge` head
-    is solved in closed form instead (all folds at once; one seed).
+    is solved in closed form instead (all folds at once; one seed). The models trained together
+    are spread over `devices` (default: the current one).
     """
+    devices = devices or []
     if program.model_kind.trainer == "closed_form":
-        return fit_ridge_folds(plan, program.init_model, dataset.x, dataset.y, rows, stats)
+        shards = MemberShards.over(devices, len(rows.fit))
+        return fit_ridge_folds(plan, program.init_model, dataset.x, dataset.y, rows, stats, shards)
     longest = max(len(r) for r in rows.fit)
     batch = min(plan.batch_size, longest)
     steps = 1 if graphs is not None else -(-longest // batch)  # full batch over a graph
@@ -547,6 +560,7 @@ def _train(
             "stopping": stopping,
             "on_epoch": on_epoch,
             "members": members,
+            "shards": MemberShards.over(devices, len(members)),
         }
         if graphs is not None:
             return train_graph_folds(*shared, graphs.take([k for _, k in members]), **options)
@@ -611,6 +625,7 @@ def _explain(
     stopping: StoppingRule | None,
     timings: dict[str, float],
     chunks: list[list[int]],
+    devices: list[jax.Device],
 ) -> pd.DataFrame:
     """Importances per node, mean and sd over every seed and fold; with `control: shuffled` also
     those of shuffled-prior models trained from the same seeds' streams (one permutation of the
@@ -629,7 +644,7 @@ def _explain(
         control_stats = fold_stats(plan, x, rows)
         with _training_errors("the shuffled-prior control's "):
             control_trained = _train(
-                plan, program, shuffled, rows, control_stats, stopping, None, None, chunks
+                plan, program, shuffled, rows, control_stats, stopping, None, None, chunks, devices
             )
         control = _fold_importances(
             plan, program, control_trained, dataset, x, splits, control_stats

@@ -28,6 +28,7 @@ import optax
 
 from pknet import interrupts
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
+from pknet.runtime.devices import MemberShards
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL, PURPOSE_REPLICATE = 0, 1, 2, 3
@@ -221,6 +222,7 @@ def train_folds(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None = None,
     members: Sequence[Member] | None = None,
+    shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Train one model per fold, all folds in one vmapped, jitted epoch function.
 
@@ -228,6 +230,7 @@ def train_folds(
     the shared `x`. `on_epoch(epoch, train_loss, val_loss, active)` reports progress.
     `members` name each stacked model's random streams as (seed, fold) (default seed 0 and
     folds 0..K-1), so training a subset of them reproduces what they do trained with the others.
+    `shards` spreads the stacked models across several devices (default: one).
     """
     start = perf_counter()
     folds = init_folds(factory, optimizer, seed, members or default_members(len(rows.fit)))
@@ -293,6 +296,7 @@ def train_folds(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        shards=shards,
     )
 
 
@@ -308,12 +312,19 @@ def fit_vmapped(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     start: float,
+    shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Jit `fold_epoch(params, state, active, *per_fold, stream, epoch, *shared)` vmapped over
     the folds (the `per_fold` arrays have a leading fold axis; `shared` ones, e.g. the data,
     are arguments rather than constants baked into XLA) and run it with `fit_epochs`.
-    `folds` is what `init_folds` returns."""
+    `folds` is what `init_folds` returns. With `shards`, the per-fold arrays, models, states and
+    keys are padded and split across its devices and `shared` is copied to each."""
     params, static, opt_state, shuffle_keys = folds
+    if shards is not None:
+        per_fold, params, opt_state, shuffle_keys = shards.place(
+            (per_fold, params, opt_state, shuffle_keys)
+        )
+        shared = shards.replicate(shared)
     batched = (0, 0, 0, *[0] * len(per_fold), 0, None, *[None] * len(shared))
     epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=batched))
 
@@ -332,6 +343,7 @@ def fit_vmapped(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        shards=shards,
     )
 
 
@@ -348,10 +360,14 @@ def fit_epochs(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     start: float,
+    shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Run `epoch_fn` epoch after epoch with per-fold histories and early stopping (a stopped
-    fold is passed `active = False` and must keep its parameters)."""
+    fold is passed `active = False` and must keep its parameters). With `shards`, `epoch_fn`
+    runs over the padded member axis: the padding members are passed inactive throughout, and
+    only the real members' results are read."""
     n_folds = len(rows.fit)
+    padded = (lambda mask: mask) if shards is None else shards.pad_mask
     best = params
     best_value = np.full(n_folds, np.inf)
     best_epoch = np.zeros(n_folds, dtype=np.int64)
@@ -364,9 +380,13 @@ def fit_epochs(
     val_y = [np.asarray(y)[r] for r in rows.val]
     for epoch in range(epochs):
         params, opt_state, train_loss, val_loss, val_scores = epoch_fn(
-            params, opt_state, jnp.asarray(active), shuffle_keys, jnp.asarray(epoch, jnp.int32)
+            params,
+            opt_state,
+            jnp.asarray(padded(active)),
+            shuffle_keys,
+            jnp.asarray(epoch, jnp.int32),
         )
-        train_loss, val_loss = np.asarray(train_loss), np.asarray(val_loss)
+        train_loss, val_loss = np.asarray(train_loss)[:n_folds], np.asarray(val_loss)[:n_folds]
         for k in np.flatnonzero(active):
             history[k]["epoch"].append(epoch + 1)
             history[k]["train_loss"].append(float(train_loss[k]))
@@ -384,7 +404,7 @@ def fit_epochs(
         improved = active & (signed < best_value - stopping.min_delta)
         best_value = np.where(improved, signed, best_value)
         best_epoch[improved] = epoch + 1
-        best = _where(jnp.asarray(improved), params, best)
+        best = _where(jnp.asarray(padded(improved)), params, best)
         waited = np.where(improved, 0, waited + active)
         active &= waited < stopping.patience
         if not active.any():
@@ -395,6 +415,8 @@ def fit_epochs(
         params = best
     else:
         best_epoch = epochs_run.copy()
+    if shards is not None:
+        params = shards.gather(params)
     return TrainedFolds(params, static, history, best_epoch, epochs_run, perf_counter() - start)
 
 

@@ -24,6 +24,7 @@ import optax
 from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.compiler.model.run_plan import SampleGraphPlan
+from pknet.runtime.devices import MemberShards
 from pknet.runtime.sample_graph import FoldGraphs, fold_graph
 from pknet.runtime.splits import Split
 from pknet.runtime.train import (
@@ -65,6 +66,7 @@ def train_graph_folds(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None = None,
     members: Sequence[Member] | None = None,
+    shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Train one sample-graph model per fold over its graph, all folds in one vmapped, jitted
     step per epoch. Arguments as `train_folds`, plus `graphs` (leading fold axis)."""
@@ -111,6 +113,7 @@ def train_graph_folds(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        shards=shards,
     )
     return dataclasses.replace(trained, prepared=ready)
 

@@ -121,6 +121,7 @@ class RunPlan:
     sample_graph: SampleGraphPlan | None = None
     pca_components: tuple[tuple[int, int], ...] = ()  # (layer index, components) per `pca`
     seeds: int = 1  # `evaluate.seeds`: models per fold, each from its own random streams
+    devices: str | int = "auto"  # `train.devices`: auto, all, or how many
 
 
 def cv_plan(cv: object) -> CvPlan:
@@ -169,6 +170,7 @@ def build_run_plan(spec: Spec) -> RunPlan:
         explain_methods=tuple(spec.explain.methods),
         explain_control=spec.explain.control,
         device=spec.train.device,
+        devices=spec.train.devices,
         output=OutputPlan(
             summary=summarize(spec),
             description=spec.description,

@@ -97,6 +97,12 @@ class TrainSpec(SpecModel):
     device: Literal["auto", "cpu", "gpu", "tpu"] = Field(
         "auto", description="Where to run; `auto` lets JAX choose."
     )
+    devices: Literal["auto", "all"] | Annotated[int, Field(ge=1)] = Field(
+        "auto",
+        description="How many devices of that kind share the models trained together (seeds x "
+        "folds, split along that axis): `auto`, all the local ones but no more than the models; "
+        "`all`; or a number (at most the devices there are).",
+    )
     deterministic: bool = Field(
         True,
         description="On a GPU, XLA's deterministic-ops mode (`--xla_gpu_deterministic_ops`): "
