@@ -35,7 +35,8 @@ def test_the_last_setting_counts() -> None:
 def _run(out: Path, *options: str, env: dict[str, str] | None = None) -> dict:
     """`pknet run` of the short example with extra command-line `options`; its manifest."""
     command = [sys.executable, "-m", "pknet", "run", str(EXAMPLE), "--out", str(out)]
-    command += ["--set", "train.epochs=2", "--set", "explain.control=none", *options]
+    short = ["train.epochs=2", "evaluate.cv.folds=2", "explain=[]"]
+    command += [part for setting in short for part in ("--set", setting)] + list(options)
     subprocess.run(command, check=True, capture_output=True, env=env)
     return json.loads((out / "manifest.json").read_text())
 
