@@ -244,3 +244,7 @@ def test_an_interrupted_sweep_resumes_keeping_its_finished_trials(
     for row in table.itertuples():
         require_complete(out / "trials" / row.trial, RUN_OUTPUT)
         assert summary(out / "trials" / row.trial)["roc_auc"]["mean"] == row.roc_auc_mean
+        recorded = json.loads((out / "trials" / row.trial / "manifest.json").read_text())
+        if row.trial in finished:  # read back: the seconds its run recorded
+            assert row.seconds == pytest.approx(sum(recorded["timings_s"].values()))
+        assert row.seconds >= sum(recorded["timings_s"].values()) - 0.01  # rounded to ms

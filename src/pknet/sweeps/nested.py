@@ -82,7 +82,7 @@ def _outer_scores(sweep: Sweep, choices: list[dict[str, Any]], folder: Path) -> 
 
 
 def _fold_scores(base_file: Path, values: dict[str, Any], out: Path, metric: str) -> list[float]:
-    folds = run_once(base_file, values, out)["folds"]
+    folds = run_once(base_file, values, out)[0]["folds"]
     n_folds = 1 + max(fold["fold"] for fold in folds)
     return [
         float(np.mean([f["metrics"][metric] for f in folds if f["fold"] == k]))

@@ -23,16 +23,21 @@ class TrialFailed(Exception):
         self.message = message
 
 
-def run_once(base_file: Path, values: dict[str, Any], out: Path) -> dict[str, Any]:
-    """The metrics of a run of the base spec with `values` at `out`: read from the complete run
-    an interrupted sweep left there (`--resume`), else from a new run."""
+def run_once(base_file: Path, values: dict[str, Any], out: Path) -> tuple[dict[str, Any], float]:
+    """The metrics of a run of the base spec with `values` at `out`, and its seconds: read from
+    the complete run an interrupted sweep left there (`--resume`; the seconds its manifest
+    recorded), else from a new run (its wall time)."""
     from pknet.api import run
     from pknet.io.output_folder import read_marker
-    from pknet.runtime.artifacts import RUN_OUTPUT
+    from pknet.runtime.artifacts import MANIFEST_FILE, RUN_OUTPUT
 
     if read_marker(out, RUN_OUTPUT) is not None:
-        return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    return run(base_file, values, out=out).metrics
+        manifest = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
+        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        return metrics, float(sum(manifest.get("timings_s", {}).values()))
+    start = perf_counter()
+    metrics = run(base_file, values, out=out).metrics
+    return metrics, perf_counter() - start
 
 
 def run_trial(
@@ -47,12 +52,11 @@ def run_trial(
     from ray import tune
 
     trial = tune.get_context().get_trial_id()
-    start = perf_counter()
     try:
-        metrics = run_once(
+        metrics, seconds = run_once(
             base_file, {**fixed, **overrides(parameters, config)}, trials_dir / trial
         )
     except PknetError as exc:
         raise TrialFailed(exc.format()) from None
     summary = metrics["summary"][metric]
-    tune.report({SCORE: summary["mean"], "sd": summary["sd"], "seconds": perf_counter() - start})
+    tune.report({SCORE: summary["mean"], "sd": summary["sd"], "seconds": seconds})
