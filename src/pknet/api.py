@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # JAX, the model and the runtime load when a run or predictio
     import pandas as pd
 
     from pknet.compiler.dataset import Dataset
+    from pknet.runtime.progress import EpochCallback, StageCallback
     from pknet.runtime.run import RunOutcome
-    from pknet.runtime.train import EpochCallback
 
 COMPILE_OUTPUT = OutputKind(kind="compile", marker="compile.json")
 
@@ -81,10 +81,12 @@ def train_and_evaluate(
     overrides: Overrides = (),
     *,
     on_epoch: EpochCallback | None = None,
+    on_stage: StageCallback | None = None,
     log: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """The pipeline without writing: compile the network, read the dataset, build the program
-    and the run plan, then cross-validate, evaluate and explain in the runtime."""
+    and the run plan, then cross-validate, evaluate and explain in the runtime. `on_epoch` and
+    `on_stage` report progress (see `pknet.runtime.progress`)."""
     from pknet.compiler.model.feature_graph import feature_graph
     from pknet.compiler.model.program import build_program
     from pknet.compiler.model.run_plan import build_run_plan
@@ -105,7 +107,13 @@ def train_and_evaluate(
             feature_graph(loaded, dataset.x, dataset.features),
         )
         return run_folds(
-            program, plan, dataset, on_epoch=on_epoch, log=log, compile_s=perf_counter() - start
+            program,
+            plan,
+            dataset,
+            on_epoch=on_epoch,
+            on_stage=on_stage,
+            log=log,
+            compile_s=perf_counter() - start,
         )
 
 
@@ -177,6 +185,7 @@ def run(
     device: str | None = None,
     overwrite: bool = False,
     on_epoch: EpochCallback | None = None,
+    on_stage: StageCallback | None = None,
     log: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Compile, cross-validate, evaluate and explain a spec; write its run directory.
@@ -196,8 +205,10 @@ def run(
     with OutputFolder(run_dir, RUN_OUTPUT, overwrite=overwrite) as folder:
         request_deterministic_ops(loaded.train.deterministic)
         with on_device(device or loaded.train.device) as chosen:
-            outcome = train_and_evaluate(loaded, on_epoch=on_epoch, log=log)
+            outcome = train_and_evaluate(loaded, on_epoch=on_epoch, on_stage=on_stage, log=log)
         extra = {"device_used": str(chosen), "command": sys.argv}
+        if on_stage is not None:
+            on_stage("writing the run directory", 0, None)
         with folder.writing() as staging:
             write_run(outcome, staging, extra, render_spec(loaded), input_files(loaded))
         return RunResult(folder.commit(), outcome)

@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -31,6 +31,10 @@ from pknet.errors import (
 )
 from pknet.io.atomic import write_text_atomic
 from pknet.specs import Spec, load_spec, render_spec, summarize
+
+if TYPE_CHECKING:  # numpy, the compiler and the runtime load only for `compile` and `run`
+    from pknet.compiler.network.solve_progress import SolveProgress
+    from pknet.runtime.progress import EpochReport
 
 app = typer.Typer(
     add_completion=False,
@@ -182,7 +186,8 @@ def compile_(
         from pknet.compiler.network.summary import compile_summary
 
         out_dir = out if out is not None else Path("runs") / loaded.name / "compile"
-        compiled = compile_spec(loaded, out=out_dir)
+        with _run_progress(quiet=False):
+            compiled = compile_spec(loaded, out=out_dir)
     _warnings(caught)
     console.print(Text(f"compiled {loaded.name} in {compiled.seconds:.2f} s"), markup=False)
     for label, text in compile_summary(compiled):
@@ -217,13 +222,14 @@ def run_(
         loaded = load_spec(spec, set_ or [])  # spec errors before JAX and the solver load
         from pknet.api import run
 
-        with _epoch_progress(loaded.train.epochs, quiet) as on_epoch:
+        with _run_progress(quiet) as shown:
             result = run(
                 loaded,
                 out=out,
                 device=device,
                 overwrite=overwrite,
-                on_epoch=on_epoch,
+                on_epoch=shown and shown.on_epoch,
+                on_stage=shown and shown.on_stage,
                 log=_log(quiet),
             )
     _warnings(caught)
@@ -400,9 +406,52 @@ def _log(quiet: bool):
     return (lambda message: None) if quiet else (lambda message: err.print(message, markup=False))
 
 
+class _RunProgress:
+    """One transient progress line on stderr, stage after stage: the pruning solve (elapsed,
+    incumbent, bound, gap), the epochs (losses, the monitored metric, models still training),
+    then scoring, explaining and writing."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.stage = progress, "compiling"
+        self.task = progress.add_task(self.stage, total=None)
+
+    def on_solve(self, solve: SolveProgress) -> None:
+        self.progress.update(self.task, description=f"pruning: {solve.describe()}")
+
+    def on_stage(self, stage: str, done: int, total: int | None) -> None:
+        if stage != self.stage:  # a new task: its own count and elapsed time
+            self.stage = stage
+            self.progress.remove_task(self.task)
+            self.task = self.progress.add_task(stage, total=total)
+        self.progress.update(self.task, completed=done)
+
+    def on_epoch(self, report: EpochReport) -> None:
+        self.progress.update(
+            self.task, completed=report.epoch, description=f"{self.stage}: {epoch_line(report)}"
+        )
+
+
+def epoch_line(report: EpochReport) -> str:
+    """`loss 0.4312, val_loss 0.4511, val_roc_auc 0.8123, 5 of 5 models training`: means over
+    the models that trained this epoch."""
+    import numpy as np
+
+    active = report.active if report.active.any() else np.ones_like(report.active)
+    parts = [f"loss {float(report.train_loss[active].mean()):.4f}"]
+    val_loss = report.val_loss[active]
+    if not np.isnan(val_loss).all():
+        parts.append(f"val_loss {float(np.nanmean(val_loss)):.4f}")
+    if report.monitored is not None and report.monitor not in ("train_loss", "val_loss"):
+        monitored = report.monitored[active]
+        if not np.isnan(monitored).all():
+            parts.append(f"{report.monitor} {float(np.nanmean(monitored)):.4f}")
+    parts.append(f"{int(report.active.sum())} of {report.active.size} models training")
+    return ", ".join(parts)
+
+
 @contextlib.contextmanager
-def _epoch_progress(epochs: int, quiet: bool) -> Iterator[object]:
-    """A rich progress bar over epochs, fed by the trainer's per-epoch callback."""
+def _run_progress(quiet: bool) -> Iterator[_RunProgress | None]:
+    """The progress line of `compile` and `run` (none with `quiet`), solves included."""
     if quiet:
         yield None
         return
@@ -412,17 +461,12 @@ def _epoch_progress(epochs: int, quiet: bool) -> Iterator[object]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    from pknet.compiler.network.solve_progress import showing_solve_progress
+
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("training", total=epochs)
-
-        def on_epoch(epoch, train_loss, val_loss, active) -> None:
-            active_train = train_loss[active] if active.any() else train_loss
-            description = (
-                f"training: loss {float(active_train.mean()):.4f}, {int(active.sum())} folds active"
-            )
-            progress.update(task, completed=epoch, description=description)
-
-        yield on_epoch
+        shown = _RunProgress(progress)
+        with showing_solve_progress(shown.on_solve):
+            yield shown
 
 
 def main() -> None:

@@ -47,12 +47,12 @@ from pknet.runtime.metrics import (
     summarize,
     summarize_tasks,
 )
+from pknet.runtime.progress import EpochCallback, StageCallback, no_stages
 from pknet.runtime.ridge import fit_ridge_folds
 from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
 from pknet.runtime.splits import Split, make_splits, validation_split
 from pknet.runtime.train import (
     PURPOSE_CONTROL,
-    EpochCallback,
     FoldRows,
     Member,
     MonitorUndefined,
@@ -313,12 +313,13 @@ def run_folds(
     dataset: Dataset,
     *,
     on_epoch: EpochCallback | None = None,
+    on_stage: StageCallback | None = None,
     log: Callable[[str], None] | None = None,
     compile_s: float = 0.0,
 ) -> RunOutcome:
     """Train every fold of `program` on `dataset` as `plan` says, evaluate and explain; nothing
     is written (`compile_s`: the seconds the compiler took, reported with the setup's)."""
-    say = log or (lambda _: None)
+    say, on_stage = log or (lambda _: None), on_stage or no_stages
     timings: dict[str, float] = {}
     start = perf_counter()
     metrics = resolve_metrics(plan)
@@ -354,6 +355,7 @@ def run_folds(
     if len(devices) > 1:
         say(f"devices: the models trained together are spread over {len(devices)} devices")
 
+    on_stage("training", 0, plan.epochs)
     with _training_errors():
         trained = _train(
             plan, program, dataset, rows, stats, stopping, on_epoch, graphs, chunks, devices
@@ -361,6 +363,7 @@ def run_folds(
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
+    on_stage("scoring the held-out samples", 0, None)
     members = members_of(range(plan.seeds), len(splits))
     each_split, each_stats = member_splits(splits, members), member_stats(stats, members)
     embeddings, out_of_fold, task_metrics, per_seed = None, None, [], []
@@ -394,7 +397,19 @@ def run_folds(
                 for s in range(plan.seeds)
             ]
     importances = _explain(
-        plan, program, trained, dataset, splits, rows, stats, stopping, timings, chunks, devices
+        plan,
+        program,
+        trained,
+        dataset,
+        splits,
+        rows,
+        stats,
+        stopping,
+        timings,
+        chunks,
+        devices,
+        on_epoch,
+        on_stage,
     )
     timings["evaluate_s"] = perf_counter() - start
     return RunOutcome(
@@ -583,15 +598,20 @@ def _fold_importances(
     x: np.ndarray,
     splits: list[Split],
     stats: InputStats,
+    stage: str,
+    on_stage: StageCallback,
 ) -> list[dict[str, np.ndarray]]:
-    """Per member (seed, fold), each method's importance per node. With a multiclass target,
-    `activation_auc` is computed per class (one against the rest) as `activation_auc[<class>]`."""
+    """Per member (seed, fold), each method's importance per node, reported as `stage` model by
+    model. With a multiclass target, `activation_auc` is computed per class (one against the
+    rest) as `activation_auc[<class>]`."""
     methods = list(plan.explain_methods)
     per_class = dataset.task == "multiclass" and "activation_auc" in methods
     if per_class:
         methods.remove("activation_auc")
     per_fold = []
-    for m, (_, k) in enumerate(members_of(range(plan.seeds), len(splits))):
+    members = members_of(range(plan.seeds), len(splits))
+    on_stage(stage, 0, len(members))
+    for m, (_, k) in enumerate(members):
         split = splits[k]
         fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
 
@@ -611,6 +631,7 @@ def _fold_importances(
                 }
             )
         per_fold.append(values)
+        on_stage(stage, m + 1, len(members))
     return per_fold
 
 
@@ -626,6 +647,8 @@ def _explain(
     timings: dict[str, float],
     chunks: list[list[int]],
     devices: list[jax.Device],
+    on_epoch: EpochCallback | None,
+    on_stage: StageCallback,
 ) -> pd.DataFrame:
     """Importances per node, mean and sd over every seed and fold; with `control: shuffled` also
     those of shuffled-prior models trained from the same seeds' streams (one permutation of the
@@ -633,7 +656,9 @@ def _explain(
     network = program.network
     if not plan.explain_methods or network is None:
         return pd.DataFrame()
-    importances = _fold_importances(plan, program, trained, dataset, dataset.x, splits, stats)
+    importances = _fold_importances(
+        plan, program, trained, dataset, dataset.x, splits, stats, "explaining", on_stage
+    )
     control = None
     if plan.explain_control == "shuffled":
         # the same network and term sizes, each input node reading another gene's column
@@ -642,12 +667,30 @@ def _explain(
         x = dataset.x[:, np.asarray(jax.random.permutation(key, dataset.x.shape[1]))]
         shuffled = dataclasses.replace(dataset, x=x)
         control_stats = fold_stats(plan, x, rows)
+        on_stage("training the shuffled-prior control", 0, plan.epochs)
         with _training_errors("the shuffled-prior control's "):
             control_trained = _train(
-                plan, program, shuffled, rows, control_stats, stopping, None, None, chunks, devices
+                plan,
+                program,
+                shuffled,
+                rows,
+                control_stats,
+                stopping,
+                on_epoch,
+                None,
+                chunks,
+                devices,
             )
         control = _fold_importances(
-            plan, program, control_trained, dataset, x, splits, control_stats
+            plan,
+            program,
+            control_trained,
+            dataset,
+            x,
+            splits,
+            control_stats,
+            "explaining the control",
+            on_stage,
         )
         timings["control_s"] = perf_counter() - start
     layer = trained.model(0).layers[0]

@@ -29,6 +29,7 @@ import optax
 from pknet import interrupts
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.runtime.devices import MemberShards
+from pknet.runtime.progress import EpochCallback, EpochReport
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL, PURPOSE_REPLICATE = 0, 1, 2, 3
@@ -40,7 +41,7 @@ optimisations cost most of its compile time and save little of its run time; sco
 last bits only (benchmarks/README.md, "Hierarchy models: pknet vs BINN"). The epoch, which runs
 many times, and the draw of the fold models (whose initial weights must not move) keep XLA's
 default optimisation."""
-EpochCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
+
 EpochFn = Callable[[eqx.Module, optax.OptState, jax.Array, jax.Array, jax.Array], tuple]
 """`(params, opt_state, active, streams, epoch) -> (params, opt_state, train_loss, val_loss,
 val_scores)` over stacked folds: fold k's shuffle stream is `streams[k]`, and its key in an epoch
@@ -227,7 +228,7 @@ def train_folds(
     """Train one model per fold, all folds in one vmapped, jitted epoch function.
 
     `stats` holds per-fold input statistics (leading fold axis), applied on the fly to rows of
-    the shared `x`. `on_epoch(epoch, train_loss, val_loss, active)` reports progress.
+    the shared `x`. `on_epoch(EpochReport)` reports progress after each epoch.
     `members` name each stacked model's random streams as (seed, fold) (default seed 0 and
     folds 0..K-1), so training a subset of them reproduces what they do trained with the others.
     `shards` spreads the stacked models across several devices (default: one).
@@ -393,13 +394,27 @@ def fit_epochs(
             history[k]["val_loss"].append(float(val_loss[k]) if len(rows.val[k]) else math.nan)
         epochs_run[active] = epoch + 1
         interrupts.raise_if_interrupted()
-        if on_epoch is not None:
-            on_epoch(epoch + 1, train_loss, val_loss, active.copy())
         if not np.all(np.isfinite(train_loss[active])):
             raise TrainingDiverged(epoch + 1, np.flatnonzero(active & ~np.isfinite(train_loss)))
+        value = (
+            None
+            if stopping is None
+            else _monitored(stopping, train_loss, val_loss, val_scores, val_y, rows.val)
+        )
+        if on_epoch is not None:
+            validated = np.array([len(r) > 0 for r in rows.val])
+            on_epoch(
+                EpochReport(
+                    epoch + 1,
+                    train_loss,
+                    np.where(validated, val_loss, np.nan),
+                    active.copy(),
+                    None if stopping is None else stopping.monitor,
+                    value,
+                )
+            )
         if stopping is None:
             continue
-        value = _monitored(stopping, train_loss, val_loss, val_scores, val_y, rows.val)
         signed = value if stopping.lower_is_better else -value
         improved = active & (signed < best_value - stopping.min_delta)
         best_value = np.where(improved, signed, best_value)

@@ -25,10 +25,10 @@ from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.compiler.model.run_plan import SampleGraphPlan
 from pknet.runtime.devices import MemberShards
+from pknet.runtime.progress import EpochCallback
 from pknet.runtime.sample_graph import FoldGraphs, fold_graph
 from pknet.runtime.splits import Split
 from pknet.runtime.train import (
-    EpochCallback,
     FoldRows,
     Member,
     StoppingRule,
