@@ -180,10 +180,11 @@ model:
   layers: [{{kind: dense, units: 1, activation: linear}}]
 loss: mse
 train: {{optimizer: {{name: sgd, lr: 10}}, epochs: 50}}
-evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2]}}
+evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2], seeds: 2}}
 """
     output = failing_run(tmp_path, body)
     assert "diverged" in output and "train.optimizer.lr" in output
+    assert "seed 1 fold 1" in output  # the models named by seed and fold
 
 
 def test_a_layer_too_large_for_memory_stops_before_allocating(tmp_path: Path) -> None:

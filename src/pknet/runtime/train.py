@@ -234,7 +234,8 @@ def train_folds(
     `shards` spreads the stacked models across several devices (default: one).
     """
     start = perf_counter()
-    folds = init_folds(factory, optimizer, seed, members or default_members(len(rows.fit)))
+    members = members or default_members(len(rows.fit))
+    folds = init_folds(factory, optimizer, seed, members)
     static = folds[1]
     fit_index, fit_weight = pad_rows(rows.fit, batch_size)
     val_index, val_weight = pad_rows(rows.val)
@@ -297,6 +298,7 @@ def train_folds(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        members=members,
         shards=shards,
     )
 
@@ -313,6 +315,7 @@ def fit_vmapped(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     start: float,
+    members: Sequence[Member],
     shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Jit `fold_epoch(params, state, active, *per_fold, stream, epoch, *shared)` vmapped over
@@ -344,6 +347,7 @@ def fit_vmapped(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        members=members,
         shards=shards,
     )
 
@@ -361,12 +365,13 @@ def fit_epochs(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     start: float,
+    members: Sequence[Member],
     shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Run `epoch_fn` epoch after epoch with per-fold histories and early stopping (a stopped
-    fold is passed `active = False` and must keep its parameters). With `shards`, `epoch_fn`
-    runs over the padded member axis: the padding members are passed inactive throughout, and
-    only the real members' results are read."""
+    fold is passed `active = False` and must keep its parameters); errors name the `members`.
+    With `shards`, `epoch_fn` runs over the padded member axis: the padding members are passed
+    inactive throughout, and only the real members' results are read."""
     n_folds = len(rows.fit)
     padded = (lambda mask: mask) if shards is None else shards.pad_mask
     best = params
@@ -395,7 +400,8 @@ def fit_epochs(
         epochs_run[active] = epoch + 1
         interrupts.raise_if_interrupted()
         if not np.all(np.isfinite(train_loss[active])):
-            raise TrainingDiverged(epoch + 1, np.flatnonzero(active & ~np.isfinite(train_loss)))
+            diverged = np.flatnonzero(active & ~np.isfinite(train_loss))
+            raise TrainingDiverged(epoch + 1, [members[m] for m in diverged])
         value = (
             None
             if stopping is None
@@ -425,7 +431,8 @@ def fit_epochs(
         if not active.any():
             break
     if stopping is not None and (best_epoch == 0).any():
-        raise MonitorUndefined(stopping.monitor, np.flatnonzero(best_epoch == 0))
+        undefined = np.flatnonzero(best_epoch == 0)
+        raise MonitorUndefined(stopping.monitor, [members[m] for m in undefined])
     if stopping is not None and stopping.restore_best:
         params = best
     else:
@@ -468,20 +475,27 @@ def _monitored(
     )
 
 
-class MonitorUndefined(ArithmeticError):
-    """The monitored quantity was NaN in every epoch of some fold, so no epoch was best."""
+def which_models(members: Sequence[Member]) -> str:
+    """`fold(s) [0, 2]` for models of seed 0, else `model(s) seed 1 fold 0, seed 2 fold 2`."""
+    if all(s == 0 for s, _ in members):
+        return f"fold(s) {[k for _, k in members]}"
+    return "model(s) " + ", ".join(f"seed {s} fold {k}" for s, k in members)
 
-    def __init__(self, monitor: str, folds: np.ndarray):
+
+class MonitorUndefined(ArithmeticError):
+    """The monitored quantity was NaN in every epoch of some models, so no epoch was best."""
+
+    def __init__(self, monitor: str, members: Sequence[Member]):
         super().__init__(
-            f"`{monitor}` was undefined (NaN) in every epoch of fold(s) {folds.tolist()}"
+            f"`{monitor}` was undefined (NaN) in every epoch of {which_models(members)}"
         )
-        self.folds = folds
+        self.members = members
 
 
 class TrainingDiverged(ArithmeticError):
     """The training loss became NaN or infinite."""
 
-    def __init__(self, epoch: int, folds: np.ndarray):
-        super().__init__(f"training diverged at epoch {epoch} in fold(s) {folds.tolist()}")
+    def __init__(self, epoch: int, members: Sequence[Member]):
+        super().__init__(f"training diverged at epoch {epoch} in {which_models(members)}")
         self.epoch = epoch
-        self.folds = folds
+        self.members = members
