@@ -30,7 +30,7 @@ from pknet.errors import (
     SweepError,
 )
 from pknet.io.atomic import write_text_atomic
-from pknet.specs import Spec, load_spec, render_spec, summarize
+from pknet.specs import load_spec, render_spec, summarize
 
 app = typer.Typer(
     add_completion=False,
@@ -142,10 +142,11 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of specs (for editor completion and validation)."""
+    from pknet.specs.json_schema import model_json_schema, spec_json_schema
     from pknet.specs.schema.sweep import SweepSpec
 
-    model = SweepSpec if sweep_file else Spec
-    text = json.dumps(model.model_json_schema(), indent=2) + "\n"
+    schema = model_json_schema(SweepSpec) if sweep_file else spec_json_schema()
+    text = json.dumps(schema, indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:

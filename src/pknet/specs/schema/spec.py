@@ -10,7 +10,12 @@ from pknet.rules import rule_error
 from pknet.specs.dsl import DATA_TERMS, VAE_TERMS, linear_terms, loss_groups
 from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.data import DataSpec
-from pknet.specs.schema.evaluate import REGRESSION_METRICS, EvaluateSpec, ExplainSpec
+from pknet.specs.schema.evaluate import (
+    REGRESSION_METRICS,
+    EvaluateSpec,
+    ExplainMethod,
+    ExplainSpec,
+)
 from pknet.specs.schema.model import (
     RESERVED_GROUPS,
     ModelSpec,
@@ -33,7 +38,10 @@ VAE_EXPLAIN_METHODS = ("activation_auc", "bias")
 class Spec(SpecModel):
     """A validated pknet spec. Build it with `pknet.load_spec`, not directly."""
 
-    version: int = Field(description="Spec format version; this pknet reads version 1.")
+    version: int = Field(
+        description="Spec format version; this pknet reads version 1.",
+        json_schema_extra={"enum": list(SUPPORTED_VERSIONS)},
+    )
     name: Name = Field(description="Run name; used for the run directory.")
     description: str | None = Field(None, description="Free text about the experiment.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="The one seed every random stream uses.")
@@ -56,6 +64,14 @@ class Spec(SpecModel):
     )
 
     _sources: SourceMap | None = PrivateAttr(None)
+
+    @field_validator(
+        "explain", mode="before", json_schema_input_type=ExplainSpec | list[ExplainMethod]
+    )
+    @classmethod
+    def _explain_list(cls, value: object) -> object:
+        """Accept `explain: [bias, node_weights]` for `explain: {methods: [...]}`."""
+        return {"methods": value} if isinstance(value, list) else value
 
     @field_validator("version")
     @classmethod
