@@ -31,6 +31,7 @@ from pknet.errors import (
 )
 from pknet.io.atomic import write_text_atomic
 from pknet.specs import load_spec, render_spec, summarize
+from pknet.specs.run_sections import require_run_sections
 
 app = typer.Typer(
     add_completion=False,
@@ -216,6 +217,7 @@ def run_(
     with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         loaded = load_spec(spec, set_ or [])  # spec errors before JAX and the solver load
+        require_run_sections(loaded)
         from pknet.api import run
 
         with _epoch_progress(loaded.train.epochs, quiet) as on_epoch:

@@ -140,7 +140,7 @@ def _without_targets(
     spec: Spec, inputs: np.ndarray, outputs: np.ndarray, match: FeatureMatch, features: list[str]
 ) -> np.ndarray:
     """The input nodes less those whose data column is a target (`data.target.features`)."""
-    wanted = spec.data.target.features
+    wanted = spec.data.target.features if spec.data is not None else None
     if wanted is None:
         return inputs
     if wanted == "network_outputs":
@@ -300,10 +300,12 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         raise CompileError(spec_problem(spec, (), "the spec has no `network` section to compile"))
     start = perf_counter()
     raw, unknown_terms_dropped = read_network(spec.network)
-    expression = spec.data.expression
-    features = read_feature_names(
-        Path(expression.file), expression.format, expression.layer, expression.orientation
-    )
+    features: list[str] = []  # without data, no node is measured
+    if spec.data is not None:
+        expression = spec.data.expression
+        features = read_feature_names(
+            Path(expression.file), expression.format, expression.layer, expression.orientation
+        )
     match = match_features(raw.nodes, features, _feature_rule(spec.network))
     ctx = SelectionContext(raw, match.measured, tuple(features))
     inputs = _select(spec, ("network", "inputs"), spec.network.inputs, ctx)

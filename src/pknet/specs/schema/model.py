@@ -641,23 +641,25 @@ MODEL_KIND_ERROR = "model_kind_invalid"  # reported like an unknown `kind` tag
 
 def _model_kind(value: Any) -> str:
     """The tag of a model mapping; `stack` when `kind` is left out."""
+    if value is None:
+        return "none"
     if isinstance(value, dict):
         kind = value.get("kind", "stack")
         return kind if isinstance(kind, str) else "stack"
     return getattr(value, "kind", "stack")
 
 
-ModelSpec = Annotated[
+_MODEL_KINDS = (
     Annotated[StackModelSpec, Tag("stack")]
     | Annotated[VaeModelSpec, Tag("vae")]
-    | Annotated[MultitaskModelSpec, Tag("multitask")],
-    Discriminator(
-        _model_kind,
-        custom_error_type=MODEL_KIND_ERROR,
-        custom_error_message="unknown model kind",
-        custom_error_context={
-            "discriminator": "kind",
-            "expected_tags": "'stack', 'vae', 'multitask'",
-        },
-    ),
-]
+    | Annotated[MultitaskModelSpec, Tag("multitask")]
+)
+_MODEL_DISCRIMINATOR = Discriminator(
+    _model_kind,
+    custom_error_type=MODEL_KIND_ERROR,
+    custom_error_message="unknown model kind",
+    custom_error_context={"discriminator": "kind", "expected_tags": "'stack', 'vae', 'multitask'"},
+)
+ModelSpec = Annotated[_MODEL_KINDS, _MODEL_DISCRIMINATOR]
+OptionalModelSpec = Annotated[_MODEL_KINDS | Annotated[None, Tag("none")], _MODEL_DISCRIMINATOR]
+"""A model, or none (`model: null`, or left out: a spec that only prunes its network)."""
