@@ -94,7 +94,7 @@ def write_run(
     _json(folder / MANIFEST_FILE, manifest)
     write_model_info(folder / MODEL_INFO, model_info(outcome))
     if outcome.network is not None:
-        write_network_files(outcome.network, folder / "network")
+        write_network_files(outcome.network, folder / "network", outcome.importances)
         hierarchy = hierarchy_report(outcome)
         if hierarchy is not None:
             _json(folder / "network" / HIERARCHY_FILE, hierarchy.to_dict())
