@@ -3,7 +3,8 @@
 runs/<name>/<timestamp>-<spec hash>/
   run.json             the marker, written last: the run id and every file pknet wrote
   spec.resolved.yaml   manifest.json   model.json
-  network/             pruned edges, compile report, the MILP (MPS), hierarchy.json (the
+  network/             pruned edges, compile report, the MILP (MPS), network.sif and
+                       network.graphml (node kinds, measured, importances), hierarchy.json (the
                        `hierarchy` layer's filter counts)
   folds/<m>/           model.eqx (equinox serialisation), stats.npz, history.csv; one folder
                        per model: m = s * K + k for seed s of fold k (`evaluate.seeds`)
