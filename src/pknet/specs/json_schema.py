@@ -77,7 +77,7 @@ class _Extending:
             return schema
         out: JsonSchema = {}
         for key, value in schema.items():
-            if key in ("required", "discriminator"):
+            if key in ("required", "dependentRequired", "discriminator"):
                 continue
             if key == "$ref":
                 out[key] = self._ref(value)

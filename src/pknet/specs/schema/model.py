@@ -347,7 +347,11 @@ class ModelSpecBase(SpecModel):
 
     layers: list[LayerSpec] = Field(min_length=1, description="Layers, input side first.")
 
-    @field_validator("layers", mode="before", json_schema_input_type=list[LayerSpec])
+    @field_validator(
+        "layers",
+        mode="before",
+        json_schema_input_type=Annotated[list[LayerSpec], Field(min_length=1)],
+    )
     @classmethod
     def _default_names(cls, value: Any) -> Any:
         return _name_layers(value)

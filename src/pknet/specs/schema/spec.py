@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from pknet.rules import rule_error
 from pknet.specs.dsl import DATA_TERMS, VAE_TERMS, Measured, linear_terms, loss_groups, walk
@@ -31,12 +31,19 @@ if TYPE_CHECKING:
     from pknet.specs.sources import SourceMap
 
 SUPPORTED_VERSIONS = (1,)
+TRAINED_SECTIONS = ("data", "model", "loss")  # all or (but for `data`) none
 RECONSTRUCTION_METRICS = REGRESSION_METRICS
 VAE_EXPLAIN_METHODS = ("activation_auc", "bias")
 
 
 class Spec(SpecModel):
     """A validated pknet spec. Build it with `pknet.load_spec`, not directly."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentRequired": {"model": list(TRAINED_SECTIONS), "loss": list(TRAINED_SECTIONS)}
+        }
+    )
 
     version: int = Field(
         description="Spec format version; this pknet reads version 1.",
@@ -92,6 +99,23 @@ class Spec(SpecModel):
                 "upgrade pknet, or write the spec for a supported version",
             )
         return value
+
+    @model_validator(mode="after")
+    def check_trained_sections(self) -> Spec:
+        """A spec trains a model (`data`, `model` and `loss`) or only prunes its network
+        (neither `model` nor `loss`; `data` then maps nodes to columns for `measured`)."""
+        if self.model is None and self.loss is None:
+            return self
+        for key in TRAINED_SECTIONS:
+            if getattr(self, key) is None:
+                given = next(k for k in ("model", "loss") if getattr(self, k) is not None)
+                raise rule_error(
+                    (key,),
+                    f"missing required key `{key}`: a spec with a `{given}` is trained, which "
+                    "needs `data`, a `model` and a `loss`",
+                    f"add `{key}`, or leave out `model` and `loss` to prune the network only",
+                )
+        return self
 
     @model_validator(mode="after")
     def check_network_present(self) -> Spec:
