@@ -18,6 +18,7 @@ from pknet.io.output_folder import OutputFolder, OutputKind, require_complete
 from pknet.specs import Spec, load_spec, render_spec
 from pknet.specs.load import Overrides, read_rendered_spec
 from pknet.specs.paths import map_paths
+from pknet.specs.run_sections import require_run_sections
 
 if TYPE_CHECKING:  # JAX, the model and the runtime load when a run or prediction starts
     import jax
@@ -93,6 +94,7 @@ def train_and_evaluate(
     from pknet.runtime.run import run_folds
 
     loaded = _spec(spec, overrides)
+    require_run_sections(loaded)
     with located(loaded):
         start = perf_counter()
         plan = build_run_plan(loaded)
@@ -133,6 +135,7 @@ def cv_folds(
     from pknet.runtime.splits import make_splits
 
     loaded = _spec(spec, overrides)
+    require_run_sections(loaded, "cv_folds")
     with located(loaded):
         plan = build_run_plan(loaded)
         _, dataset = _network_and_dataset(loaded)
@@ -199,6 +202,7 @@ def run(
     from pknet.runtime.xla_flags import request_deterministic_ops
 
     loaded = _spec(spec, overrides)
+    require_run_sections(loaded)
     enable_compilation_cache()
     digest = spec_hash(render_spec(loaded))
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)

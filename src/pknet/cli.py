@@ -30,7 +30,8 @@ from pknet.errors import (
     SweepError,
 )
 from pknet.io.atomic import write_text_atomic
-from pknet.specs import Spec, load_spec, render_spec, summarize
+from pknet.specs import load_spec, render_spec, summarize
+from pknet.specs.run_sections import require_run_sections
 
 if TYPE_CHECKING:  # numpy, the compiler and the runtime load only for `compile` and `run`
     from pknet.compiler.network.solve_progress import SolveProgress
@@ -146,10 +147,11 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of specs (for editor completion and validation)."""
+    from pknet.specs.json_schema import model_json_schema, spec_json_schema
     from pknet.specs.schema.sweep import SweepSpec
 
-    model = SweepSpec if sweep_file else Spec
-    text = json.dumps(model.model_json_schema(), indent=2) + "\n"
+    schema = model_json_schema(SweepSpec) if sweep_file else spec_json_schema()
+    text = json.dumps(schema, indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:
@@ -220,6 +222,7 @@ def run_(
     with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         loaded = load_spec(spec, set_ or [])  # spec errors before JAX and the solver load
+        require_run_sections(loaded)
         from pknet.api import run
 
         with _run_progress(quiet) as shown:

@@ -77,6 +77,22 @@ def test_run_directory_holds_every_artifact(run_dir: Path) -> None:
     assert not list(run_dir.parent.glob(".*tmp*"))  # no staging folder left behind
 
 
+def test_the_runs_graphml_carries_the_importances(run_dir: Path) -> None:
+    import networkx as nx
+
+    graph = nx.read_graphml(run_dir / "network" / "network.graphml")
+    edges = pd.read_csv(run_dir / "network" / "edges.pruned.tsv", sep="\t")
+    assert set(graph.edges) == set(zip(edges["from"], edges["to"], strict=True))
+    importances = pd.read_csv(run_dir / "importances.csv")
+    for row in importances.itertuples():
+        attributes = graph.nodes[row.node]
+        assert attributes["kind"] == row.kind  # input, hidden, output alike
+        assert attributes[f"{row.method}_mean"] == pytest.approx(row.mean, rel=1e-12)
+        assert attributes[f"{row.method}_sd"] == pytest.approx(row.sd, rel=1e-12)
+    unscored = set(graph.nodes) - set(importances.query("method == 'bias'")["node"])
+    assert unscored and all(np.isnan(graph.nodes[n]["bias_mean"]) for n in unscored)
+
+
 def test_rendered_spec_in_the_run_validates(run_dir: Path) -> None:
     spec = pknet.Spec.model_validate(yaml.safe_load((run_dir / "spec.resolved.yaml").read_text()))
     assert spec.train.epochs == 6

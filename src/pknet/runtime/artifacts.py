@@ -3,7 +3,8 @@
 runs/<name>/<timestamp>-<spec hash>/
   run.json             the marker, written last: the run id and every file pknet wrote
   spec.resolved.yaml   manifest.json   model.json
-  network/             pruned edges, compile report, the MILP (MPS), hierarchy.json (the
+  network/             pruned edges, compile report, the MILP (MPS), network.sif and
+                       network.graphml (node kinds, measured, importances), hierarchy.json (the
                        `hierarchy` layer's filter counts)
   folds/<m>/           model.eqx (equinox serialisation), stats.npz, history.csv; one folder
                        per model: m = s * K + k for seed s of fold k (`evaluate.seeds`)
@@ -94,7 +95,7 @@ def write_run(
     _json(folder / MANIFEST_FILE, manifest)
     write_model_info(folder / MODEL_INFO, model_info(outcome))
     if outcome.network is not None:
-        write_network_files(outcome.network, folder / "network")
+        write_network_files(outcome.network, folder / "network", outcome.importances)
         hierarchy = hierarchy_report(outcome)
         if hierarchy is not None:
             _json(folder / "network" / HIERARCHY_FILE, hierarchy.to_dict())

@@ -9,19 +9,24 @@ EXPRESSION_WIDTH = 60  # characters of a selector or loss shown; the line stays 
 
 
 def summarize(spec: Spec) -> str:
-    """e.g. `kpnn-tcr: kpnn_1(kpnn) | prune min_edges | loss `bce` | 5-fold kfold`."""
-    layers = " -> ".join(f"{layer.name}({layer.kind})" for layer in spec.model.layers)
-    cv = spec.evaluate.cv
-    split = f"{cv.folds}-fold {cv.kind}" if isinstance(cv, KFoldSpec) else cv.kind
-    parts = [layers]
-    graph = spec.model.sample_graph() or spec.model.feature_graph()
-    if graph is not None:
-        parts.append(f"{graph.kind} graph over {graph.over}")
+    """e.g. `kpnn-tcr: kpnn_1(kpnn) | prune min_edges | loss `bce` | 5-fold kfold`; a spec
+    without a model (it prunes its network only) says so."""
+    parts = []
+    if spec.model is not None:
+        parts.append(" -> ".join(f"{layer.name}({layer.kind})" for layer in spec.model.layers))
+        graph = spec.model.sample_graph() or spec.model.feature_graph()
+        if graph is not None:
+            parts.append(f"{graph.kind} graph over {graph.over}")
+    else:
+        parts.append("network only (no model to run)")
     if spec.network is not None:
         inputs, outputs = (_shown(spec.network.inputs), _shown(spec.network.outputs))
         parts.append(f"inputs `{inputs}` -> outputs `{outputs}`")
     parts.append(f"prune {spec.prune.objective}" if spec.prune else "no pruning")
-    parts += [f"loss `{_shown(spec.loss)}`", split, f"seed {spec.seed}"]
+    if spec.model is not None and spec.loss is not None:
+        cv = spec.evaluate.cv
+        split = f"{cv.folds}-fold {cv.kind}" if isinstance(cv, KFoldSpec) else cv.kind
+        parts += [f"loss `{_shown(spec.loss)}`", split, f"seed {spec.seed}"]
     return f"{spec.name}: " + " | ".join(parts)
 
 

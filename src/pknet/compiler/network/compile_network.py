@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # cvxpy loads only when a spec has a `prune` section
     from pknet.compiler.network.prune import PruneResult
 
 EXAMPLES = 10
+TERM_SOURCES = ("gmt", "obo", "gaf", "annotation_table", "hierarchy", "drugcell")  # of terms
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ class CompiledNetwork:
     `inputs`/`outputs` index `network.nodes`; `input_columns[i]` is the data column of input `i`
     (-1 when the input is not measured), `output_columns` likewise for the outputs (the targets
     of `data.target.features: network_outputs`); `unknown_terms_dropped` counts the annotations
-    to terms no `obo` source defines that `unknown_terms: drop` left out.
+    to terms no `obo` source defines that `unknown_terms: drop` left out; `measured[v]` tells
+    whether node `v`'s name is a data column; `hidden_kind` names the nodes that are neither
+    inputs nor outputs: `term` when every source is an ontology or gene-set file, else `hidden`.
     """
 
     network: Network
@@ -85,6 +88,8 @@ class CompiledNetwork:
     hygiene: HygieneReport
     pruning: PruneResult | None
     seconds: float
+    measured: np.ndarray
+    hidden_kind: str
     report_names: bool = False
     unknown_terms_dropped: int = 0
 
@@ -140,7 +145,7 @@ def _without_targets(
     spec: Spec, inputs: np.ndarray, outputs: np.ndarray, match: FeatureMatch, features: list[str]
 ) -> np.ndarray:
     """The input nodes less those whose data column is a target (`data.target.features`)."""
-    wanted = spec.data.target.features
+    wanted = spec.data.target.features if spec.data is not None else None
     if wanted is None:
         return inputs
     if wanted == "network_outputs":
@@ -300,10 +305,12 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         raise CompileError(spec_problem(spec, (), "the spec has no `network` section to compile"))
     start = perf_counter()
     raw, unknown_terms_dropped = read_network(spec.network)
-    expression = spec.data.expression
-    features = read_feature_names(
-        Path(expression.file), expression.format, expression.layer, expression.orientation
-    )
+    features: list[str] = []  # without data, no node is measured
+    if spec.data is not None:
+        expression = spec.data.expression
+        features = read_feature_names(
+            Path(expression.file), expression.format, expression.layer, expression.orientation
+        )
     match = match_features(raw.nodes, features, _feature_rule(spec.network))
     ctx = SelectionContext(raw, match.measured, tuple(features))
     inputs = _select(spec, ("network", "inputs"), spec.network.inputs, ctx)
@@ -345,6 +352,8 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         hygiene=hygiene,
         pruning=pruning,
         seconds=perf_counter() - start,
+        measured=match.measured[raw.index_of(list(net.nodes))],
+        hidden_kind="term" if all(s.kind in TERM_SOURCES for s in spec.network.edges) else "hidden",
         report_names=spec.network.report_names,
         unknown_terms_dropped=unknown_terms_dropped,
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from pknet.rules import check_listed_once, rule_error
-from pknet.specs.schema.base import SpecModel
+from pknet.specs.schema.base import SpecModel, literal_values
 from pknet.specs.schema.types import SpecPath
 
 
@@ -134,6 +134,10 @@ TransformSpec = Annotated[
     Log1pSpec | NormalizeTotalSpec | StandardizeSpec | SelectMeasuredSpec,
     Field(discriminator="kind"),
 ]
+TransformKind = Literal[
+    tuple(kind for t in get_args(get_args(TransformSpec)[0]) for kind in literal_values(t, "kind"))
+]
+"""A transform written by its kind alone (`transform: [log1p]`), with every option defaulted."""
 
 
 class DataSpec(SpecModel):
@@ -156,7 +160,9 @@ class DataSpec(SpecModel):
         "`pknet sweep` with `selection: nested` sets it to an outer fold's training samples.",
     )
 
-    @field_validator("transform", mode="before")
+    @field_validator(
+        "transform", mode="before", json_schema_input_type=list[TransformSpec | TransformKind]
+    )
     @classmethod
     def _bare_kinds(cls, value: Any) -> Any:
         """Accept `transform: [log1p]` as a short form of `[{kind: log1p}]`."""

@@ -121,12 +121,6 @@ class ExplainSpec(SpecModel):
         ),
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _list_form(cls, value: object) -> object:
-        """Accept `explain: [bias, node_weights]` for `explain: {methods: [...]}`."""
-        return {"methods": value} if isinstance(value, list) else value
-
     @model_validator(mode="after")
     def check_methods_unique(self) -> ExplainSpec:
         check_listed_once(self.methods, "methods", "method")

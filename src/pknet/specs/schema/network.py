@@ -36,7 +36,9 @@ class SourceSpecBase(SpecModel):
 class EdgeListSpec(SourceSpecBase):
     """A CSV/TSV edge list with a header; each row is one edge."""
 
-    kind: Literal["edge_list"] = Field(description="Network source kind.")
+    kind: Literal["edge_list"] = Field(
+        "edge_list", description="Network source kind (the default)."
+    )
     from_: str = Field(
         alias="from",
         min_length=1,
@@ -218,7 +220,12 @@ class NetworkSpec(SpecModel):
         False, description="List node and edge names (not only counts) in the compile report."
     )
 
-    @field_validator("edges", mode="before")
+    @field_validator(
+        "edges",
+        mode="before",
+        json_schema_input_type=NetworkSourceSpec
+        | Annotated[list[NetworkSourceSpec], Field(min_length=1)],
+    )
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         """Accept one source or a list; a source without `kind` is an `edge_list`."""
