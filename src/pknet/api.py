@@ -128,7 +128,14 @@ def cv_folds(
     with located(loaded):
         plan = build_run_plan(loaded)
         _, dataset = _network_and_dataset(loaded)
-        splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
+        splits = make_splits(
+            plan.cv,
+            dataset.y,
+            dataset.task,
+            plan.seed,
+            classes=dataset.classes,
+            groups=dataset.groups,
+        )
     samples = dataset.samples
     return [([samples[i] for i in s.train], [samples[i] for i in s.test]) for s in splits]
 
