@@ -45,9 +45,11 @@ def compile_spec(
     """
     loaded = _spec(spec, overrides)
     if out is None:
-        return compile_network(loaded)
+        with located(loaded):
+            return compile_network(loaded)
     with OutputFolder(Path(out) / "network", COMPILE_OUTPUT, overwrite=True) as folder:
-        compiled = compile_network(loaded)
+        with located(loaded):
+            compiled = compile_network(loaded)
         with folder.writing() as staging:
             write_network_files(compiled, staging)
         folder.commit()

@@ -37,6 +37,7 @@ from pknet.compiler.network.compile_network import CompiledNetwork
 from pknet.errors import CompileError, Location, Problem, TableError
 from pknet.files import file_problem
 from pknet.io.data import (
+    FeatureNaming,
     Matrix,
     data_format,
     first_repeat,
@@ -290,7 +291,14 @@ def _node_names(network: CompiledNetwork | None, which: str) -> tuple[str, ...] 
 def feature_names(spec: Spec, path: Path) -> list[str]:
     """The feature names of a data file as `spec.data.expression` describes it."""
     expression = spec.data.expression
-    return read_feature_names(path, expression.format, expression.layer, expression.orientation)
+    return read_feature_names(
+        path, expression.format, expression.layer, expression.orientation, feature_naming(spec)
+    )
+
+
+def feature_naming(spec: Spec) -> FeatureNaming:
+    """How the data's features are named: `data.expression.var_names` and `duplicates`."""
+    return FeatureNaming(spec.data.expression.var_names, spec.data.expression.duplicates)
 
 
 def _needs_whole_matrix(spec: Spec) -> bool:
@@ -307,6 +315,7 @@ def read_inputs(spec: Spec, path: Path, columns: np.ndarray | None) -> Matrix:
         expression.layer,
         expression.orientation,
         columns=None if columns is None or _needs_whole_matrix(spec) else columns,
+        naming=feature_naming(spec),
     )
 
 
@@ -806,7 +815,9 @@ def load_new_inputs(
     if reason is not None:
         raise CompileError(Problem(f"data file {path} {reason}", Location(str(path))))
     expression = spec.data.expression
-    available = read_feature_names(path, "auto", expression.layer, expression.orientation)
+    available = read_feature_names(
+        path, "auto", expression.layer, expression.orientation, feature_naming(spec)
+    )
     position = {name: i for i, name in enumerate(available)}
     missing = [name for name in features if name not in position]
     if missing:

@@ -26,7 +26,7 @@ from pknet.errors import (
     name_list,
     shorten,
 )
-from pknet.io.data import read_feature_names
+from pknet.io.data import FeatureNaming, read_feature_names
 from pknet.io.networks import load_mapping
 from pknet.io.weights import load_weights
 from pknet.specs import Spec
@@ -302,7 +302,11 @@ def compile_network(spec: Spec) -> CompiledNetwork:
     raw, unknown_terms_dropped = read_network(spec.network)
     expression = spec.data.expression
     features = read_feature_names(
-        Path(expression.file), expression.format, expression.layer, expression.orientation
+        Path(expression.file),
+        expression.format,
+        expression.layer,
+        expression.orientation,
+        FeatureNaming(expression.var_names, expression.duplicates),
     )
     match = match_features(raw.nodes, features, _feature_rule(spec.network))
     ctx = SelectionContext(raw, match.measured, tuple(features))
