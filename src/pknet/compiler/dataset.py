@@ -33,11 +33,10 @@ import numpy as np
 import pandas as pd
 
 from pknet.compiler.located import spec_problem
-from pknet.compiler.network.compile_network import CompiledNetwork
+from pknet.compiler.network.compile_network import CompiledNetwork, feature_naming
 from pknet.errors import CompileError, Location, Problem, TableError
 from pknet.files import file_problem
 from pknet.io.data import (
-    FeatureNaming,
     Matrix,
     data_format,
     first_repeat,
@@ -294,11 +293,6 @@ def feature_names(spec: Spec, path: Path) -> list[str]:
     return read_feature_names(
         path, expression.format, expression.layer, expression.orientation, feature_naming(spec)
     )
-
-
-def feature_naming(spec: Spec) -> FeatureNaming:
-    """How the data's features are named: `data.expression.var_names` and `duplicates`."""
-    return FeatureNaming(spec.data.expression.var_names, spec.data.expression.duplicates)
 
 
 def _needs_whole_matrix(spec: Spec) -> bool:

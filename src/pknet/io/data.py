@@ -47,15 +47,20 @@ class Matrix:
 class FeatureNaming:
     """How features get their names: `var_names`, an AnnData `var` column used instead of the
     var index (e.g. symbols beside Ensembl ids); `duplicates`, what a name that several
-    columns carry becomes: an `error`, its `first` column, or the `sum` or `mean` of them."""
+    columns carry becomes: an `error`, its `first` column, or the `sum` or `mean` of them.
+    `combined` adds features after the file's: (name, the feature names it combines), each
+    the `combine` (`sum` or `mean`) of those present (a mapping table's node mapped to
+    several features)."""
 
     var_names: str | None = None
     duplicates: str = "error"
+    combined: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    combine: str = "sum"
 
     @property
     def plain(self) -> bool:
         """The file's own names, each a key (the readers check that where they always did)."""
-        return self.var_names is None and self.duplicates == "error"
+        return self.var_names is None and self.duplicates == "error" and not self.combined
 
 
 PLAIN = FeatureNaming()
@@ -89,7 +94,7 @@ def read_feature_names(
     under `naming`, each name once (where it first appears)."""
     fmt = data_format(path, fmt)
     if not naming.plain:
-        return list(_name_groups(path, fmt, layer, orientation, naming))
+        return [name for name, _, _ in _feature_columns(path, fmt, layer, orientation, naming)]
     with _readable(path, fmt):
         if fmt == "h5ad":
             names = h5ad_feature_names(path, layer)
@@ -296,11 +301,12 @@ def _raw_names(path: Path, fmt: str, layer: str, orientation: str, var_names: st
         return _first_column(path, SEPARATORS[fmt])
 
 
-def _name_groups(
+def _feature_columns(
     path: Path, fmt: str, layer: str, orientation: str, naming: FeatureNaming
-) -> dict[str, list[int]]:
-    """Each feature name (in order of first appearance) and the file columns that carry it;
-    a name carried twice is an error under `duplicates: error`."""
+) -> list[tuple[str, list[int], str]]:
+    """Each feature: its name, the file columns that carry it, and how they combine (`first`,
+    `sum`, `mean`). The file's names in order of first appearance, then `naming.combined`'s
+    (those with a column); a name carried twice is an error under `duplicates: error`."""
     raw = _raw_names(path, fmt, layer, orientation, naming.var_names)
     if naming.duplicates == "error":
         repeat = first_repeat(raw)
@@ -318,7 +324,13 @@ def _name_groups(
     groups: dict[str, list[int]] = {}
     for i, name in enumerate(raw):
         groups.setdefault(name, []).append(i)
-    return groups
+    how = "first" if naming.duplicates == "error" else naming.duplicates
+    features = [(name, columns, how) for name, columns in groups.items()]
+    for name, parts in naming.combined:
+        columns = [groups[part][0] for part in parts if part in groups]
+        if columns:
+            features.append((name, columns, naming.combine))
+    return features
 
 
 def _named_matrix(
@@ -329,18 +341,18 @@ def _named_matrix(
     columns: np.ndarray | None,
     naming: FeatureNaming,
 ) -> Matrix:
-    """The matrix over `naming`'s feature names: a repeated name's columns combined."""
-    groups = list(_name_groups(path, fmt, layer, orientation, naming).items())
-    wanted = np.arange(len(groups)) if columns is None else columns
-    members = [groups[w][1][:1] if naming.duplicates == "first" else groups[w][1] for w in wanted]
+    """The matrix over `naming`'s feature names: the columns of each feature combined."""
+    every = _feature_columns(path, fmt, layer, orientation, naming)
+    chosen = [every[w] for w in (range(len(every)) if columns is None else columns)]
+    members = [cols[:1] if how == "first" else cols for _, cols, how in chosen]
     sizes = np.array([len(m) for m in members], dtype=np.int64)
     raw = _read(path, fmt, layer, orientation, np.concatenate(members), check_features=False)
     values = raw.values
-    if len(values.T) > len(wanted):  # a name carried by several columns: combine them
+    if len(values.T) > len(chosen):  # a name carried by several columns: combine them
         values = np.add.reduceat(values, np.r_[0, np.cumsum(sizes)[:-1]], axis=1)
-        if naming.duplicates == "mean":
-            values /= sizes
-    features = tuple(groups[w][0] for w in wanted)
+        mean = np.array([how == "mean" for _, _, how in chosen])
+        values[:, mean] /= sizes[mean]
+    features = tuple(name for name, _, _ in chosen)
     return Matrix(np.ascontiguousarray(values, dtype=np.float32), raw.samples, features, raw.obs)
 
 

@@ -27,7 +27,7 @@ from pknet.errors import (
     shorten,
 )
 from pknet.io.data import FeatureNaming, read_feature_names
-from pknet.io.networks import load_mapping
+from pknet.io.networks import load_mapping, load_mapping_lists
 from pknet.io.weights import load_weights
 from pknet.specs import Spec
 from pknet.specs.dsl import Measured, Selector, walk
@@ -162,14 +162,39 @@ def _without_targets(
     return kept
 
 
-def _feature_rule(network: NetworkSpec) -> FeatureRule:
+def _feature_rule(network: NetworkSpec, table: dict[str, str] | None) -> FeatureRule:
     features = network.features
-    table = None
-    if features.table is not None:
-        table = load_mapping(
-            features.table.file, from_col=features.table.from_, to_col=features.table.to
-        )
     return FeatureRule(features.strip_prefix, features.strip_suffix, features.case, table)
+
+
+Combined = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def mapping_table(spec: Spec) -> tuple[dict[str, str] | None, Combined]:
+    """`network.features.table`: its renames (node name -> feature name), and under
+    `duplicates: sum|mean` the features that combine several (a node mapped to `A` and `B`
+    reads feature `A+B`, which the data gains: see `feature_naming`)."""
+    table = spec.network.features.table if spec.network is not None else None
+    if table is None:
+        return None, ()
+    columns = {"from_col": table.from_, "to_col": table.to}
+    if table.duplicates in ("error", "first"):
+        return load_mapping(table.file, **columns, duplicates=table.duplicates), ()
+    lists = load_mapping_lists(table.file, **columns)
+    renames = {name: "+".join(features) for name, features in lists.items()}
+    combined = tuple(("+".join(f), tuple(f)) for f in lists.values() if len(f) > 1)
+    return renames, tuple(dict.fromkeys(combined))
+
+
+def feature_naming(spec: Spec, combined: Combined | None = None) -> FeatureNaming:
+    """How the data's features are named (`data.expression.var_names`, `duplicates`), with a
+    feature per set of features the mapping table gives one node (`combined`; default: read
+    the table): the sum or mean of their columns, named `A+B`."""
+    expression = spec.data.expression
+    if combined is None:
+        combined = mapping_table(spec)[1]
+    how = spec.network.features.table.duplicates if combined else "sum"  # type: ignore[union-attr]
+    return FeatureNaming(expression.var_names, expression.duplicates, combined, how)
 
 
 def _mapping_report(
@@ -301,14 +326,15 @@ def compile_network(spec: Spec) -> CompiledNetwork:
     start = perf_counter()
     raw, unknown_terms_dropped = read_network(spec.network)
     expression = spec.data.expression
+    table, combined = mapping_table(spec)
     features = read_feature_names(
         Path(expression.file),
         expression.format,
         expression.layer,
         expression.orientation,
-        FeatureNaming(expression.var_names, expression.duplicates),
+        feature_naming(spec, combined),
     )
-    match = match_features(raw.nodes, features, _feature_rule(spec.network))
+    match = match_features(raw.nodes, features, _feature_rule(spec.network, table))
     ctx = SelectionContext(raw, match.measured, tuple(features))
     inputs = _select(spec, ("network", "inputs"), spec.network.inputs, ctx)
     outputs = _select(spec, ("network", "outputs"), spec.network.outputs, ctx)

@@ -8,9 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pknet.rules import check_listed_once, rule_error
 from pknet.specs.schema.base import SpecModel
-from pknet.specs.schema.types import SpecPath
-
-DuplicatePolicy = Literal["error", "first", "sum", "mean"]
+from pknet.specs.schema.types import DuplicatePolicy, SpecPath
 
 
 class ExpressionSpec(SpecModel):

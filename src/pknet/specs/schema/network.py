@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pknet.rules import rule_error
 from pknet.specs.schema.base import SpecModel
-from pknet.specs.schema.types import SelectorExpr, SpecPath
+from pknet.specs.schema.types import DuplicatePolicy, SelectorExpr, SpecPath
 
 Separator = Literal["auto", ",", "\t", "whitespace"]
 _SEPARATOR = Field("auto", description="Column separator; `auto` decides from the file suffix.")
@@ -177,6 +177,11 @@ class MappingTableSpec(SpecModel):
     file: SpecPath = Field(description="CSV/TSV table with a node-name and a feature-name column.")
     from_: str = Field(alias="from", min_length=1, description="Column holding node names.")
     to: str = Field(min_length=1, description="Column holding data feature names.")
+    duplicates: DuplicatePolicy = Field(
+        "error",
+        description="A node name mapped to several feature names: stop with an `error`, keep "
+        "the `first` row, or feed the node the `sum` or `mean` of those features' columns.",
+    )
 
 
 class FeatureMapSpec(SpecModel):
