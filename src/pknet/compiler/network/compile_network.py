@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # cvxpy loads only when a spec has a `prune` section
     from pknet.compiler.network.prune import PruneResult
 
 EXAMPLES = 10
+MEASURED_SHARE = 0.1  # fewer candidate inputs measured than this share: a warning
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,25 @@ def _select(spec: Spec, path: PathKey, selector: Selector, ctx: SelectionContext
             )
         )
     return np.flatnonzero(mask)
+
+
+def _warn_few_measured(
+    raw: Network, inputs: np.ndarray, match: FeatureMatch, features: list[str]
+) -> None:
+    """Warn when none, or fewer than `MEASURED_SHARE`, of the input nodes are measured: the
+    data's names and the network's then rarely meet (Ensembl ids against symbols, a missing
+    `strip_suffix`), and a run would stop at the unmeasured inputs."""
+    n, measured = len(inputs), int(match.measured[inputs].sum())
+    if n and measured < MEASURED_SHARE * n:
+        warnings.warn(
+            f"{measured} of the {n} input nodes ({measured / n:.0%}) are measured: few node "
+            f"names meet a data column (inputs look like "
+            f"{name_list([raw.nodes[i] for i in inputs], 3)}; columns like "
+            f"{name_list(features, 3)}); check `network.features`, "
+            "`data.expression.var_names`, or select `leaves & measured`",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _why_empty(selector: Selector, ctx: SelectionContext) -> str:
@@ -340,6 +361,7 @@ def compile_network(spec: Spec) -> CompiledNetwork:
     outputs = _select(spec, ("network", "outputs"), spec.network.outputs, ctx)
     inputs = _without_targets(spec, inputs, outputs, match, features)
     mapping = _mapping_report(raw, inputs, match, features)
+    _warn_few_measured(raw, inputs, match, features)
 
     cleaned, hygiene = clean_network(raw, inputs, outputs)
     _check_connected(spec, hygiene)

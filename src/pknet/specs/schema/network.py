@@ -136,6 +136,17 @@ class ScoredLinksSpec(SourceSpecBase):
     b: str = Field("proteinB", min_length=1, description="Column of the second protein.")
     score: str = Field("score", min_length=1, description="Column of link scores.")
     min_score: float | None = Field(None, description="Keep links scoring at least this.")
+    weight: Literal["score", "one"] = Field(
+        "score",
+        description="Edge weight: the link's `score` divided by `score_max` (weights in 0-1; "
+        "a diffusion walks strong links more often), or `one` for every link.",
+    )
+    score_max: float = Field(
+        1.0,
+        gt=0,
+        description="The highest score the file can hold: 1 for scores in 0-1, 1000 for "
+        "STRING's own files (`combined_score` 0-1000). A larger score is an error.",
+    )
     strip_species_prefix: bool = Field(
         False, description="Drop a taxon prefix such as `9606.` from protein ids."
     )
