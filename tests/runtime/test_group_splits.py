@@ -136,3 +136,18 @@ def test_unknown_group_column_is_located_and_lists_the_columns(tmp_path: Path) -
     assert "spec.yaml:10:" in text and "evaluate.cv.groups" in text
     assert "no sample table has a column `donor`" in text
     assert "obs columns: bulk_labels, n_genes" in text and "louvain" in text
+
+
+def test_groups_without_a_sample_table_fail_validation(tmp_path: Path) -> None:
+    matrix = Path(__file__).parents[1] / "data" / "matrices" / "pbmc68k_raw_40x50.csv"
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        f"version: 1\nname: t\ndata:\n  expression: {{file: {matrix}}}\n"
+        "  target: {features: [CD52]}\nmodel:\n  layers: [{kind: dense, units: 1}]\nloss: mse\n"
+        "evaluate:\n  cv: {kind: group_kfold, folds: 2, groups: donor}\n  metrics: [r2]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PknetError) as caught:
+        pknet.load_spec(path)
+    text = caught.value.format()
+    assert "spec.yaml:10:" in text and "evaluate.cv.groups" in text and "no sample table" in text

@@ -38,12 +38,16 @@ class ExpressionSpec(SpecModel):
         "`first` column, or use the `sum` or `mean` of its columns.",
     )
 
-    @model_validator(mode="after")
-    def check_var_names(self) -> ExpressionSpec:
-        h5ad = self.format == "h5ad" or (
+    @property
+    def is_h5ad(self) -> bool:
+        """An AnnData file, as declared or by its suffix."""
+        return self.format == "h5ad" or (
             self.format == "auto" and str(self.file).lower().endswith(".h5ad")
         )
-        if self.var_names is not None and not h5ad:
+
+    @model_validator(mode="after")
+    def check_var_names(self) -> ExpressionSpec:
+        if self.var_names is not None and not self.is_h5ad:
             raise rule_error(
                 ("var_names",),
                 "`var_names` names a column of an AnnData `var` table; this file is not .h5ad",
