@@ -71,6 +71,7 @@ train: {{epochs: 3}}
 evaluate:
   cv: {{kind: leave_one_group_out, groups: louvain}}
   metrics: [accuracy, balanced_accuracy, mcc, log_loss]
+explain: []
 """
 
 

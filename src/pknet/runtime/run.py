@@ -431,8 +431,8 @@ def run_folds(
                 for s in range(plan.seeds)
             ]
         if dataset.task == "multiclass":
-            rows, pooled = pooled_predictions(splits, means, repeats)
-            classes = per_class(dataset.y[rows], pooled, dataset.classes)
+            held, pooled = pooled_predictions(splits, means, repeats)
+            classes = per_class(dataset.y[held], pooled, dataset.classes)
         if repeats > 1:
             size = n_folds // repeats
             per_repeat = [
