@@ -46,9 +46,11 @@ def compile_spec(
     """
     loaded = _spec(spec, overrides)
     if out is None:
-        return compile_network(loaded)
+        with located(loaded):
+            return compile_network(loaded)
     with OutputFolder(Path(out) / "network", COMPILE_OUTPUT, overwrite=True) as folder:
-        compiled = compile_network(loaded)
+        with located(loaded):
+            compiled = compile_network(loaded)
         with folder.writing() as staging:
             write_network_files(compiled, staging)
         folder.commit()
@@ -139,7 +141,14 @@ def cv_folds(
     with located(loaded):
         plan = build_run_plan(loaded)
         _, dataset = _network_and_dataset(loaded)
-        splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
+        splits = make_splits(
+            plan.cv,
+            dataset.y,
+            dataset.task,
+            plan.seed,
+            classes=dataset.classes,
+            groups=dataset.groups,
+        )
     samples = dataset.samples
     return [([samples[i] for i in s.train], [samples[i] for i in s.test]) for s in splits]
 

@@ -240,11 +240,18 @@ def run_(
     console.print(Text(f"run {loaded.name}: {result.run_dir}", style="bold"), markup=False)
     if seeds:
         console.print(Text(f"  over {seeds} seeds x folds:"), markup=False)
+    from pknet.runtime.metrics import mean_sd
+
+    names = [*summary, *result.metrics.get("out_of_fold", {}).get("metrics", {})]
+    width = max([10, *map(len, names)])  # e.g. `average_precision`
     for name, value in summary.items():
-        console.print(Text(f"  {name:<10} {value['mean']:.4f} ± {value['sd']:.4f}"), markup=False)
+        console.print(Text(f"  {name:<{width}} {mean_sd(value)}"), markup=False)
     pooled = result.metrics.get("out_of_fold")
     if pooled is not None:
-        mean = f" (each the mean over {seeds} seeds; per seed: mean ± sd)" if seeds else ""
+        mean = ""
+        if "predictions" in pooled:  # e.g. "mean over seeds and repeats"
+            per_seed_note = f"; {seeds} seeds, per seed: mean ± sd" if seeds else ""
+            mean = f" (each the {pooled['predictions']}{per_seed_note})"
         console.print(
             Text(f"  pooled over {pooled['n']} held-out predictions{mean}:"), markup=False
         )
@@ -252,10 +259,10 @@ def run_(
         for name, value in pooled["metrics"].items():
             spread = f" ± {per_task[name]['sd']:.4f} over tasks" if per_task else ""
             if per_seed:
-                spread += f" (per seed {per_seed[name]['mean']:.4f} ± {per_seed[name]['sd']:.4f})"
-            console.print(Text(f"  {name:<10} {value:.4f}{spread}"), markup=False)
+                spread += f" (per seed {mean_sd(per_seed[name])})"
+            console.print(Text(f"  {name:<{width}} {value:.4f}{spread}"), markup=False)
     timings = ", ".join(f"{k} {v:.1f}" for k, v in result.outcome.timings.items())
-    console.print(Text(f"  seconds    {timings}"), markup=False)
+    console.print(Text(f"  {'seconds':<{width}} {timings}"), markup=False)
 
 
 @app.command()

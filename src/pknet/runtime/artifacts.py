@@ -169,13 +169,20 @@ def predictions(outcome: RunOutcome) -> pd.DataFrame:
     """Held-out predictions: one row per sample, from the fold that held it out; with several
     targets a `target_<task>` and a `score_<task>` column per task. With several seeds the
     scores are the mean of the fold's seeds' models, and each seed's follow, suffixed
-    `_seed_<s>`."""
+    `_seed_<s>`. `repeated_kfold` writes one row per sample and repeat (a `repeat` column;
+    `fold` numbers the splits of all repeats, as `folds/<m>`); grouped splits add each
+    sample's `group`."""
     dataset = outcome.dataset
     n_folds, frames = len(outcome.splits), []
+    repeats = outcome.plan.cv.repeats
     for k, split in enumerate(outcome.splits):
         frame = pd.DataFrame(
             {"sample": np.asarray(dataset.samples, dtype=object)[split.test], "fold": k}
         )
+        if repeats > 1:
+            frame.insert(1, "repeat", k // (n_folds // repeats))
+        if dataset.groups is not None:
+            frame["group"] = dataset.groups[split.test]
         truth = dataset.y[split.test]
         if not dataset.targets:
             frame["target"] = _target_names(truth, dataset.classes, dataset.task)

@@ -43,6 +43,7 @@ from pknet.runtime.metrics import (
     Scores,
     TaskValues,
     across_tasks,
+    per_class,
     score,
     summarize,
     summarize_tasks,
@@ -96,6 +97,10 @@ class RunOutcome:
     seeds: int = 1  # `evaluate.seeds`
     seed_out_of_fold: list[Scores] = field(default_factory=list)  # several seeds: per seed
     seed_chunks: list[list[int]] = field(default_factory=list)  # seeds trained together
+    # `repeated_kfold`: per repeat, the metrics of its pooled held-out predictions
+    repeat_out_of_fold: list[Scores] = field(default_factory=list)
+    # multiclass: per class, precision/recall/F1/support/ROC-AUC of the pooled predictions
+    per_class: dict[str, dict[str, float]] | None = None
     devices: list[str] = field(default_factory=list)  # the devices training used (`train.devices`)
 
     @property
@@ -124,6 +129,8 @@ class RunOutcome:
                 "epochs_run": int(self.trained.epochs_run[m]),
                 "metrics": self.fold_metrics[m],
             }
+            if self.plan.cv.repeats > 1:
+                fold = {"repeat": k // (len(self.splits) // self.plan.cv.repeats), **fold}
             if self.seeds > 1:
                 fold = {"seed": s, **fold}
             if self.task_metrics:
@@ -145,10 +152,26 @@ class RunOutcome:
         if self.dataset.targets:
             document["targets"] = list(self.dataset.targets)
             document["per_task_summary"] = summarize_tasks(self.task_metrics)
+        repeats = self.plan.cv.repeats
         if self.out_of_fold is not None:
-            document["out_of_fold"] = out_of_fold_document(self.out_of_fold, self.splits)
-            if self.seeds > 1:
-                document["out_of_fold"]["predictions"] = "mean over seeds"
+            document["out_of_fold"] = out_of_fold_document(self.out_of_fold, self.splits, repeats)
+            means = [*(["seeds"] if self.seeds > 1 else []), *(["repeats"] if repeats > 1 else [])]
+            if means:
+                document["out_of_fold"]["predictions"] = f"mean over {' and '.join(means)}"
+            if self.per_class is not None:
+                document["out_of_fold"]["per_class"] = self.per_class
+        if self.repeat_out_of_fold:
+            per_repeat = len(self.splits) // repeats
+            document["per_repeat"] = [
+                {
+                    "repeat": r,
+                    "out_of_fold": out_of_fold_document(
+                        pooled, self.splits[r * per_repeat : (r + 1) * per_repeat]
+                    ),
+                }
+                for r, pooled in enumerate(self.repeat_out_of_fold)
+            ]
+            document["repeat_summary"] = summarize([p.values for p in self.repeat_out_of_fold])
         if self.seed_out_of_fold:
             document["per_seed"] = self._per_seed()
             document["seed_summary"] = summarize([p.values for p in self.seed_out_of_fold])
@@ -161,16 +184,19 @@ class RunOutcome:
             {
                 "seed": s,
                 "summary": summarize(self.fold_metrics[s * n_folds : (s + 1) * n_folds]),
-                "out_of_fold": out_of_fold_document(pooled, self.splits),
+                "out_of_fold": out_of_fold_document(pooled, self.splits, self.plan.cv.repeats),
             }
             for s, pooled in enumerate(self.seed_out_of_fold)
         ]
 
 
-def out_of_fold_document(scores: Scores, splits: list[Split]) -> dict[str, object]:
-    """metrics.json's `out_of_fold`: the metrics of every held-out prediction pooled."""
+def out_of_fold_document(
+    scores: Scores, splits: list[Split], repeats: int = 1
+) -> dict[str, object]:
+    """metrics.json's `out_of_fold`: the metrics of every held-out prediction pooled (`n`
+    samples: with repeats, each counted once)."""
     document: dict[str, object] = {
-        "n": int(sum(len(s.test) for s in splits)),
+        "n": int(sum(len(s.test) for s in splits)) // repeats,
         "metrics": scores.values,
     }
     if scores.per_task:
@@ -329,7 +355,14 @@ def run_folds(
     if plan.sample_graph is not None:
         check_graph_size(program, len(dataset.samples))
     check_count_likelihood(plan, program.loss, dataset.x)
-    splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
+    splits = make_splits(
+        plan.cv,
+        dataset.y,
+        dataset.task,
+        plan.seed,
+        classes=dataset.classes,
+        groups=dataset.groups,
+    )
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
     rows = fold_rows(plan, splits, dataset.y, stopping)
     stats = fold_stats(plan, dataset.x, rows)
@@ -366,7 +399,8 @@ def run_folds(
     on_stage("scoring the held-out samples", 0, None)
     members = members_of(range(plan.seeds), len(splits))
     each_split, each_stats = member_splits(splits, members), member_stats(stats, members)
-    embeddings, out_of_fold, task_metrics, per_seed = None, None, [], []
+    embeddings, out_of_fold, task_metrics, per_seed, per_repeat = None, None, [], [], []
+    classes = None
     if program.model_kind.embeds:
         scores = None
         fold_metrics = reconstruction_metrics(
@@ -389,12 +423,29 @@ def run_folds(
         per_fold = [fold_scores(metrics, dataset, s, scores[m]) for m, s in enumerate(each_split)]
         fold_metrics = [f.values for f in per_fold]
         task_metrics = [f.per_task for f in per_fold] if dataset.targets else []
-        out_of_fold = pooled_scores(metrics, dataset, splits, seed_means(scores, plan.seeds))
+        repeats, n_folds = plan.cv.repeats, len(splits)
+        means = seed_means(scores, plan.seeds)
+        out_of_fold = pooled_scores(metrics, dataset, splits, means, repeats)
         if plan.seeds > 1:
-            n_folds = len(splits)
             per_seed = [
-                pooled_scores(metrics, dataset, splits, scores[s * n_folds : (s + 1) * n_folds])
+                pooled_scores(
+                    metrics, dataset, splits, scores[s * n_folds : (s + 1) * n_folds], repeats
+                )
                 for s in range(plan.seeds)
+            ]
+        if dataset.task == "multiclass":
+            held, pooled = pooled_predictions(splits, means, repeats)
+            classes = per_class(dataset.y[held], pooled, dataset.classes)
+        if repeats > 1:
+            size = n_folds // repeats
+            per_repeat = [
+                pooled_scores(
+                    metrics,
+                    dataset,
+                    splits[r * size : (r + 1) * size],
+                    means[r * size : (r + 1) * size],
+                )
+                for r in range(repeats)
             ]
     importances = _explain(
         plan,
@@ -431,6 +482,8 @@ def run_folds(
         seeds=plan.seeds,
         seed_out_of_fold=per_seed,
         seed_chunks=chunks,
+        repeat_out_of_fold=per_repeat,
+        per_class=classes,
         devices=[str(d) for d in devices],
     )
 
@@ -504,12 +557,27 @@ def pooled_scores(
     dataset: Dataset,
     splits: list[Split],
     test_scores: list[np.ndarray],
+    repeats: int = 1,
 ) -> Scores:
     """The metrics of all held-out predictions together, each sample scored by the fold that
-    held it out."""
+    held it out (with `repeats`: by the mean of its repeats' folds)."""
+    rows, pooled = pooled_predictions(splits, test_scores, repeats)
+    return score(metrics, dataset.y[rows], pooled, dataset.task, dataset.targets)
+
+
+def pooled_predictions(
+    splits: list[Split], test_scores: list[np.ndarray], repeats: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out rows and their predictions, fold after fold. With `repeats` rounds of
+    folds (each holding every sample out once) each sample once, sorted, with the mean of its
+    `repeats` predictions."""
     rows = np.concatenate([s.test for s in splits])
     pooled = np.concatenate([np.asarray(t) for t in test_scores])
-    return score(metrics, dataset.y[rows], pooled, dataset.task, dataset.targets)
+    if repeats == 1:
+        return rows, pooled
+    order = np.argsort(rows, kind="stable")
+    means = pooled[order].reshape(len(rows) // repeats, repeats, *pooled.shape[1:]).mean(axis=1)
+    return rows[order][::repeats], means
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pknet.errors import shorten
-from pknet.specs.schema import KFoldSpec, Spec
+from pknet.specs.schema import Spec
 
 EXPRESSION_WIDTH = 60  # characters of a selector or loss shown; the line stays one line
 
@@ -24,10 +24,21 @@ def summarize(spec: Spec) -> str:
         parts.append(f"inputs `{inputs}` -> outputs `{outputs}`")
     parts.append(f"prune {spec.prune.objective}" if spec.prune else "no pruning")
     if spec.model is not None and spec.loss is not None:
-        cv = spec.evaluate.cv
-        split = f"{cv.folds}-fold {cv.kind}" if isinstance(cv, KFoldSpec) else cv.kind
+        split = _split_text(spec.evaluate.cv)
         parts += [f"loss `{_shown(spec.loss)}`", split, f"seed {spec.seed}"]
     return f"{spec.name}: " + " | ".join(parts)
+
+
+def _split_text(cv: object) -> str:
+    """e.g. `5-fold kfold`, `3 x 5-fold repeated_kfold`, `leave_one_group_out by donor`."""
+    text = cv.kind  # type: ignore[attr-defined]
+    if hasattr(cv, "folds"):
+        text = f"{cv.folds}-fold {text}"
+    if hasattr(cv, "repeats"):
+        text = f"{cv.repeats} x {text}"
+    if hasattr(cv, "groups"):
+        text += f" by {cv.groups}"
+    return text
 
 
 def _shown(expression: object) -> str:

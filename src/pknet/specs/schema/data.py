@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pknet.rules import check_listed_once, rule_error
 from pknet.specs.schema.base import SpecModel, literal_values
-from pknet.specs.schema.types import SpecPath
+from pknet.specs.schema.types import DuplicatePolicy, SpecPath
 
 
 class ExpressionSpec(SpecModel):
@@ -26,6 +26,34 @@ class ExpressionSpec(SpecModel):
     orientation: Literal["samples_as_rows", "samples_as_columns"] = Field(
         "samples_as_rows", description="For CSV/TSV matrices: whether samples are rows or columns."
     )
+    var_names: str | None = Field(
+        None,
+        min_length=1,
+        description="AnnData `var` column whose values name the features (e.g. "
+        "`gene_short_name` when `var_names` are Ensembl ids); default: the var index.",
+    )
+    duplicates: DuplicatePolicy = Field(
+        "error",
+        description="A feature name several columns carry: stop with an `error`, keep the "
+        "`first` column, or use the `sum` or `mean` of its columns.",
+    )
+
+    @property
+    def is_h5ad(self) -> bool:
+        """An AnnData file, as declared or by its suffix."""
+        return self.format == "h5ad" or (
+            self.format == "auto" and str(self.file).lower().endswith(".h5ad")
+        )
+
+    @model_validator(mode="after")
+    def check_var_names(self) -> ExpressionSpec:
+        if self.var_names is not None and not self.is_h5ad:
+            raise rule_error(
+                ("var_names",),
+                "`var_names` names a column of an AnnData `var` table; this file is not .h5ad",
+                "remove `var_names` (the file's own feature names are used)",
+            )
+        return self
 
 
 class TargetSpec(SpecModel):

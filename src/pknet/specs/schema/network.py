@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pknet.rules import rule_error
 from pknet.specs.schema.base import SpecModel
-from pknet.specs.schema.types import SelectorExpr, SpecPath
+from pknet.specs.schema.types import DuplicatePolicy, SelectorExpr, SpecPath
 
 Separator = Literal["auto", ",", "\t", "whitespace"]
 _SEPARATOR = Field("auto", description="Column separator; `auto` decides from the file suffix.")
@@ -138,6 +138,17 @@ class ScoredLinksSpec(SourceSpecBase):
     b: str = Field("proteinB", min_length=1, description="Column of the second protein.")
     score: str = Field("score", min_length=1, description="Column of link scores.")
     min_score: float | None = Field(None, description="Keep links scoring at least this.")
+    weight: Literal["score", "one"] = Field(
+        "score",
+        description="Edge weight: the link's `score` divided by `score_max` (weights in 0-1; "
+        "a diffusion walks strong links more often), or `one` for every link.",
+    )
+    score_max: float = Field(
+        1.0,
+        gt=0,
+        description="The highest score the file can hold: 1 for scores in 0-1, 1000 for "
+        "STRING's own files (`combined_score` 0-1000). A larger score is an error.",
+    )
     strip_species_prefix: bool = Field(
         False, description="Drop a taxon prefix such as `9606.` from protein ids."
     )
@@ -179,6 +190,11 @@ class MappingTableSpec(SpecModel):
     file: SpecPath = Field(description="CSV/TSV table with a node-name and a feature-name column.")
     from_: str = Field(alias="from", min_length=1, description="Column holding node names.")
     to: str = Field(min_length=1, description="Column holding data feature names.")
+    duplicates: DuplicatePolicy = Field(
+        "error",
+        description="A node name mapped to several feature names: stop with an `error`, keep "
+        "the `first` row, or feed the node the `sum` or `mean` of those features' columns.",
+    )
 
 
 class FeatureMapSpec(SpecModel):

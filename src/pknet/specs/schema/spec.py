@@ -241,6 +241,21 @@ class Spec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def check_group_source(self) -> Spec:
+        """Groups come from a sample table: an AnnData `obs` or the label file."""
+        groups = getattr(self.evaluate.cv, "groups", None)
+        data = self.data
+        if groups is None or data is None or data.expression.is_h5ad or data.target.file:
+            return self
+        raise rule_error(
+            ("evaluate", "cv", "groups"),
+            f"`groups: {groups}` names a sample-table column, but this data has no sample "
+            "table: the matrix is not an AnnData file and the target has no label `file`",
+            "put the groups in a label file beside the target: "
+            "`target: {file: labels.csv, column: ...}`",
+        )
+
+    @model_validator(mode="after")
     def check_monitor(self) -> Spec:
         stopping = self.train.early_stopping
         if stopping is None:
