@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -13,6 +14,7 @@ import numpy as np
 from pknet.compiler.located import spec_problem
 from pknet.compiler.network.features import FeatureMatch, FeatureRule, match_features
 from pknet.compiler.network.hygiene import HygieneReport, clean_network
+from pknet.compiler.network.names import read_names
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.read_network import read_network
 from pknet.compiler.network.selectors import SelectionContext, select
@@ -72,7 +74,8 @@ class CompiledNetwork:
     `inputs`/`outputs` index `network.nodes`; `input_columns[i]` is the data column of input `i`
     (-1 when the input is not measured), `output_columns` likewise for the outputs (the targets
     of `data.target.features: network_outputs`); `unknown_terms_dropped` counts the annotations
-    to terms no `obo` source defines that `unknown_terms: drop` left out.
+    to terms no `obo` source defines that `unknown_terms: drop` left out; `names` maps node ids
+    to the readable names `network.names` gives them (nodes without one are absent).
     """
 
     network: Network
@@ -87,6 +90,7 @@ class CompiledNetwork:
     seconds: float
     report_names: bool = False
     unknown_terms_dropped: int = 0
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def report(self) -> dict[str, object]:
         """JSON-ready report: mapping, hygiene, selection and pruning figures."""
@@ -347,4 +351,5 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         seconds=perf_counter() - start,
         report_names=spec.network.report_names,
         unknown_terms_dropped=unknown_terms_dropped,
+        names=read_names(spec, net.nodes),
     )
