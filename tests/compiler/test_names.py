@@ -44,7 +44,10 @@ def spec_file(tmp_path: Path, names: str) -> Path:
 def test_names_of_the_network_nodes_first_table_first(tmp_path: Path) -> None:
     mine = tmp_path / "mine.csv"
     mine.write_text("id,label\nR-HSA-168256,my immune system\nR-HSA-1643685,\nP01023,A1AT\n")
-    names = f"    - {{file: {mine}, id: id, name: label}}\n    - {{file: {NAMES}, id: pathway, name: name}}"
+    names = (
+        f"    - {{file: {mine}, id: id, name: label}}\n"
+        f"    - {{file: {NAMES}, id: pathway, name: name}}"
+    )
     compiled = pknet.compile_spec(spec_file(tmp_path, names))
     table = (
         pd.read_csv(NAMES, sep="\t")

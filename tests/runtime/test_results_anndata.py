@@ -83,7 +83,9 @@ def test_cells_without_a_prediction_get_fold_minus_one_and_nan() -> None:
 
 
 def test_predict_obs_take_every_column_but_the_sample() -> None:
-    table = pd.DataFrame({"sample": ["a"], "score": [0.3], "score_fold_0": [0.2], "prediction": "x"})
+    table = pd.DataFrame(
+        {"sample": ["a"], "score": [0.3], "score_fold_0": [0.2], "prediction": "x"}
+    )
     obs = predict_obs(table)
     assert list(obs.columns) == ["pknet_score", "pknet_score_fold_0", "pknet_prediction"]
     assert list(obs.index) == ["a"]
