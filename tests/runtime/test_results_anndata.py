@@ -94,12 +94,13 @@ def test_predict_obs_take_every_column_but_the_sample() -> None:
 def test_gene_importances_follow_each_genes_node() -> None:
     top = pd.DataFrame(
         {
-            "method": ["gradient_x_input", "gradient_x_input", "activation_auc[CD4+/CD25]"],
-            "node": ["A_gene", "B_gene", "A_gene"],
-            "mean": [0.5, 0.25, 0.75],
+            "method": ["gradient_x_input", "gradient_x_input", "activation_auc[CD4+/CD25]", "bias"],
+            "node": ["A_gene", "B_gene", "A_gene", "hidden"],
+            "mean": [0.5, 0.25, 0.75, 0.1],
         }
     )
     var = gene_importances(top, {"A": "A_gene", "B": "B_gene"}, ["B", "Z", "A"])
+    # `bias` gives no gene a value: no column
     assert list(var.columns) == ["pknet_gradient_x_input", "pknet_activation_auc[CD4+_CD25]"]
     np.testing.assert_array_equal(var["pknet_gradient_x_input"], [0.25, np.nan, 0.5])
     np.testing.assert_array_equal(var["pknet_activation_auc[CD4+_CD25]"], [np.nan, np.nan, 0.75])

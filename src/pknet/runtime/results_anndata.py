@@ -10,7 +10,8 @@ new data's AnnData with each column of the predictions CSV in `obs` as `pknet_<c
   `holdout`) have `pknet_fold` -1 and NaN scores.
 - `var`: `pknet_<method>` per explain method: the gene's importance, the mean over the models
   of its input node's (folded with the gene node of a `hierarchy` layer, see `node_names`);
-  NaN for genes that are not network inputs. `/` in a method name (a class) becomes `_`.
+  NaN for genes that are not network inputs. A method that gives no input a value (`bias`,
+  `node_weights`: inputs have neither) has no column. `/` in a method name (a class) becomes `_`.
 - `uns["pknet"]`: the run's `name`, `pknet_version`, the rendered `spec`, and `importances`,
   the full node table (importances.csv) as a dict of columns.
 
@@ -89,12 +90,14 @@ def gene_importances(
     top: pd.DataFrame, feature_nodes: Mapping[str, str], genes: Sequence[str]
 ) -> pd.DataFrame:
     """`pknet_<method>` per method of `top` (folded importances), one row per gene of `genes`:
-    the importance of the node `feature_nodes` maps the gene to (NaN without one)."""
+    the importance of the node `feature_nodes` maps the gene to (NaN without one). A method
+    that gives none of them a value has no column."""
     nodes = [feature_nodes.get(gene) for gene in genes]
     columns = {}
     for method, rows in top.groupby("method", sort=False):
-        mean = rows.set_index("node")["mean"]
-        columns[PREFIX + method.replace("/", "_")] = mean.reindex(nodes).to_numpy(np.float64)
+        values = rows.set_index("node")["mean"].reindex(nodes).to_numpy(np.float64)
+        if not np.isnan(values).all():  # `bias` and `node_weights` skip input nodes
+            columns[PREFIX + method.replace("/", "_")] = values
     return pd.DataFrame(columns, index=pd.Index(genes))
 
 
