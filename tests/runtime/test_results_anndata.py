@@ -53,6 +53,9 @@ def test_multiclass_obs_name_the_class_of_largest_score() -> None:
     obs = prediction_obs(frame, "multiclass", ("A", "B/x", "C"))
     assert list(obs.columns[:-1]) == ["pknet_" + c for c in frame.columns[1:]]
     assert list(obs["pknet_prediction"]) == ["B/x", "A"]
+    adata = anndata.AnnData(obs=pd.DataFrame(index=["b", "a"]))
+    add_obs(adata, obs)  # `/` is leaving h5ad keys
+    assert "pknet_score_B_x" in adata.obs and list(adata.obs["pknet_score_B_x"]) == [0.2, 0.6]
 
 
 def test_several_targets_give_a_target_and_a_score_per_task() -> None:

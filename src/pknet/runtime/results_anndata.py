@@ -11,13 +11,14 @@ new data's AnnData with each column of the predictions CSV in `obs` as `pknet_<c
 - `var`: `pknet_<method>` per explain method: the gene's importance, the mean over the models
   of its input node's (folded with the gene node of a `hierarchy` layer, see `node_names`);
   NaN for genes that are not network inputs. A method that gives no input a value (`bias`,
-  `node_weights`: inputs have neither) has no column. `/` in a method name (a class) becomes `_`.
+  `node_weights`: inputs have neither) has no column.
 - `uns["pknet"]`: the run's `name`, `pknet_version`, the rendered `spec`, and `importances`,
   the full node table (importances.csv) as a dict of columns.
 
 X and the other matrices are copied when the input file holds at most `COPY_MAX_BYTES`; a larger
 input gives obs and var only (`X` None, a valid AnnData: join it to the input by cell and gene
-names) rather than a second copy of a large matrix.
+names) rather than a second copy of a large matrix. `/` in a column name (a class such as
+`CD4+/CD25 T Reg`) becomes `_`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ RESULTS_FILE = "results.h5ad"
 COPY_MAX_BYTES = 256 * 2**20
 PREFIX = "pknet_"
 _PER_SEED = re.compile(r"_seed_\d+$")
+
+
+def h5_key(name: str) -> str:
+    """`name` as an h5ad column name: anndata is withdrawing `/` in keys (a class such as
+    `CD4+/CD25 T Reg`), so it becomes `_`."""
+    return name.replace("/", "_")
 
 
 def input_anndata(source: Path) -> anndata.AnnData:
@@ -83,7 +90,7 @@ def add_obs(adata: anndata.AnnData, columns: pd.DataFrame) -> None:
             values = values.fillna(-1).astype(np.int64)
         elif values.dtype == object:
             values = pd.Categorical(values)
-        adata.obs[name] = values
+        adata.obs[h5_key(name)] = values
 
 
 def gene_importances(
@@ -97,7 +104,7 @@ def gene_importances(
     for method, rows in top.groupby("method", sort=False):
         values = rows.set_index("node")["mean"].reindex(nodes).to_numpy(np.float64)
         if not np.isnan(values).all():  # `bias` and `node_weights` skip input nodes
-            columns[PREFIX + method.replace("/", "_")] = values
+            columns[h5_key(PREFIX + method)] = values
     return pd.DataFrame(columns, index=pd.Index(genes))
 
 
