@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -104,10 +105,10 @@ class RunOutcome:
         """(seed, fold) of each trained model, in `trained` order."""
         return members_of(range(self.seeds), len(self.splits))
 
-    @property
+    @functools.cached_property
     def top_importances(self) -> pd.DataFrame:
         """The importances with copy and feature nodes folded into their term or gene (see
-        `node_names`): what top lists, figures and the AnnData results show."""
+        `node_names`): what top lists, figures and the AnnData results show (computed once)."""
         labels = [member_label(m, self.seeds) for m in self.members]
         return folded_importances(self.importances, labels)
 
