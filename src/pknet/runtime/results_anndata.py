@@ -85,12 +85,14 @@ def add_obs(adata: anndata.AnnData, columns: pd.DataFrame) -> None:
     """Put `columns` (indexed by sample) into `adata.obs`, cell by cell; cells without a row
     get NaN, and fold -1."""
     aligned = columns.reindex(adata.obs_names)
+    added = {}
     for name, values in aligned.items():
         if name == f"{PREFIX}fold":
             values = values.fillna(-1).astype(np.int64)
         elif values.dtype == object:
             values = pd.Categorical(values)
-        adata.obs[h5_key(name)] = values
+        added[h5_key(name)] = values
+    adata.obs = _joined(adata.obs, pd.DataFrame(added, index=adata.obs_names))
 
 
 def gene_importances(
@@ -118,10 +120,14 @@ def add_run(
     """Put the gene importances into `adata.var` and `uns["pknet"]`: `about` (name, version,
     spec) and the full node table `importances` as a dict of columns."""
     var = gene_importances(top, feature_nodes, list(adata.var_names))
-    for name, values in var.items():
-        adata.var[name] = values.to_numpy()
+    adata.var = _joined(adata.var, var.set_axis(adata.var_names))
     table = {
         str(name): values.to_numpy(dtype=str) if values.dtype == object else values.to_numpy()
         for name, values in importances.items()
     }
     adata.uns["pknet"] = {**about, "importances": table}
+
+
+def _joined(frame: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the columns of `added` (same index), replacing those of the same name."""
+    return pd.concat([frame.drop(columns=added.columns, errors="ignore"), added], axis=1)
