@@ -21,6 +21,7 @@ from pknet.specs.paths import map_paths
 from pknet.specs.run_sections import require_run_sections
 
 if TYPE_CHECKING:  # JAX, the model and the runtime load when a run or prediction starts
+    import anndata
     import jax
     import pandas as pd
 
@@ -274,6 +275,17 @@ def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
         message = f"the model {SPEC_FILE} declares does not fit this description: {exc}"
         raise RunDirectoryError(damaged(folder / MODEL_INFO, message)) from None
     return predict_table(program, stored, sample_graph_plan(spec), samples, x)
+
+
+def predictions_anndata(table: pd.DataFrame, data: str | Path) -> anndata.AnnData:
+    """The AnnData of `data` (an `.h5ad` file) with `predict`'s `table` in `obs`: each column
+    but `sample` as `pknet_<column>`, cell by cell. Its matrices are copied unless the file is
+    large (see `pknet.runtime.results_anndata`)."""
+    from pknet.runtime.results_anndata import add_obs, input_anndata, predict_obs
+
+    adata = input_anndata(Path(data))
+    add_obs(adata, predict_obs(table))
+    return adata
 
 
 def _run_spec(path: Path) -> Spec:

@@ -29,7 +29,7 @@ from pknet.errors import (
     Problem,
     SweepError,
 )
-from pknet.io.atomic import write_text_atomic
+from pknet.io.atomic import write_atomic, write_text_atomic
 from pknet.specs import load_spec, render_spec, summarize
 from pknet.specs.run_sections import require_run_sections
 
@@ -82,9 +82,16 @@ def user_errors() -> Iterator[None]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write an output file (atomically); a path that cannot be written is a user error."""
-    try:
+    """Write a text output file (atomically)."""
+    with _writing(path):
         write_text_atomic(path, text)
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A path that cannot be written is a user error."""
+    try:
+        yield
     except OSError as exc:
         raise PknetError(
             Problem(
@@ -382,8 +389,10 @@ def predict(
         Path | None,
         typer.Option(
             "--out",
-            help="CSV to write, replaced if it exists. Default: <data stem>.predictions.csv in "
-            "the data file's folder, which must not exist yet.",
+            help="File to write, replaced if it exists: `.h5ad` (the data's AnnData with the "
+            "predictions in obs, for .h5ad data) or CSV. Default: <data stem>.predictions.h5ad "
+            "for .h5ad data, else <data stem>.predictions.csv, in the data file's folder, which "
+            "must not exist yet.",
         ),
     ] = None,
 ) -> None:
@@ -402,14 +411,36 @@ def predict(
                     "--out is replaced)",
                 )
             )
+        anndata_out = _is_h5ad(target)
+        if anndata_out and not _is_h5ad(data):
+            raise OutputError(
+                Problem(
+                    f"an .h5ad output holds the data's AnnData, but {data.name} is not an "
+                    ".h5ad file",
+                    Location(str(target)),
+                    hint="write a CSV: --out FILE.csv",
+                )
+            )
         table = predict_data(run_dir, data)
-        _write_text(target, table.to_csv(index=False))
+        if anndata_out:
+            from pknet.api import predictions_anndata
+
+            adata = predictions_anndata(table, data)
+            with _writing(target):
+                write_atomic(target, adata.write_h5ad)
+        else:
+            _write_text(target, table.to_csv(index=False))
     console.print(Text(f"wrote {len(table)} predictions to {target}"), markup=False)
 
 
+def _is_h5ad(path: Path) -> bool:
+    return path.suffix.lower() == ".h5ad"
+
+
 def default_predictions_path(data: Path) -> Path:
-    """`<data folder>/<data stem>.predictions.csv`: beside the data, never the data itself."""
-    return data.with_name(f"{data.stem}.predictions.csv")
+    """`<data folder>/<data stem>.predictions.h5ad` for `.h5ad` data, else `.csv`: beside the
+    data, never the data itself."""
+    return data.with_name(f"{data.stem}.predictions{'.h5ad' if _is_h5ad(data) else '.csv'}")
 
 
 def _log(quiet: bool):

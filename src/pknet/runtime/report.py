@@ -6,14 +6,22 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from pknet.compiler.model.layers import HierarchyReport, NetworkLayer
 from pknet.compiler.network.summary import compile_summary
 from pknet.runtime.metrics import mean_sd
+from pknet.runtime.node_names import node_label
 
 if TYPE_CHECKING:
     from pknet.runtime.run import RunOutcome
 
 TOP = 10
+MSG_FOLDED = (
+    "Copy nodes (`~copy`) and feature nodes (`~input`) are folded into the term or gene they "
+    "stand for: each model's value of largest magnitude among them (importances.csv keeps "
+    "every node, with `folded_into`)."
+)
 
 
 def hierarchy_report(outcome: RunOutcome) -> HierarchyReport | None:
@@ -140,6 +148,23 @@ def _graph_lines(outcome: RunOutcome) -> list[str]:
     ]
 
 
+def _top_lines(top: pd.DataFrame) -> list[str]:
+    """Per method, the `TOP` nodes by mean importance, named `name (id)`; a term with copies
+    (a gene with its feature node) is one row, with the number of nodes folded into it."""
+    folds = bool((top["members"] > 1).any())
+    lines = ["", MSG_FOLDED] if folds else []
+    header = f"| node | kind |{' nodes folded |' if folds else ''} mean | sd |"
+    for method, rows in top.groupby("method", sort=False):
+        rows = rows.head(TOP)
+        lines += ["", f"## Top {len(rows)} nodes by {method}", "", header]
+        lines.append("|---" * header.count(" | ") + "|---|")
+        for r in rows.itertuples():
+            folded = f" {r.members} |" if folds else ""
+            node = node_label(r.node, r.name).replace("|", "/")
+            lines.append(f"| {node} | {r.kind} |{folded} {r.mean:.4g} | {r.sd:.2g} |")
+    return lines
+
+
 def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
     """Write the markdown report of a run next to its figures."""
     plan, dataset = outcome.plan, outcome.dataset
@@ -183,12 +208,7 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
     lines += _out_of_fold_lines(doc.get("out_of_fold"))
     lines += _repeat_lines(doc)
     lines += _seed_lines(doc)
-    importances = outcome.importances
-    for method in dict.fromkeys(importances.get("method", [])):
-        top = importances[importances["method"] == method].head(TOP)
-        lines += ["", f"## Top {len(top)} nodes by {method}", "", "| node | kind | mean | sd |"]
-        lines.append("|---|---|---|---|")
-        lines += [f"| {r.node} | {r.kind} | {r.mean:.4g} | {r.sd:.2g} |" for r in top.itertuples()]
+    lines += _top_lines(outcome.top_importances)
     lines += ["", "## Figures", ""]
     lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
     timings = ", ".join(f"{k} {v:.2f}" for k, v in outcome.timings.items())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -48,6 +49,7 @@ from pknet.runtime.metrics import (
     summarize,
     summarize_tasks,
 )
+from pknet.runtime.node_names import folded_importances, with_names
 from pknet.runtime.progress import EpochCallback, StageCallback, no_stages
 from pknet.runtime.ridge import fit_ridge_folds
 from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
@@ -107,6 +109,13 @@ class RunOutcome:
     def members(self) -> list[Member]:
         """(seed, fold) of each trained model, in `trained` order."""
         return members_of(range(self.seeds), len(self.splits))
+
+    @functools.cached_property
+    def top_importances(self) -> pd.DataFrame:
+        """The importances with copy and feature nodes folded into their term or gene (see
+        `node_names`): what top lists, figures and the AnnData results show (computed once)."""
+        labels = [member_label(m, self.seeds) for m in self.members]
+        return folded_importances(self.importances, labels)
 
     @property
     def fold_test_scores(self) -> list[np.ndarray] | None:
@@ -764,6 +773,7 @@ def _explain(
     layer = trained.model(0).layers[0]
     kinds = np.asarray(layer.node_kinds, dtype=object)
     columns = [member_label(m, plan.seeds) for m in members_of(range(plan.seeds), len(splits))]
-    return importance_table(
+    table = importance_table(
         importances, layer.node_names, kinds, control, layer.node_fan_in, columns
     )
+    return with_names(table, network.names)

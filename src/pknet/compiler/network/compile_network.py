@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -14,6 +15,7 @@ import numpy as np
 from pknet.compiler.located import spec_problem
 from pknet.compiler.network.features import FeatureMatch, FeatureRule, match_features
 from pknet.compiler.network.hygiene import HygieneReport, clean_network
+from pknet.compiler.network.names import read_names
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.read_network import read_network
 from pknet.compiler.network.selectors import SelectionContext, select
@@ -77,7 +79,9 @@ class CompiledNetwork:
     of `data.target.features: network_outputs`); `unknown_terms_dropped` counts the annotations
     to terms no `obo` source defines that `unknown_terms: drop` left out; `measured[v]` tells
     whether node `v`'s name is a data column; `hidden_kind` names the nodes that are neither
-    inputs nor outputs: `term` when every source is an ontology or gene-set file, else `hidden`.
+    inputs nor outputs: `term` when every source is an ontology or gene-set file, else `hidden`;
+    `names` maps node ids to the readable names `network.names` gives them (nodes without one
+    are absent).
     """
 
     network: Network
@@ -94,6 +98,7 @@ class CompiledNetwork:
     hidden_kind: str
     report_names: bool = False
     unknown_terms_dropped: int = 0
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def report(self) -> dict[str, object]:
         """JSON-ready report: mapping, hygiene, selection and pruning figures."""
@@ -409,4 +414,5 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         hidden_kind="term" if all(s.kind in TERM_SOURCES for s in spec.network.edges) else "hidden",
         report_names=spec.network.report_names,
         unknown_terms_dropped=unknown_terms_dropped,
+        names=read_names(spec, net.nodes),
     )

@@ -24,6 +24,7 @@ from ._common import (
     TARGET,
     WEIGHT,
     TermSet,
+    read_table,
 )
 from ._edge_lists import load_edge_list, load_regulons, load_scored_links, load_sif
 from ._gene_sets import drop_unknown_terms, load_annotation_table, load_gaf, load_gmt
@@ -60,4 +61,5 @@ __all__ = [
     "load_regulons",
     "load_scored_links",
     "load_sif",
+    "read_table",
 ]

@@ -212,6 +212,21 @@ class FeatureMapSpec(SpecModel):
     )
 
 
+class NameTableSpec(SpecModel):
+    """A table of readable node names (GO term names, Reactome pathway names)."""
+
+    file: SpecPath = Field(description="CSV/TSV table with a node-id and a name column.")
+    id: str = Field(min_length=1, description="Column holding node ids (as in the network).")
+    name: str = Field(min_length=1, description="Column holding the readable names.")
+    separator: Separator = _SEPARATOR
+
+    @model_validator(mode="after")
+    def check_columns(self) -> NameTableSpec:
+        if self.id == self.name:
+            raise rule_error(("name",), f"`id` and `name` name the same column `{self.name}`")
+        return self
+
+
 class NetworkSpec(SpecModel):
     """The prior-knowledge network and which of its nodes are inputs and outputs."""
 
@@ -235,6 +250,11 @@ class NetworkSpec(SpecModel):
     report_names: bool = Field(
         False, description="List node and edge names (not only counts) in the compile report."
     )
+    names: list[NameTableSpec] = Field(
+        default_factory=list,
+        description="Readable node names for importances, reports and figures: one table or a "
+        "list (the first table naming an id wins); ids without a name keep the id.",
+    )
 
     @field_validator(
         "edges",
@@ -250,3 +270,9 @@ class NetworkSpec(SpecModel):
             {"kind": "edge_list", **item} if isinstance(item, dict) and "kind" not in item else item
             for item in items
         ]
+
+    @field_validator("names", mode="before")
+    @classmethod
+    def _one_or_many_names(cls, value: Any) -> Any:
+        """Accept one name table or a list."""
+        return value if isinstance(value, list) else [value]
