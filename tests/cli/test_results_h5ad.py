@@ -110,3 +110,27 @@ def test_predict_on_anndata_writes_the_csv_columns_into_obs(run_dir: Path, tmp_p
         else:
             np.testing.assert_allclose(mine, csv[column], rtol=1e-6)
     np.testing.assert_array_equal(adata.X, anndata.read_h5ad(DATA).X)
+
+
+def test_var_importances_follow_a_var_names_column(tmp_path: Path) -> None:
+    # the 40 cells with made-up ids as var_names and the symbols in a column
+    adata = anndata.read_h5ad(DATA)
+    symbols = adata.var_names.astype(str).tolist()
+    adata.var["gene_short_name"] = symbols
+    adata.var_names = [f"ENSG{i:011d}" for i in range(adata.n_vars)]
+    adata.write_h5ad(tmp_path / "ids.h5ad")
+    spec = TINY_KPNN.replace(
+        f"{{file: {DATA}, layer: lognorm}}",
+        f"{{file: {tmp_path / 'ids.h5ad'}, layer: lognorm, var_names: gene_short_name}}",
+    )
+    (tmp_path / "spec.yaml").write_text(spec)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(tmp_path / "spec.yaml"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    results = anndata.read_h5ad(out / "results.h5ad")
+    table = pd.read_csv(out / "importances.csv")
+    grads = table[table["method"] == "gradient_x_input"].set_index("node")["mean"]
+    expected = grads.reindex([f"{gene}_gene" for gene in symbols]).to_numpy()
+    assert list(results.var_names) == list(adata.var_names)  # the file's own rows
+    np.testing.assert_allclose(results.var["pknet_gradient_x_input"], expected, rtol=1e-6)
+    assert results.var["pknet_gradient_x_input"].notna().sum() == 44

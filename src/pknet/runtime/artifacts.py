@@ -149,7 +149,11 @@ def write_run(
 def _add_run(adata: AnnData, outcome: RunOutcome, spec_text: str) -> None:
     """The run's gene importances and node table into `adata` (see `results_anndata`)."""
     about = {"name": outcome.plan.name, "pknet_version": __version__, "spec": spec_text}
-    add_run(adata, outcome.top_importances, outcome.importances, feature_nodes(outcome), about)
+    column = outcome.plan.output.expression_var_names
+    genes = list(adata.var_names if column is None else adata.var[column].astype(str))
+    add_run(
+        adata, outcome.top_importances, outcome.importances, feature_nodes(outcome), genes, about
+    )
 
 
 def feature_nodes(outcome: RunOutcome) -> dict[str, str]:

@@ -115,11 +115,13 @@ def add_run(
     top: pd.DataFrame,
     importances: pd.DataFrame,
     feature_nodes: Mapping[str, str],
+    genes: Sequence[str],
     about: Mapping[str, str],
 ) -> None:
-    """Put the gene importances into `adata.var` and `uns["pknet"]`: `about` (name, version,
-    spec) and the full node table `importances` as a dict of columns."""
-    var = gene_importances(top, feature_nodes, list(adata.var_names))
+    """Put the gene importances into `adata.var` (`genes`: each var row's feature name, the
+    var_names or the `data.expression.var_names` column) and `uns["pknet"]`: `about` (name,
+    version, spec) and the full node table `importances` as a dict of columns."""
+    var = gene_importances(top, feature_nodes, genes)
     adata.var = _joined(adata.var, var.set_axis(adata.var_names))
     table = {
         str(name): values.to_numpy(dtype=str) if values.dtype == object else values.to_numpy()

@@ -105,6 +105,7 @@ class OutputPlan:
     sample_graph_kind: str | None  # `model.graph`'s kind over samples, if any
     expression_file: str  # the data file (a VAE's embedding copies its AnnData)
     expression_format: str
+    expression_var_names: str | None  # the AnnData var column naming the features
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ def build_run_plan(spec: Spec) -> RunPlan:
             sample_graph_kind=None if sample_graph is None else sample_graph.kind,
             expression_file=spec.data.expression.file,
             expression_format=spec.data.expression.format,
+            expression_var_names=spec.data.expression.var_names,
         ),
         sample_graph=sample_graph,
         pca_components=tuple(
