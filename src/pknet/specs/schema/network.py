@@ -271,7 +271,9 @@ class NetworkSpec(SpecModel):
             for item in items
         ]
 
-    @field_validator("names", mode="before")
+    @field_validator(
+        "names", mode="before", json_schema_input_type=NameTableSpec | list[NameTableSpec]
+    )
     @classmethod
     def _one_or_many_names(cls, value: Any) -> Any:
         """Accept one name table or a list."""
