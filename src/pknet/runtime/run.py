@@ -50,6 +50,7 @@ from pknet.runtime.metrics import (
 from pknet.runtime.ridge import fit_ridge_folds
 from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
 from pknet.runtime.splits import Split, make_splits, validation_split
+from pknet.runtime.streamed_train import predict_streamed, train_folds_streamed
 from pknet.runtime.train import (
     PURPOSE_CONTROL,
     EpochCallback,
@@ -327,7 +328,11 @@ def run_folds(
     check_seeds(plan, program)
     if plan.sample_graph is not None:
         check_graph_size(program, len(dataset.samples))
-    check_count_likelihood(plan, program.loss, dataset.x)
+    streamed = not isinstance(dataset.x, np.ndarray)
+    if streamed:
+        check_streamable(plan, program)
+    else:
+        check_count_likelihood(plan, program.loss, dataset.x)
     splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
     rows = fold_rows(plan, splits, dataset.y, stopping)
@@ -339,6 +344,14 @@ def run_folds(
     ]
     together = chunk * len(splits) if plan.vmap_folds else 1
     devices = resolve_devices(plan.devices, together)
+    if streamed and len(devices) > 1:
+        raise RunError(
+            Problem(
+                f"backed data are streamed to one device; this run would use {len(devices)}",
+                path="train.devices",
+                hint="set `train.devices: 1`, or remove `data.expression.backed`",
+            )
+        )
     timings["compile_s"] = compile_s + perf_counter() - start
     say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))
     models = f", {plan.seeds} seeds each" if plan.seeds > 1 else ""
@@ -372,7 +385,11 @@ def run_folds(
         embeddings = latent_means(trained, dataset.x, each_stats)
     else:
         scores = (
-            predict_all(trained, program, dataset.x, each_stats, each_split)
+            predict_streamed(
+                trained, program.loss.predict, dataset.x, each_stats, [s.test for s in each_split]
+            )
+            if streamed
+            else predict_all(trained, program, dataset.x, each_stats, each_split)
             if graphs is None
             else predict_graph_folds(
                 trained,
@@ -418,6 +435,29 @@ def run_folds(
         seed_chunks=chunks,
         devices=[str(d) for d in devices],
     )
+
+
+def check_streamable(plan: RunPlan, program: Program) -> None:
+    """Backed data stream minibatches of rows; what needs every sample at once is refused."""
+    refused = [
+        (program.model_kind.embeds, "model", "an embedding model reads every sample at once"),
+        (plan.sample_graph is not None, "model.graph", "a graph over the samples holds them all"),
+        (program.model_kind.trainer == "closed_form", "model", "a closed-form fit reads all rows"),
+        (
+            plan.explain_control == "shuffled",
+            "explain.control",
+            "the shuffled-prior control permutes the columns of the whole matrix",
+        ),
+    ]
+    for refuse, path, why in refused:
+        if refuse:
+            raise RunError(
+                Problem(
+                    f"`data.expression.backed: true` streams rows from disk, but {why}",
+                    path=path,
+                    hint="remove `backed` (read the data into memory)",
+                )
+            )
 
 
 def check_seeds(plan: RunPlan, program: Program) -> None:
@@ -564,6 +604,9 @@ def _train(
         }
         if graphs is not None:
             return train_graph_folds(*shared, graphs.take([k for _, k in members]), **options)
+        if not isinstance(dataset.x, np.ndarray):
+            del options["shards"]  # one device (`run_folds` checked)
+            return train_folds_streamed(*shared, batch_size=batch, **options)
         return train_folds(*shared, batch_size=batch, **options)
 
     n_folds = len(rows.fit)

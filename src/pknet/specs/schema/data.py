@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -26,6 +27,23 @@ class ExpressionSpec(SpecModel):
     orientation: Literal["samples_as_rows", "samples_as_columns"] = Field(
         "samples_as_rows", description="For CSV/TSV matrices: whether samples are rows or columns."
     )
+    backed: bool = Field(
+        False,
+        description="Keep an `.h5ad` file's sparse (CSR) matrix on disk and stream its rows in "
+        "minibatches (data larger than memory); metrics equal the in-memory run's.",
+    )
+
+    @model_validator(mode="after")
+    def check_backed(self) -> ExpressionSpec:
+        suffix = Path(str(self.file)).suffix.lower()
+        fmt = self.format if self.format != "auto" else ("h5ad" if suffix == ".h5ad" else suffix)
+        if self.backed and fmt != "h5ad":
+            raise rule_error(
+                ("backed",),
+                f"`backed: true` streams an AnnData `.h5ad` file, not {fmt or 'this file'}",
+                "convert the matrix to a sparse `.h5ad` file, or remove `backed`",
+            )
+        return self
 
 
 class TargetSpec(SpecModel):
