@@ -14,6 +14,7 @@ import pknet
 from pknet.api import train_and_evaluate
 from pknet.compiler import streamed
 from pknet.errors import PknetError
+from pknet.runtime.streamed_train import chunk_order, member_order
 from pknet.runtime.transforms import fit_input_stats
 
 EXAMPLE_DATA = Path(__file__).parents[2] / "examples" / "kpnn_tcr" / "data"
@@ -49,6 +50,7 @@ def _documents(outcome) -> tuple[dict, list]:
     return outcome.metrics_document(), [h["train_loss"] for h in outcome.trained.history]
 
 
+@pytest.mark.slow
 def test_backed_run_equals_in_memory(sparse_copy: Path) -> None:
     in_memory = train_and_evaluate(_spec(sparse_copy, False))
     backed = train_and_evaluate(_spec(sparse_copy, True))
@@ -56,37 +58,60 @@ def test_backed_run_equals_in_memory(sparse_copy: Path) -> None:
     assert backed.importances.equals(in_memory.importances)
 
 
-def test_blocks_reproducible_and_standardized(
-    sparse_copy: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Several blocks of rows: two runs agree, and differ from one block only in the row order
-    (the metrics stay close); per-fold statistics from blocks equal NumPy's."""
-    monkeypatch.setattr(streamed, "CHUNK_BYTES", 100 * 4 * 765)  # 100 rows per block
-    extra = {"data.transform": ["log1p", "select_measured", "standardize"]}
-    first = train_and_evaluate(_spec(sparse_copy, True, **extra))
-    second = train_and_evaluate(_spec(sparse_copy, True, **extra))
-    assert first.dataset.x.chunk_rows < len(first.dataset.samples) // 3
+@pytest.mark.slow
+def test_block_order_reproducible(sparse_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several blocks of rows (read in a per-epoch order): two runs give identical results."""
+    monkeypatch.setattr(streamed, "CHUNK_BYTES", 100 * 4 * 765)  # ~100 rows per block
+    first = train_and_evaluate(_spec(sparse_copy, True, explain=[]))
+    second = train_and_evaluate(_spec(sparse_copy, True, explain=[]))
+    assert len(first.dataset.samples) > 5 * first.dataset.x.chunk_rows
     assert _documents(first) == _documents(second)
-    in_memory = train_and_evaluate(_spec(sparse_copy, False, **extra))
-    assert _documents(first) != _documents(in_memory)
-    x = in_memory.dataset.x
-    for k, fit in enumerate(first.splits):
-        del fit
-    rows = [np.asarray(r) for r in _fit_rows(in_memory)]
-    for k, fit in enumerate(rows):
-        mean = x[fit].astype(np.float64).mean(axis=0)
-        std = x[fit].astype(np.float64).std(axis=0)
-        np.testing.assert_allclose(first.stats.shift[k], mean, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(first.stats.scale[k], np.where(std > 0, std, 1), rtol=1e-5)
-        direct = fit_input_stats(first.dataset.x, fit, standardize=True)
-        np.testing.assert_array_equal(direct.shift, in_memory.stats.shift[k])
 
 
-def _fit_rows(outcome) -> list[np.ndarray]:
-    from pknet.runtime.run import fold_rows, stopping_rule
+def test_member_order_visits_blocks_in_order() -> None:
+    """Each training row once per epoch, block after block in the drawn order, shuffled by the
+    noise within a block; one block is the in-memory order (a stable sort by the noise)."""
+    rng = np.random.default_rng(0)
+    fit = np.sort(rng.choice(1000, 600, replace=False))
+    noise = rng.random(1000).astype(np.float32)
+    order = chunk_order(0, 3, 10)
+    assert sorted(order.tolist()) == list(range(10))
+    assert not np.array_equal(order, chunk_order(0, 4, 10))
+    rows = member_order(fit, noise, 100, order)
+    assert sorted(rows.tolist()) == fit.tolist()
+    blocks = rows // 100
+    assert [b for i, b in enumerate(blocks) if i == 0 or b != blocks[i - 1]] == [
+        b for b in order.tolist() if b in set(blocks.tolist())
+    ]
+    for b in set(blocks.tolist()):
+        assert np.all(np.diff(noise[rows[blocks == b]]) >= 0)
+    one = member_order(fit, noise, 1000, chunk_order(0, 3, 1))
+    np.testing.assert_array_equal(one, fit[np.argsort(noise[fit], kind="stable")])
 
-    stopping = stopping_rule(outcome.plan, outcome.dataset.task)
-    return fold_rows(outcome.plan, outcome.splits, outcome.dataset.y, stopping).fit
+
+def test_fold_statistics_from_blocks(sparse_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`standardize` fitted on rows read block by block equals the in-memory fit, and NumPy's
+    mean and population sd."""
+    monkeypatch.setattr(streamed, "CHUNK_BYTES", 50 * 4 * 765)
+    extra = {"data.transform": ["log1p", "select_measured", "standardize"]}
+    backed = _dataset(_spec(sparse_copy, True, **extra))
+    memory = _dataset(_spec(sparse_copy, False, **extra))
+    rows = np.sort(np.random.default_rng(1).choice(len(memory.samples), 400, replace=False))
+    np.testing.assert_array_equal(backed.x[rows], memory.x[rows])
+    from_blocks = fit_input_stats(backed.x, rows, standardize=True)
+    in_memory = fit_input_stats(memory.x, rows, standardize=True)
+    for field in ("fill", "shift", "scale"):
+        np.testing.assert_array_equal(getattr(from_blocks, field), getattr(in_memory, field))
+    reference = memory.x[rows].astype(np.float64)
+    np.testing.assert_allclose(from_blocks.shift, reference.mean(axis=0), rtol=1e-6, atol=1e-7)
+    sd = reference.std(axis=0)
+    np.testing.assert_allclose(from_blocks.scale, np.where(sd > 0, sd, 1.0), rtol=1e-5)
+
+
+def _dataset(spec: pknet.Spec):
+    from pknet.api import _network_and_dataset
+
+    return _network_and_dataset(spec)[1]
 
 
 def test_backed_csv_refused_by_validate() -> None:

@@ -34,18 +34,18 @@ import pandas as pd
 
 from pknet.compiler.located import spec_problem
 from pknet.compiler.network.compile_network import CompiledNetwork
+from pknet.compiler.streamed import StreamedInputs
 from pknet.errors import CompileError, Location, Problem, TableError
 from pknet.files import file_problem
-from pknet.compiler.streamed import StreamedInputs
 from pknet.io.backed import BackedCSR
 from pknet.io.data import (
     Matrix,
-    open_h5ad,
-    repeat_error,
     data_format,
     first_repeat,
+    open_h5ad,
     read_feature_names,
     read_matrix,
+    repeat_error,
     table_header,
 )
 from pknet.io.tables import read_text_table, table_separator

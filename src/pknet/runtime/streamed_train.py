@@ -26,7 +26,6 @@ import numpy as np
 import optax
 
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
-from pknet.runtime.transforms import InputStats, apply_input_stats
 from pknet.runtime.train import (
     PURPOSE_CHUNKS,
     EpochCallback,
@@ -42,6 +41,7 @@ from pknet.runtime.train import (
     pad_rows,
     stream_key,
 )
+from pknet.runtime.transforms import InputStats, apply_input_stats
 
 
 class RowSource(Protocol):
