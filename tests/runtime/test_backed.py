@@ -3,9 +3,12 @@ metrics; the block order is reproducible; bad files give located errors."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import anndata
+import h5py
 import numpy as np
 import pytest
 from scipy import sparse
@@ -130,3 +133,38 @@ def test_dense_file_is_a_located_error(tmp_path: Path) -> None:
         train_and_evaluate(_spec(dense, True))
     text = str(info.value)
     assert "data.expression.backed" in text and "dense" in text
+
+
+def test_unreadable_filter_is_a_located_error(sparse_copy: Path, tmp_path: Path) -> None:
+    """A matrix compressed with a filter this HDF5 cannot decode (here: blosc, id 32001)."""
+    path = tmp_path / "blosc.h5ad"
+    shutil.copy(sparse_copy, path)
+    with h5py.File(path, "r+") as f:
+        values = f["X/data"][...]
+        del f["X/data"]
+        f.create_dataset(
+            "X/data", data=values, chunks=True, compression=32001, allow_unknown_filter=True
+        )
+    with pytest.raises(PknetError) as info:
+        train_and_evaluate(_spec(path, True))
+    text = str(info.value)
+    assert "data.expression.backed" in text and "32001" in text
+
+
+@pytest.mark.slow
+def test_file_changed_during_run_is_an_error(sparse_copy: Path, tmp_path: Path) -> None:
+    """The file rewritten between two epochs: the run stops naming it and writes nothing."""
+    path = tmp_path / "changing.h5ad"
+    shutil.copy(sparse_copy, path)
+
+    def touch(epoch: int, *_: object) -> None:
+        if epoch == 1:
+            os.utime(path, ns=(0, 0))
+
+    out = tmp_path / "run"
+    spec = _spec(path, True, explain=[], **{"train.epochs": 2})
+    with pytest.raises(PknetError) as info:
+        pknet.api.run(spec, out=out, on_epoch=touch)
+    assert "changed while the run read it" in str(info.value)
+    assert str(path) in str(info.value)
+    assert not out.exists()

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     import h5py
     from scipy import sparse
 
-READABLE_FILTERS = (None, "gzip", "lzf")  # the HDF5 filters every h5py build decodes
-
 
 def _group_path(f: h5py.File, layer: str) -> str:
     """The HDF5 path of `layer`'s matrix (both on-disk layouts of `.raw`)."""
@@ -68,12 +66,12 @@ class BackedCSR:
                 "`adata.write_h5ad(...)`, or remove `backed`",
             )
         for part in ("data", "indices"):
-            compression = group[part].compression
-            if compression not in READABLE_FILTERS:
+            missing = _unavailable_filters(group[part])
+            if missing:
                 self.close()
                 raise self._problem(
-                    f"compresses `{name}/{part}` with the `{compression}` filter, which pknet "
-                    "does not read",
+                    f"compresses `{name}/{part}` with HDF5 filter {missing[0]}, which this "
+                    "installation cannot decode",
                     "rewrite it uncompressed or with gzip or lzf "
                     "(`adata.write_h5ad(path, compression='gzip')`)",
                 )
@@ -110,6 +108,20 @@ class BackedCSR:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _unavailable_filters(dataset: h5py.Dataset) -> list[str]:
+    """The filters of `dataset`'s pipeline this HDF5 build cannot apply (e.g. blosc, zstd
+    plugins that are not installed), as `id (name)`."""
+    import h5py
+
+    plist = dataset.id.get_create_plist()
+    found = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+    return [
+        f"{code} ({_text(name) or 'unnamed'})"
+        for code, _, _, name in found
+        if not h5py.h5z.filter_avail(code)
+    ]
 
 
 def _text(value: bytes | str) -> str:
