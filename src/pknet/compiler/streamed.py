@@ -17,8 +17,10 @@ import numpy as np
 from pknet.io.backed import BackedCSR
 from pknet.io.data import Matrix
 
-CHUNK_BYTES = 64 * 2**20
-"""Dense bytes of one block of rows read at once (training streams the file in such blocks)."""
+CHUNK_BYTES = 16 * 2**20
+"""Dense bytes of one block of rows read at once (training streams the file in such blocks).
+Below glibc's largest mmap threshold (32 MB), so freed blocks are reused rather than returned
+to the system and faulted in again (benchmarks/README.md, "Data larger than memory")."""
 GAP_ROWS = 64  # rows asked for that lie closer than this are read in one request
 
 Prepare = Callable[[Matrix], np.ndarray]

@@ -414,6 +414,8 @@ def run_folds(
         plan, program, trained, dataset, splits, rows, stats, stopping, timings, chunks, devices
     )
     timings["evaluate_s"] = perf_counter() - start
+    if streamed:  # the outputs are written from what was read: one version of the file
+        dataset.x.check_unchanged()
     return RunOutcome(
         plan,
         network,

@@ -183,9 +183,9 @@ def train_folds_streamed(
                 total,
                 count,
                 active,
-                jnp.asarray(xb),
-                jnp.asarray(batches[:, i], jnp.int32),
-                jnp.asarray(real[:, i], jnp.float32),
+                xb,
+                batches[:, i].astype(np.int32),
+                real[:, i].astype(np.float32),
                 stats,
                 dropout,
                 jnp.asarray(i, jnp.int32),
@@ -222,19 +222,21 @@ def predict_streamed(
     tests: Sequence[np.ndarray],
 ) -> list[np.ndarray]:
     """Each member's predictions on its `tests` rows, read from disk a block at a time (one
-    jitted call per block, over all members)."""
-    width = max(len(t) for t in tests)
-    rows = np.zeros((len(tests), width), dtype=np.int64)
+    jitted call per block, over all members, every block of one shape; with one block it is
+    the in-memory call)."""
+    longest = max(len(t) for t in tests)
+    step = min(longest, max(1, x.chunk_rows // len(tests)))
+    rows = np.zeros((len(tests), math.ceil(longest / step) * step), dtype=np.int64)
     for m, test in enumerate(tests):
         rows[m, : len(test)] = test
-    step = max(1, x.chunk_rows // len(tests))
 
     def scores(model: eqx.Module, fold_stats: InputStats, xb: jax.Array) -> jax.Array:
-        return predict(jax.vmap(model)(apply_input_stats(xb, fold_stats)))
+        inputs = apply_input_stats(xb, fold_stats)
+        return predict(jax.vmap(lambda xi: model(xi))(inputs))  # a Module's repr is slow
 
     parts = [
         np.asarray(models.apply(scores, stats, jnp.asarray(x[rows[:, j : j + step]])))
-        for j in range(0, width, step)
+        for j in range(0, rows.shape[1], step)
     ]
     padded = np.concatenate(parts, axis=1)
     x.check_unchanged()
