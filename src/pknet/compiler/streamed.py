@@ -21,7 +21,7 @@ CHUNK_BYTES = 16 * 2**20
 """Dense bytes of one block of rows read at once (training streams the file in such blocks).
 Below glibc's largest mmap threshold (32 MB), so freed blocks are reused rather than returned
 to the system and faulted in again (benchmarks/README.md, "Data larger than memory")."""
-GAP_ROWS = 64  # rows asked for that lie closer than this are read in one request
+GAP_ROWS = 16  # rows asked for that lie closer than this are read in one request
 
 Prepare = Callable[[Matrix], np.ndarray]
 """Block of rows (dense, the columns read) -> model inputs (float32, input order)."""

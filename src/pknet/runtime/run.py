@@ -500,7 +500,10 @@ def _check_memory(
 ) -> int:
     """How many seeds' models to train together (`plan.seeds` unless they do not fit the
     device's memory); a located error, before allocating the models, when one seed's do not."""
-    held_out = max(len(r) for r in [*rows.val, *(s.test for s in splits)])
+    tests = [len(s.test) for s in splits]
+    if not isinstance(dataset.x, np.ndarray):  # predictions go a block of rows at a time
+        tests = [min(n, max(1, dataset.x.chunk_rows // len(splits))) for n in tests]
+    held_out = max([len(r) for r in rows.val] + tests)
     batch = min(plan.batch_size, max(len(r) for r in rows.fit))
     if graphs is not None:  # a full batch of every sample
         batch = held_out = len(dataset.samples)
