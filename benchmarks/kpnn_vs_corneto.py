@@ -356,9 +356,9 @@ def pknet_worker(config_path: Path) -> None:
     epochs: list[float] = []
     parts: dict[str, float] = {}
 
-    def on_epoch(epoch: int, train_loss: np.ndarray, val_loss: np.ndarray, active) -> None:
+    def on_epoch(report: pknet.runtime.progress.EpochReport) -> None:
         epochs.append(perf_counter())
-        if epoch == 1:
+        if report.epoch == 1:
             parts["rss_after_epoch1_mb"] = peak_rss_mb()
 
     with contextlib.ExitStack() as stack:

@@ -18,14 +18,16 @@ from pknet.io.output_folder import OutputFolder, OutputKind, require_complete
 from pknet.specs import Spec, load_spec, render_spec
 from pknet.specs.load import Overrides, read_rendered_spec
 from pknet.specs.paths import map_paths
+from pknet.specs.run_sections import require_run_sections
 
 if TYPE_CHECKING:  # JAX, the model and the runtime load when a run or prediction starts
+    import anndata
     import jax
     import pandas as pd
 
     from pknet.compiler.dataset import Dataset
+    from pknet.runtime.progress import EpochCallback, StageCallback
     from pknet.runtime.run import RunOutcome
-    from pknet.runtime.train import EpochCallback
 
 COMPILE_OUTPUT = OutputKind(kind="compile", marker="compile.json")
 
@@ -45,9 +47,11 @@ def compile_spec(
     """
     loaded = _spec(spec, overrides)
     if out is None:
-        return compile_network(loaded)
+        with located(loaded):
+            return compile_network(loaded)
     with OutputFolder(Path(out) / "network", COMPILE_OUTPUT, overwrite=True) as folder:
-        compiled = compile_network(loaded)
+        with located(loaded):
+            compiled = compile_network(loaded)
         with folder.writing() as staging:
             write_network_files(compiled, staging)
         folder.commit()
@@ -81,16 +85,19 @@ def train_and_evaluate(
     overrides: Overrides = (),
     *,
     on_epoch: EpochCallback | None = None,
+    on_stage: StageCallback | None = None,
     log: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """The pipeline without writing: compile the network, read the dataset, build the program
-    and the run plan, then cross-validate, evaluate and explain in the runtime."""
+    and the run plan, then cross-validate, evaluate and explain in the runtime. `on_epoch` and
+    `on_stage` report progress (see `pknet.runtime.progress`)."""
     from pknet.compiler.model.feature_graph import feature_graph
     from pknet.compiler.model.program import build_program
     from pknet.compiler.model.run_plan import build_run_plan
     from pknet.runtime.run import run_folds
 
     loaded = _spec(spec, overrides)
+    require_run_sections(loaded)
     with located(loaded):
         start = perf_counter()
         plan = build_run_plan(loaded)
@@ -105,7 +112,13 @@ def train_and_evaluate(
             feature_graph(loaded, dataset.x, dataset.features),
         )
         return run_folds(
-            program, plan, dataset, on_epoch=on_epoch, log=log, compile_s=perf_counter() - start
+            program,
+            plan,
+            dataset,
+            on_epoch=on_epoch,
+            on_stage=on_stage,
+            log=log,
+            compile_s=perf_counter() - start,
         )
 
 
@@ -125,10 +138,18 @@ def cv_folds(
     from pknet.runtime.splits import make_splits
 
     loaded = _spec(spec, overrides)
+    require_run_sections(loaded, "cv_folds")
     with located(loaded):
         plan = build_run_plan(loaded)
         _, dataset = _network_and_dataset(loaded)
-        splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
+        splits = make_splits(
+            plan.cv,
+            dataset.y,
+            dataset.task,
+            plan.seed,
+            classes=dataset.classes,
+            groups=dataset.groups,
+        )
     samples = dataset.samples
     return [([samples[i] for i in s.train], [samples[i] for i in s.test]) for s in splits]
 
@@ -177,6 +198,7 @@ def run(
     device: str | None = None,
     overwrite: bool = False,
     on_epoch: EpochCallback | None = None,
+    on_stage: StageCallback | None = None,
     log: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Compile, cross-validate, evaluate and explain a spec; write its run directory.
@@ -190,14 +212,17 @@ def run(
     from pknet.runtime.xla_flags import request_deterministic_ops
 
     loaded = _spec(spec, overrides)
+    require_run_sections(loaded)
     enable_compilation_cache()
     digest = spec_hash(render_spec(loaded))
     run_dir = Path(out) if out is not None else default_run_dir(Path(root), loaded.name, digest)
     with OutputFolder(run_dir, RUN_OUTPUT, overwrite=overwrite) as folder:
         request_deterministic_ops(loaded.train.deterministic)
         with on_device(device or loaded.train.device) as chosen:
-            outcome = train_and_evaluate(loaded, on_epoch=on_epoch, log=log)
+            outcome = train_and_evaluate(loaded, on_epoch=on_epoch, on_stage=on_stage, log=log)
         extra = {"device_used": str(chosen), "command": sys.argv}
+        if on_stage is not None:
+            on_stage("writing the run directory", 0, None)
         with folder.writing() as staging:
             write_run(outcome, staging, extra, render_spec(loaded), input_files(loaded))
         return RunResult(folder.commit(), outcome)
@@ -250,6 +275,17 @@ def predict(run_dir: str | Path, data: str | Path) -> pd.DataFrame:
         message = f"the model {SPEC_FILE} declares does not fit this description: {exc}"
         raise RunDirectoryError(damaged(folder / MODEL_INFO, message)) from None
     return predict_table(program, stored, sample_graph_plan(spec), samples, x)
+
+
+def predictions_anndata(table: pd.DataFrame, data: str | Path) -> anndata.AnnData:
+    """The AnnData of `data` (an `.h5ad` file) with `predict`'s `table` in `obs`: each column
+    but `sample` as `pknet_<column>`, cell by cell. Its matrices are copied unless the file is
+    large (see `pknet.runtime.results_anndata`)."""
+    from pknet.runtime.results_anndata import add_obs, input_anndata, predict_obs
+
+    adata = input_anndata(Path(data))
+    add_obs(adata, predict_obs(table))
+    return adata
 
 
 def _run_spec(path: Path) -> Spec:

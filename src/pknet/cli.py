@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -29,8 +29,13 @@ from pknet.errors import (
     Problem,
     SweepError,
 )
-from pknet.io.atomic import write_text_atomic
-from pknet.specs import Spec, load_spec, render_spec, summarize
+from pknet.io.atomic import write_atomic, write_text_atomic
+from pknet.specs import load_spec, render_spec, summarize
+from pknet.specs.run_sections import require_run_sections
+
+if TYPE_CHECKING:  # numpy, the compiler and the runtime load only for `compile` and `run`
+    from pknet.compiler.network.solve_progress import SolveProgress
+    from pknet.runtime.progress import EpochReport
 
 app = typer.Typer(
     add_completion=False,
@@ -77,9 +82,16 @@ def user_errors() -> Iterator[None]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write an output file (atomically); a path that cannot be written is a user error."""
-    try:
+    """Write a text output file (atomically)."""
+    with _writing(path):
         write_text_atomic(path, text)
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A path that cannot be written is a user error."""
+    try:
+        yield
     except OSError as exc:
         raise PknetError(
             Problem(
@@ -142,10 +154,11 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of specs (for editor completion and validation)."""
+    from pknet.specs.json_schema import model_json_schema, spec_json_schema
     from pknet.specs.schema.sweep import SweepSpec
 
-    model = SweepSpec if sweep_file else Spec
-    text = json.dumps(model.model_json_schema(), indent=2) + "\n"
+    schema = model_json_schema(SweepSpec) if sweep_file else spec_json_schema()
+    text = json.dumps(schema, indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:
@@ -182,7 +195,8 @@ def compile_(
         from pknet.compiler.network.summary import compile_summary
 
         out_dir = out if out is not None else Path("runs") / loaded.name / "compile"
-        compiled = compile_spec(loaded, out=out_dir)
+        with _run_progress(quiet=False):
+            compiled = compile_spec(loaded, out=out_dir)
     _warnings(caught)
     console.print(Text(f"compiled {loaded.name} in {compiled.seconds:.2f} s"), markup=False)
     for label, text in compile_summary(compiled):
@@ -215,15 +229,17 @@ def run_(
     with user_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         loaded = load_spec(spec, set_ or [])  # spec errors before JAX and the solver load
+        require_run_sections(loaded)
         from pknet.api import run
 
-        with _epoch_progress(loaded.train.epochs, quiet) as on_epoch:
+        with _run_progress(quiet) as shown:
             result = run(
                 loaded,
                 out=out,
                 device=device,
                 overwrite=overwrite,
-                on_epoch=on_epoch,
+                on_epoch=shown and shown.on_epoch,
+                on_stage=shown and shown.on_stage,
                 log=_log(quiet),
             )
     _warnings(caught)
@@ -231,11 +247,18 @@ def run_(
     console.print(Text(f"run {loaded.name}: {result.run_dir}", style="bold"), markup=False)
     if seeds:
         console.print(Text(f"  over {seeds} seeds x folds:"), markup=False)
+    from pknet.runtime.metrics import mean_sd
+
+    names = [*summary, *result.metrics.get("out_of_fold", {}).get("metrics", {})]
+    width = max([10, *map(len, names)])  # e.g. `average_precision`
     for name, value in summary.items():
-        console.print(Text(f"  {name:<10} {value['mean']:.4f} ± {value['sd']:.4f}"), markup=False)
+        console.print(Text(f"  {name:<{width}} {mean_sd(value)}"), markup=False)
     pooled = result.metrics.get("out_of_fold")
     if pooled is not None:
-        mean = f" (each the mean over {seeds} seeds; per seed: mean ± sd)" if seeds else ""
+        mean = ""
+        if "predictions" in pooled:  # e.g. "mean over seeds and repeats"
+            per_seed_note = f"; {seeds} seeds, per seed: mean ± sd" if seeds else ""
+            mean = f" (each the {pooled['predictions']}{per_seed_note})"
         console.print(
             Text(f"  pooled over {pooled['n']} held-out predictions{mean}:"), markup=False
         )
@@ -243,10 +266,10 @@ def run_(
         for name, value in pooled["metrics"].items():
             spread = f" ± {per_task[name]['sd']:.4f} over tasks" if per_task else ""
             if per_seed:
-                spread += f" (per seed {per_seed[name]['mean']:.4f} ± {per_seed[name]['sd']:.4f})"
-            console.print(Text(f"  {name:<10} {value:.4f}{spread}"), markup=False)
+                spread += f" (per seed {mean_sd(per_seed[name])})"
+            console.print(Text(f"  {name:<{width}} {value:.4f}{spread}"), markup=False)
     timings = ", ".join(f"{k} {v:.1f}" for k, v in result.outcome.timings.items())
-    console.print(Text(f"  seconds    {timings}"), markup=False)
+    console.print(Text(f"  {'seconds':<{width}} {timings}"), markup=False)
 
 
 @app.command()
@@ -366,8 +389,10 @@ def predict(
         Path | None,
         typer.Option(
             "--out",
-            help="CSV to write, replaced if it exists. Default: <data stem>.predictions.csv in "
-            "the data file's folder, which must not exist yet.",
+            help="File to write, replaced if it exists: `.h5ad` (the data's AnnData with the "
+            "predictions in obs, for .h5ad data) or CSV. Default: <data stem>.predictions.h5ad "
+            "for .h5ad data, else <data stem>.predictions.csv, in the data file's folder, which "
+            "must not exist yet.",
         ),
     ] = None,
 ) -> None:
@@ -386,23 +411,88 @@ def predict(
                     "--out is replaced)",
                 )
             )
+        anndata_out = _is_h5ad(target)
+        if anndata_out and not _is_h5ad(data):
+            raise OutputError(
+                Problem(
+                    f"an .h5ad output holds the data's AnnData, but {data.name} is not an "
+                    ".h5ad file",
+                    Location(str(target)),
+                    hint="write a CSV: --out FILE.csv",
+                )
+            )
         table = predict_data(run_dir, data)
-        _write_text(target, table.to_csv(index=False))
+        if anndata_out:
+            from pknet.api import predictions_anndata
+
+            adata = predictions_anndata(table, data)
+            with _writing(target):
+                write_atomic(target, adata.write_h5ad)
+        else:
+            _write_text(target, table.to_csv(index=False))
     console.print(Text(f"wrote {len(table)} predictions to {target}"), markup=False)
 
 
+def _is_h5ad(path: Path) -> bool:
+    return path.suffix.lower() == ".h5ad"
+
+
 def default_predictions_path(data: Path) -> Path:
-    """`<data folder>/<data stem>.predictions.csv`: beside the data, never the data itself."""
-    return data.with_name(f"{data.stem}.predictions.csv")
+    """`<data folder>/<data stem>.predictions.h5ad` for `.h5ad` data, else `.csv`: beside the
+    data, never the data itself."""
+    return data.with_name(f"{data.stem}.predictions{'.h5ad' if _is_h5ad(data) else '.csv'}")
 
 
 def _log(quiet: bool):
     return (lambda message: None) if quiet else (lambda message: err.print(message, markup=False))
 
 
+class _RunProgress:
+    """One transient progress line on stderr, stage after stage: the pruning solve (elapsed,
+    incumbent, bound, gap), the epochs (losses, the monitored metric, models still training),
+    then scoring, explaining and writing."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.stage = progress, "compiling"
+        self.task = progress.add_task(self.stage, total=None)
+
+    def on_solve(self, solve: SolveProgress) -> None:
+        self.progress.update(self.task, description=f"pruning: {solve.describe()}")
+
+    def on_stage(self, stage: str, done: int, total: int | None) -> None:
+        if stage != self.stage:  # a new task: its own count and elapsed time
+            self.stage = stage
+            self.progress.remove_task(self.task)
+            self.task = self.progress.add_task(stage, total=total)
+        self.progress.update(self.task, completed=done)
+
+    def on_epoch(self, report: EpochReport) -> None:
+        self.progress.update(
+            self.task, completed=report.epoch, description=f"{self.stage}: {epoch_line(report)}"
+        )
+
+
+def epoch_line(report: EpochReport) -> str:
+    """`loss 0.4312, val_loss 0.4511, val_roc_auc 0.8123, 5 of 5 models training`: means over
+    the models that trained this epoch."""
+    import numpy as np
+
+    active = report.active if report.active.any() else np.ones_like(report.active)
+    parts = [f"loss {float(report.train_loss[active].mean()):.4f}"]
+    val_loss = report.val_loss[active]
+    if not np.isnan(val_loss).all():
+        parts.append(f"val_loss {float(np.nanmean(val_loss)):.4f}")
+    if report.monitored is not None and report.monitor not in ("train_loss", "val_loss"):
+        monitored = report.monitored[active]
+        if not np.isnan(monitored).all():
+            parts.append(f"{report.monitor} {float(np.nanmean(monitored)):.4f}")
+    parts.append(f"{int(report.active.sum())} of {report.active.size} models training")
+    return ", ".join(parts)
+
+
 @contextlib.contextmanager
-def _epoch_progress(epochs: int, quiet: bool) -> Iterator[object]:
-    """A rich progress bar over epochs, fed by the trainer's per-epoch callback."""
+def _run_progress(quiet: bool) -> Iterator[_RunProgress | None]:
+    """The progress line of `compile` and `run` (none with `quiet`), solves included."""
     if quiet:
         yield None
         return
@@ -412,17 +502,12 @@ def _epoch_progress(epochs: int, quiet: bool) -> Iterator[object]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    from pknet.compiler.network.solve_progress import showing_solve_progress
+
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("training", total=epochs)
-
-        def on_epoch(epoch, train_loss, val_loss, active) -> None:
-            active_train = train_loss[active] if active.any() else train_loss
-            description = (
-                f"training: loss {float(active_train.mean()):.4f}, {int(active.sum())} folds active"
-            )
-            progress.update(task, completed=epoch, description=description)
-
-        yield on_epoch
+        shown = _RunProgress(progress)
+        with showing_solve_progress(shown.on_solve):
+            yield shown
 
 
 def main() -> None:

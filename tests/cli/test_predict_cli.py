@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import anndata
 import numpy as np
 import pandas as pd
 import pytest
@@ -260,8 +261,9 @@ def test_help_says_where_the_default_output_goes() -> None:
     text = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 0
     assert (
-        "CSV to write, replaced if it exists. Default: <data stem>.predictions.csv in the data "
-        "file's folder, which must not exist yet."
+        "File to write, replaced if it exists: `.h5ad` (the data's AnnData with the predictions "
+        "in obs, for .h5ad data) or CSV. Default: <data stem>.predictions.h5ad for .h5ad data, "
+        "else <data stem>.predictions.csv, in the data file's folder, which must not exist yet."
     ) in text
 
 
@@ -279,18 +281,18 @@ def new_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_default_output_goes_beside_the_data(run_dir: Path, new_data: Path) -> None:
     result = runner.invoke(app, ["predict", str(run_dir), str(new_data)])
     assert result.exit_code == 0, result.output
-    written = new_data.parent / "batch2.predictions.csv"
+    written = new_data.parent / "batch2.predictions.h5ad"  # .h5ad data: an AnnData
     assert f"wrote 40 predictions to {written}" in result.output
-    assert len(pd.read_csv(written)) == 40
+    assert anndata.read_h5ad(written).obs["pknet_score"].notna().sum() == 40
     assert sorted(p.name for p in new_data.parent.iterdir()) == [
         "batch2.h5ad",
-        "batch2.predictions.csv",
+        "batch2.predictions.h5ad",
     ]
     assert not list(Path.cwd().iterdir())
 
 
 def test_the_default_output_never_replaces_a_file(run_dir: Path, new_data: Path) -> None:
-    mine = new_data.parent / "batch2.predictions.csv"
+    mine = new_data.parent / "batch2.predictions.h5ad"
     mine.write_text("my own notes")
     result = runner.invoke(app, ["predict", str(run_dir), str(new_data)])
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -322,6 +324,32 @@ def test_an_interrupted_write_leaves_no_partial_file(
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"cannot write {out}: No space left on device" in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_an_interrupted_anndata_write_leaves_no_partial_file(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(source: Path, target: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pknet.io.atomic.os.replace", disk_full)
+    out = tmp_path / "p.h5ad"
+    result = runner.invoke(app, ["predict", str(run_dir), str(DATA), "--out", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"cannot write {out}: No space left on device" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_anndata_output_needs_anndata_data(run_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "cells.csv"
+    data.write_text("barcode,A\nx,1\n")
+    out = tmp_path / "p.h5ad"
+    result = runner.invoke(app, ["predict", str(run_dir), str(data), "--out", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "an .h5ad output holds the data's AnnData, but cells.csv is not an .h5ad" in (
+        result.output
+    )
+    assert "hint: write a CSV: --out FILE.csv" in result.output and not out.exists()
 
 
 def test_data_that_is_a_device_is_named_as_such(run_dir: Path, tmp_path: Path) -> None:

@@ -77,6 +77,22 @@ def test_run_directory_holds_every_artifact(run_dir: Path) -> None:
     assert not list(run_dir.parent.glob(".*tmp*"))  # no staging folder left behind
 
 
+def test_the_runs_graphml_carries_the_importances(run_dir: Path) -> None:
+    import networkx as nx
+
+    graph = nx.read_graphml(run_dir / "network" / "network.graphml")
+    edges = pd.read_csv(run_dir / "network" / "edges.pruned.tsv", sep="\t")
+    assert set(graph.edges) == set(zip(edges["from"], edges["to"], strict=True))
+    importances = pd.read_csv(run_dir / "importances.csv")
+    for row in importances.itertuples():
+        attributes = graph.nodes[row.node]
+        assert attributes["kind"] == row.kind  # input, hidden, output alike
+        assert attributes[f"{row.method}_mean"] == pytest.approx(row.mean, rel=1e-12)
+        assert attributes[f"{row.method}_sd"] == pytest.approx(row.sd, rel=1e-12)
+    unscored = set(graph.nodes) - set(importances.query("method == 'bias'")["node"])
+    assert unscored and all(np.isnan(graph.nodes[n]["bias_mean"]) for n in unscored)
+
+
 def test_rendered_spec_in_the_run_validates(run_dir: Path) -> None:
     spec = pknet.Spec.model_validate(yaml.safe_load((run_dir / "spec.resolved.yaml").read_text()))
     assert spec.train.epochs == 6
@@ -180,10 +196,11 @@ model:
   layers: [{{kind: dense, units: 1, activation: linear}}]
 loss: mse
 train: {{optimizer: {{name: sgd, lr: 10}}, epochs: 50}}
-evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2]}}
+evaluate: {{cv: {{kind: kfold, folds: 2}}, metrics: [r2], seeds: 2}}
 """
     output = failing_run(tmp_path, body)
     assert "diverged" in output and "train.optimizer.lr" in output
+    assert "seed 1 fold 1" in output  # the models named by seed and fold
 
 
 def test_a_layer_too_large_for_memory_stops_before_allocating(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,29 @@ def test_min_nodes_prefers_fewer_nodes_over_fewer_edges(tmp_path: Path) -> None:
     compiled = pknet.compile_spec(spec_file(tmp_path, body))
     assert compiled.pruning.report.status == "optimal"
     assert compiled.network.n_nodes == 4  # A, B, one hub, TCR
+
+
+@pytest.mark.parametrize(
+    ("inputs", "warned"),
+    [("leaves", "612 of the 13121 input nodes (5%) are measured"), ("leaves & measured", None)],
+)
+def test_few_measured_inputs_warn(tmp_path: Path, inputs: str, warned: str | None) -> None:
+    path = spec_file(tmp_path, f"network:\n  inputs: {inputs}\nprune: null\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pknet.compile_spec(path)
+    messages = [str(w.message) for w in caught if "input nodes" in str(w.message)]
+    assert messages == ([] if warned is None else [messages[0]])
+    if warned is not None:
+        assert warned in messages[0] and "`A1BG_gene`" in messages[0]
+
+
+def test_compile_cli_prints_the_unmeasured_warning(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pknet.cli import app
+
+    body = "network:\n  features: {strip_suffix: _GENE}\n  inputs: leaves\nprune: null\n"
+    path = spec_file(tmp_path, body)
+    result = CliRunner().invoke(app, ["compile", str(path), "--out", str(tmp_path / "out")])
+    assert "warning: 0 of the 13121 input nodes (0%) are measured" in result.output

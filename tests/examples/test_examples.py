@@ -1,5 +1,5 @@
-"""Every example spec runs end to end (shortened: few epochs, 2 folds, no control); every
-example sweep file validates against its base spec."""
+"""Every example spec runs end to end (shortened: few epochs, 2 folds, no control), or compiles
+when it only prunes its network; every example sweep file validates against its base spec."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pknet.specs.sweep import load_sweep
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SWEEPS = sorted(EXAMPLES.glob("*/sweep*.yaml"))
-SPECS = sorted(set(EXAMPLES.glob("*/*.yaml")) - set(SWEEPS))
+PRUNE_ONLY = EXAMPLES / "kpnn_tcr" / "prune_only.yaml"  # no model: compiled, not run
+SPECS = sorted(set(EXAMPLES.glob("*/*.yaml")) - set(SWEEPS) - {PRUNE_ONLY})
 SHORT = {"train.epochs": 3, "evaluate.cv.folds": 2}
 SHORT_LOO = {"train.epochs": 3, "evaluate.cv": {"kind": "kfold", "folds": 2}}
 
@@ -26,6 +27,14 @@ def test_example_runs(spec: Path, tmp_path: Path) -> None:
     result = pknet.run(spec, overrides, out=tmp_path / "run")
     assert (result.run_dir / "metrics.json").is_file()
     assert all(len(fold["metrics"]) for fold in result.metrics["folds"])
+
+
+@pytest.mark.slow
+def test_the_prune_only_example_compiles_to_the_proven_optimum(tmp_path: Path) -> None:
+    compiled = pknet.compile_spec(PRUNE_ONLY, out=tmp_path)
+    assert compiled.pruning is not None and compiled.pruning.report.to_dict()["objective"] == 13268
+    for name in ("edges.pruned.tsv", "network.sif", "network.graphml", "prune.mps"):
+        assert (tmp_path / "network" / name).is_file()
 
 
 @pytest.mark.parametrize("sweep", SWEEPS, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -17,6 +17,7 @@ from pknet.io.networks import (
     EDGE_COLUMNS,
     RELATION,
     SCORE,
+    WEIGHT,
     TermSet,
     drop_unknown_terms,
     load_annotation_table,
@@ -535,6 +536,35 @@ def test_scored_links_keep_each_pair_once(tmp_path):
     edges = load_scored_links(path, a_col="a", b_col="b", score_col="s", min_score=0.5)
     assert pairs(edges) == [("A", "B"), ("B", "A"), ("C", "C")]
     assert edges[SCORE].tolist() == [0.9, 0.9, 0.9]
+
+
+def test_scored_links_weight_is_the_scaled_score(tmp_path):
+    table = rows(STRING)
+    unit = load_scored_links(STRING, a_col="proteinA", b_col="proteinB", score_col="score")
+    assert unit[WEIGHT].tolist() == [1.0] * 1000  # no `score_max`: every link weighs 1
+    scored = load_scored_links(
+        STRING, a_col="proteinA", b_col="proteinB", score_col="score", score_max=1.0
+    )
+    assert scored[WEIGHT].tolist() == [float(r["score"]) for r in table for _ in range(2)]
+    thousand = write(tmp_path, "links.tsv", "a\tb\ts\nA\tB\t900\nB\tC\t150\n")
+    edges = load_scored_links(thousand, a_col="a", b_col="b", score_col="s", score_max=1000)
+    assert edges[WEIGHT].tolist() == [0.9, 0.9, 0.15, 0.15]
+    with pytest.raises(CompileError) as excinfo:
+        load_scored_links(thousand, a_col="a", b_col="b", score_col="s", score_max=1.0)
+    text = error_text(excinfo)
+    assert "holds scores from 150 to 900, outside 0..score_max=1 (2 kept link(s))" in text
+    assert "1000 for STRING's `combined_score`" in text
+
+
+def test_a_scored_links_source_weighs_edges_by_score_by_default():
+    from pknet.compiler.network.read_network import read_source
+    from pknet.specs.schema.network import ScoredLinksSpec
+
+    source = ScoredLinksSpec(kind="scored_links", file=str(STRING), min_score=0.7)
+    strong = [float(r["score"]) for r in rows(STRING) if float(r["score"]) >= 0.7]
+    assert read_source(source)[WEIGHT].tolist() == [w for w in strong for _ in range(2)]
+    one = ScoredLinksSpec(kind="scored_links", file=str(STRING), min_score=0.7, weight="one")
+    assert set(read_source(one)[WEIGHT]) == {1.0}
 
 
 def test_scored_links_errors(tmp_path):

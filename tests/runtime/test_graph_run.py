@@ -88,7 +88,7 @@ def test_predict_scores_new_cells_as_the_cross_validation_scored_held_out_cells(
     result = runner.invoke(app, ["predict", str(gcn_run.run_dir), str(data), "--out", str(out)])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
-    assert len(table) == 700 and table["predicted"].isin(outcome.dataset.classes).all()
+    assert len(table) == 700 and table["prediction"].isin(outcome.dataset.classes).all()
 
 
 def test_predict_names_missing_training_rows_of_a_fold(gcn_run, tmp_path: Path) -> None:

@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from pknet.runtime.metrics import METRICS, compute_metrics, register_metric, roc_curve, summarize
+from pknet.runtime.metrics import (
+    METRICS,
+    compute_metrics,
+    mean_sd,
+    per_class,
+    register_metric,
+    roc_curve,
+    summarize,
+)
 
 
 def binary_case(seed: int, ties: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +49,58 @@ SK_CLASSIFICATION = {
     "precision": lambda y, pred, avg: skm.precision_score(y, pred, average=avg, zero_division=0),
     "recall": lambda y, pred, avg: skm.recall_score(y, pred, average=avg, zero_division=0),
     "f1": lambda y, pred, avg: skm.f1_score(y, pred, average=avg, zero_division=0),
+    "balanced_accuracy": lambda y, pred, avg: skm.balanced_accuracy_score(y, pred),
+    "mcc": lambda y, pred, avg: skm.matthews_corrcoef(y, pred),
 }
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_new_classification_metrics_match_sklearn(seed: int, ties: bool) -> None:
+    """average_precision, balanced_accuracy, mcc and log_loss, binary and multiclass."""
+    y, score = binary_case(seed, ties)
+    score = score.astype(np.float64)
+    pred = (score >= 0.5).astype(int)
+    expected = {
+        "average_precision": skm.average_precision_score(y, score),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
+        "mcc": skm.matthews_corrcoef(y, pred),
+        "log_loss": skm.log_loss(y, score, labels=[0, 1]),
+    }
+    for name, value in expected.items():
+        assert np.isclose(METRICS[name](y, score, "binary"), value), name
+    y, prob = multiclass_case(seed, ties)
+    pred = prob.argmax(axis=1)
+    expected = {
+        "average_precision": skm.average_precision_score(y, prob, average="macro"),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
+        "mcc": skm.matthews_corrcoef(y, pred),
+        "log_loss": skm.log_loss(y, prob, labels=np.arange(prob.shape[1])),
+    }
+    for name, value in expected.items():
+        assert np.isclose(METRICS[name](y, prob, "multiclass"), value), name
+
+
+def test_per_class_table_matches_sklearn() -> None:
+    y, prob = multiclass_case(3, ties=False)
+    classes = [f"c{c}" for c in range(prob.shape[1])]
+    table = per_class(y, prob, classes)
+    pred = prob.argmax(axis=1)
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y, pred, labels=np.arange(len(classes)), zero_division=0
+    )
+    for c, name in enumerate(classes):
+        row = table[name]
+        assert np.allclose(
+            [row["precision"], row["recall"], row["f1"], row["support"]],
+            [precision[c], recall[c], f1[c], support[c]],
+        )
+        assert np.isclose(row["roc_auc"], skm.roc_auc_score(y == c, prob[:, c]))
+
+
+def test_mean_sd_shows_one_value_without_a_spread() -> None:
+    assert mean_sd(summarize([{"auc": 0.75}])["auc"]) == "0.7500"  # a holdout: one fold
+    assert mean_sd(summarize([{"auc": 0.5}, {"auc": 1.0}])["auc"]) == "0.7500 ± 0.3536"
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ def test_quick_network_gcn_run_trains_and_predicts_new_cells(tmp_path: Path) -> 
     assert outcome.dataset.x.shape == (700, 66) and outcome.graphs is None
     assert 0.5 < result.metrics["summary"]["roc_auc"]["mean"] <= 1.0
     new = pknet.predict(result.run_dir, EXAMPLE / "data" / "pbmc68k_reduced.h5ad")
-    assert len(new) == 700 and set(new["predicted"]) <= set(outcome.dataset.classes)
+    assert len(new) == 700 and set(new["prediction"]) <= set(outcome.dataset.classes)
     np.testing.assert_allclose(new.filter(like="score_").sum(axis=1), 1.0, rtol=1e-4)
 
 

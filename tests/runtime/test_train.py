@@ -13,7 +13,13 @@ import pknet
 from pknet.api import train_and_evaluate
 from pknet.compiler.model.base import group_arrays
 from pknet.runtime.run import RunError, fold_rows, stopping_rule
-from pknet.runtime.train import PURPOSE_INIT, PURPOSE_SHUFFLE, init_folds, stream_key
+from pknet.runtime.train import (
+    PURPOSE_INIT,
+    PURPOSE_SHUFFLE,
+    init_folds,
+    stream_key,
+    which_models,
+)
 
 
 def leaves(trained) -> list[np.ndarray]:
@@ -144,3 +150,8 @@ def test_a_monitor_undefined_in_every_epoch_is_an_error_not_the_initial_weights(
         train_and_evaluate(spec)
     text = caught.value.format()
     assert "train.early_stopping.monitor: `val_roc_auc` was undefined (NaN) in every epoch" in text
+
+
+def test_training_errors_name_folds_or_seed_and_fold() -> None:
+    assert which_models([(0, 1), (0, 3)]) == "fold(s) [1, 3]"
+    assert which_models([(0, 2), (1, 2)]) == "model(s) seed 0 fold 2, seed 1 fold 2"

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pknet.compiler.located import spec_problem
-from pknet.compiler.network.compile_network import CompiledNetwork
+from pknet.compiler.network.compile_network import CompiledNetwork, feature_naming
 from pknet.compiler.streamed import StreamedInputs
 from pknet.errors import CompileError, Location, Problem, TableError
 from pknet.files import file_problem
@@ -119,6 +119,7 @@ class Dataset:
     join: JoinReport
     n_missing: int
     targets: tuple[str, ...] = ()
+    groups: np.ndarray | None = None  # each sample's group (`evaluate.cv.groups`), as text
 
 
 def load_dataset(
@@ -157,6 +158,16 @@ def load_dataset(
                 "a graph over the features is built from every sample's values; "
                 "`backed: true` streams them",
                 "remove `backed`, or the feature graph",
+            )
+        )
+    if backed and not feature_naming(spec).plain:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression", "backed"),
+                "features named by a `var` column, combined duplicates or mapping-table sums "
+                "are computed from whole columns; `backed: true` streams the file's own columns",
+                "remove `backed`, or `var_names` / `duplicates` / the mapping table's sums",
             )
         )
     if backed and target_columns is not None:
@@ -210,6 +221,7 @@ def load_dataset(
             )
         )
     _check_finite_targets(spec, y, [matrix.samples[i] for i in keep])
+    groups = _sample_groups(spec, matrix, keep)
     dropped = join.dropped_reasons()
     if dropped is not None:
         warnings.warn(dropped, RuntimeWarning, stacklevel=2)
@@ -223,6 +235,7 @@ def load_dataset(
         join=join,
         n_missing=n_missing,
         targets=targets,
+        groups=groups,
     )
 
 
@@ -292,6 +305,50 @@ def _listed_samples(spec: Spec, matrix: Matrix, path: Path) -> Matrix:
     return replace(matrix, values=matrix.values[rows], samples=samples, obs=obs)
 
 
+def _sample_groups(spec: Spec, matrix: Matrix, rows: np.ndarray) -> np.ndarray | None:
+    """The group of each of `rows` (the samples used) for a grouped `evaluate.cv` (None for the
+    other kinds): its `obs` column, else its label-file column; every one must have a group."""
+    name = getattr(spec.evaluate.cv, "groups", None)
+    if name is None:
+        return None
+    path = ("evaluate", "cv", "groups")
+    obs_columns = [] if matrix.obs is None else [str(c) for c in matrix.obs.columns]
+    if name in obs_columns:
+        values = pd.Series(matrix.obs[name].to_numpy(), index=pd.Index(matrix.samples))
+    else:
+        table = _label_file(spec)[0] if spec.data.target.file is not None else pd.DataFrame()
+        file_columns = [str(c) for c in table.columns]
+        if name not in file_columns:
+            where = [f"obs columns: {', '.join(obs_columns)}"] if obs_columns else []
+            if file_columns:
+                where.append(f"label-file columns: {', '.join(file_columns)}")
+            raise CompileError(
+                spec_problem(
+                    spec,
+                    path,
+                    f"no sample table has a column `{name}` to group the samples by",
+                    "available " + "; ".join(where)
+                    if where
+                    else "groups come from an AnnData `obs` column or a label-file column; "
+                    "this data has neither",
+                )
+            )
+        values = table[name].reindex(pd.Index(matrix.samples))
+    values = values.iloc[rows]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise CompileError(
+            spec_problem(
+                spec,
+                path,
+                f"{int(missing.sum())} sample(s) have no `{name}` group, e.g. "
+                f"{values.index[np.flatnonzero(missing)[0]]}",
+                "give every sample a group, or list the grouped samples under `data.samples`",
+            )
+        )
+    return values.astype(str).to_numpy()
+
+
 def _check_finite_targets(spec: Spec, y: np.ndarray, samples: Sequence[str]) -> None:
     """Regression targets are finite (missing ones were dropped as unlabelled)."""
     if y.dtype.kind != "f" or np.isfinite(y).all():
@@ -317,7 +374,9 @@ def _node_names(network: CompiledNetwork | None, which: str) -> tuple[str, ...] 
 def feature_names(spec: Spec, path: Path) -> list[str]:
     """The feature names of a data file as `spec.data.expression` describes it."""
     expression = spec.data.expression
-    return read_feature_names(path, expression.format, expression.layer, expression.orientation)
+    return read_feature_names(
+        path, expression.format, expression.layer, expression.orientation, feature_naming(spec)
+    )
 
 
 def _needs_whole_matrix(spec: Spec) -> bool:
@@ -334,6 +393,7 @@ def read_inputs(spec: Spec, path: Path, columns: np.ndarray | None) -> Matrix:
         expression.layer,
         expression.orientation,
         columns=None if columns is None or _needs_whole_matrix(spec) else columns,
+        naming=feature_naming(spec),
     )
 
 
@@ -833,7 +893,9 @@ def load_new_inputs(
     if reason is not None:
         raise CompileError(Problem(f"data file {path} {reason}", Location(str(path))))
     expression = spec.data.expression
-    available = read_feature_names(path, "auto", expression.layer, expression.orientation)
+    available = read_feature_names(
+        path, "auto", expression.layer, expression.orientation, feature_naming(spec)
+    )
     position = {name: i for i, name in enumerate(available)}
     missing = [name for name in features if name not in position]
     if missing:

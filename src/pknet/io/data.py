@@ -43,6 +43,29 @@ class Matrix:
     obs: pd.DataFrame | None = None
 
 
+@dataclass(frozen=True)
+class FeatureNaming:
+    """How features get their names: `var_names`, an AnnData `var` column used instead of the
+    var index (e.g. symbols beside Ensembl ids); `duplicates`, what a name that several
+    columns carry becomes: an `error`, its `first` column, or the `sum` or `mean` of them.
+    `combined` adds features after the file's: (name, the feature names it combines), each
+    the `combine` (`sum` or `mean`) of those present (a mapping table's node mapped to
+    several features)."""
+
+    var_names: str | None = None
+    duplicates: str = "error"
+    combined: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    combine: str = "sum"
+
+    @property
+    def plain(self) -> bool:
+        """The file's own names, each a key (the readers check that where they always did)."""
+        return self.var_names is None and self.duplicates == "error" and not self.combined
+
+
+PLAIN = FeatureNaming()
+
+
 def data_format(path: Path, declared: str = "auto") -> str:
     """The format of a data file: as declared, or from its suffix."""
     if declared != "auto":
@@ -61,10 +84,17 @@ def data_format(path: Path, declared: str = "auto") -> str:
 
 
 def read_feature_names(
-    path: Path, fmt: str = "auto", layer: str = "X", orientation: str = "samples_as_rows"
+    path: Path,
+    fmt: str = "auto",
+    layer: str = "X",
+    orientation: str = "samples_as_rows",
+    naming: FeatureNaming = PLAIN,
 ) -> list[str]:
-    """The feature (column) names of a data matrix, in file order, without reading values."""
+    """The feature (column) names of a data matrix, in file order, without reading values;
+    under `naming`, each name once (where it first appears)."""
     fmt = data_format(path, fmt)
+    if not naming.plain:
+        return [name for name, _, _ in _feature_columns(path, fmt, layer, orientation, naming)]
     with _readable(path, fmt):
         if fmt == "h5ad":
             names = h5ad_feature_names(path, layer)
@@ -86,19 +116,34 @@ def read_matrix(
     layer: str = "X",
     orientation: str = "samples_as_rows",
     columns: Sequence[int] | np.ndarray | None = None,
+    naming: FeatureNaming = PLAIN,
 ) -> Matrix:
     """Read a data matrix as dense float32 samples x features.
 
-    `columns` selects features by position in file order (`read_feature_names` order); the
-    result holds them in the order given (repeats allowed). Sparse matrices are densified after
-    the selection, and CSV/TSV files parse only the selected columns (or rows).
+    `columns` selects features by position in file order (`read_feature_names` order, with the
+    same `naming`); the result holds them in the order given (repeats allowed). Sparse matrices
+    are densified after the selection, and CSV/TSV files parse only the selected columns (or
+    rows).
     """
     path = Path(path)
     fmt = data_format(path, fmt)
     selected = None if columns is None else np.asarray(columns, dtype=np.int64)
+    if not naming.plain:
+        return _named_matrix(path, fmt, layer, orientation, selected, naming)
+    return _read(path, fmt, layer, orientation, selected)
+
+
+def _read(
+    path: Path,
+    fmt: str,
+    layer: str,
+    orientation: str,
+    selected: np.ndarray | None,
+    check_features: bool = True,
+) -> Matrix:
     with _readable(path, fmt):
         if fmt == "h5ad":
-            return _h5ad_matrix(path, layer, selected)
+            return _h5ad_matrix(path, layer, selected, check_features)
         if fmt == "10x_h5":
             return _tenx_matrix(path, selected)
         return _table_matrix(path, SEPARATORS[fmt], orientation, selected)
@@ -174,14 +219,16 @@ def _h5ad_layer(adata: anndata.AnnData, layer: str, path: Path) -> tuple[Any, li
     return matrix, adata.var_names.astype(str).tolist()
 
 
-def _h5ad_matrix(path: Path, layer: str, columns: np.ndarray | None) -> Matrix:
+def _h5ad_matrix(
+    path: Path, layer: str, columns: np.ndarray | None, check_features: bool = True
+) -> Matrix:
     with open_h5ad(path) as adata:
         stored, names = _h5ad_layer(adata, layer, path)
         samples = tuple(adata.obs_names.astype(str))
-        for what, keys, fix in (
-            ("sample", samples, "`adata.obs_names_make_unique()`"),
-            ("feature", names, "`adata.var_names_make_unique()`"),
-        ):
+        checks = [("sample", samples, "`adata.obs_names_make_unique()`")]
+        if check_features:
+            checks.append(("feature", names, "`adata.var_names_make_unique()`"))
+        for what, keys, fix in checks:
             repeat = first_repeat(keys)
             if repeat is not None:
                 raise repeat_error(repeat, what, Location(str(path)), f"make them unique ({fix})")
@@ -210,6 +257,103 @@ def _selected(names: Sequence[str], columns: np.ndarray | None) -> tuple[str, ..
     if columns is None:
         return tuple(names)
     return tuple(names[i] for i in columns)
+
+
+# --- feature naming: a var column, repeated names -------------------------------------------
+
+
+def _raw_names(path: Path, fmt: str, layer: str, orientation: str, var_names: str | None):
+    """Every column's name in file order, repeats kept (`var_names`: from that var column)."""
+    if var_names is not None and fmt != "h5ad":
+        raise CompileError(
+            Problem(
+                f"`var_names` names a column of an AnnData `var` table, but {path.name} is read "
+                f"as {fmt}",
+                path="data.expression.var_names",
+                hint="remove `var_names` (the file's own feature names are used)",
+            )
+        )
+    with _readable(path, fmt):
+        if fmt == "h5ad" and var_names is not None:
+            with open_h5ad(path) as adata:
+                _h5ad_layer(adata, layer, path)  # the layer exists
+                var = adata.raw.var if layer == "raw" else adata.var
+                if var_names not in var.columns:
+                    listed = ", ".join(map(str, var.columns)) or "none"
+                    raise CompileError(
+                        Problem(
+                            f"{path.name} has no var column `{var_names}`",
+                            path="data.expression.var_names",
+                            hint=f"var columns: {listed}",
+                        )
+                    )
+                return var[var_names].astype(str).tolist()
+        if fmt == "h5ad":
+            with open_h5ad(path) as adata:
+                return _h5ad_layer(adata, layer, path)[1]
+        if fmt == "10x_h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                return _tenx_features(_tenx_group(f, path), path)
+        if orientation == "samples_as_rows":
+            return table_header(path, SEPARATORS[fmt])
+        return _first_column(path, SEPARATORS[fmt])
+
+
+def _feature_columns(
+    path: Path, fmt: str, layer: str, orientation: str, naming: FeatureNaming
+) -> list[tuple[str, list[int], str]]:
+    """Each feature: its name, the file columns that carry it, and how they combine (`first`,
+    `sum`, `mean`). The file's names in order of first appearance, then `naming.combined`'s
+    (those with a column); a name carried twice is an error under `duplicates: error`."""
+    raw = _raw_names(path, fmt, layer, orientation, naming.var_names)
+    if naming.duplicates == "error":
+        repeat = first_repeat(raw)
+        if repeat is not None:
+            source = f"var column `{naming.var_names}`" if naming.var_names else path.name
+            name, first, second = repeat
+            raise CompileError(
+                Problem(
+                    f"feature `{name}` appears twice in {source} (at positions {first + 1} and "
+                    f"{second + 1})",
+                    path="data.expression.duplicates",
+                    hint="set `duplicates: first`, `sum` or `mean` to keep one column per name",
+                )
+            )
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(raw):
+        groups.setdefault(name, []).append(i)
+    how = "first" if naming.duplicates == "error" else naming.duplicates
+    features = [(name, columns, how) for name, columns in groups.items()]
+    for name, parts in naming.combined:
+        columns = [groups[part][0] for part in parts if part in groups]
+        if columns:
+            features.append((name, columns, naming.combine))
+    return features
+
+
+def _named_matrix(
+    path: Path,
+    fmt: str,
+    layer: str,
+    orientation: str,
+    columns: np.ndarray | None,
+    naming: FeatureNaming,
+) -> Matrix:
+    """The matrix over `naming`'s feature names: the columns of each feature combined."""
+    every = _feature_columns(path, fmt, layer, orientation, naming)
+    chosen = [every[w] for w in (range(len(every)) if columns is None else columns)]
+    members = [cols[:1] if how == "first" else cols for _, cols, how in chosen]
+    sizes = np.array([len(m) for m in members], dtype=np.int64)
+    raw = _read(path, fmt, layer, orientation, np.concatenate(members), check_features=False)
+    values = raw.values
+    if len(values.T) > len(chosen):  # a name carried by several columns: combine them
+        values = np.add.reduceat(values, np.r_[0, np.cumsum(sizes)[:-1]], axis=1)
+        mean = np.array([how == "mean" for _, _, how in chosen])
+        values[:, mean] /= sizes[mean]
+    features = tuple(name for name, _, _ in chosen)
+    return Matrix(np.ascontiguousarray(values, dtype=np.float32), raw.samples, features, raw.obs)
 
 
 # --- 10x Genomics HDF5 ---------------------------------------------------------------------

@@ -3,11 +3,14 @@
 runs/<name>/<timestamp>-<spec hash>/
   run.json             the marker, written last: the run id and every file pknet wrote
   spec.resolved.yaml   manifest.json   model.json
-  network/             pruned edges, compile report, the MILP (MPS), hierarchy.json (the
+  network/             pruned edges, compile report, the MILP (MPS), network.sif and
+                       network.graphml (node kinds, measured, importances), hierarchy.json (the
                        `hierarchy` layer's filter counts)
   folds/<m>/           model.eqx (equinox serialisation), stats.npz, history.csv; one folder
                        per model: m = s * K + k for seed s of fold k (`evaluate.seeds`)
   metrics.json         predictions.csv (a vae: embedding.h5ad)   importances.csv
+  results.h5ad         an `.h5ad` input's AnnData with the results (see `results_anndata`;
+                       a vae's embedding.h5ad carries its var and uns parts)
   figures/*.png        report.md
   graph_inputs.npz     a sample-graph model's inputs and training rows per fold (for predict)
   feature_graph.npz    the edges of a graph over features (for predict)
@@ -27,9 +30,12 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
+from anndata import AnnData
 
+from pknet import __version__
 from pknet.compiler.dataset import Dataset
 from pknet.compiler.network.network_files import write_network_files
+from pknet.io.data import data_format
 from pknet.io.output_folder import OutputKind
 from pknet.runtime.embedding import embedding_anndata, principal_components
 from pknet.runtime.figures import (
@@ -42,7 +48,15 @@ from pknet.runtime.figures import (
 from pknet.runtime.manifest import build_manifest
 from pknet.runtime.members import member_label
 from pknet.runtime.metrics import roc_curve
+from pknet.runtime.node_names import base_node
 from pknet.runtime.report import hierarchy_report, write_report
+from pknet.runtime.results_anndata import (
+    RESULTS_FILE,
+    add_obs,
+    add_run,
+    input_anndata,
+    prediction_obs,
+)
 from pknet.runtime.run import RunOutcome
 from pknet.runtime.run_files import (
     FEATURE_GRAPH_FILE,
@@ -94,7 +108,7 @@ def write_run(
     _json(folder / MANIFEST_FILE, manifest)
     write_model_info(folder / MODEL_INFO, model_info(outcome))
     if outcome.network is not None:
-        write_network_files(outcome.network, folder / "network")
+        write_network_files(outcome.network, folder / "network", outcome.importances)
         hierarchy = hierarchy_report(outcome)
         if hierarchy is not None:
             _json(folder / "network" / HIERARCHY_FILE, hierarchy.to_dict())
@@ -104,21 +118,56 @@ def write_run(
     if outcome.program.feature_graph is not None:
         write_feature_graph(folder / FEATURE_GRAPH_FILE, outcome.program.feature_graph)
     _json(folder / "metrics.json", outcome.metrics_document())
+    output = outcome.plan.output
+    source = Path(output.expression_file)
+    h5ad = data_format(source, output.expression_format) == "h5ad"
     if outcome.embeddings is None:
-        predictions(outcome).to_csv(folder / "predictions.csv", index=False)
+        table = predictions(outcome)
+        table.to_csv(folder / "predictions.csv", index=False)
+        if h5ad:
+            adata = input_anndata(source)
+            add_obs(adata, prediction_obs(table, outcome.dataset.task, outcome.dataset.classes))
+            _add_run(adata, outcome, spec_text)
+            adata.write_h5ad(folder / RESULTS_FILE)
     else:
-        output = outcome.plan.output
-        embedding_anndata(
-            Path(output.expression_file),
+        adata = embedding_anndata(
+            source,
             output.expression_format,
             outcome.dataset,
             outcome.embeddings,
             [member_label(m, outcome.seeds).replace("_", "") for m in outcome.members],
-        ).write_h5ad(folder / EMBEDDING_FILE)
+        )
+        if h5ad:
+            _add_run(adata, outcome, spec_text)
+        adata.write_h5ad(folder / EMBEDDING_FILE)
     if len(outcome.importances):
         outcome.importances.to_csv(folder / "importances.csv", index=False)
     figures = _write_figures(outcome, folder / "figures")
     write_report(outcome, folder / "report.md", figures)
+
+
+def _add_run(adata: AnnData, outcome: RunOutcome, spec_text: str) -> None:
+    """The run's gene importances and node table into `adata` (see `results_anndata`)."""
+    about = {"name": outcome.plan.name, "pknet_version": __version__, "spec": spec_text}
+    column = outcome.plan.output.expression_var_names
+    genes = list(adata.var_names if column is None else adata.var[column].astype(str))
+    add_run(
+        adata, outcome.top_importances, outcome.importances, feature_nodes(outcome), genes, about
+    )
+
+
+def feature_nodes(outcome: RunOutcome) -> dict[str, str]:
+    """Each input feature's network node (the gene a `hierarchy` layer's feature node stands
+    for); empty without importances."""
+    if outcome.importances.empty:
+        return {}
+    layer = outcome.trained.model(0).layers[0]
+    slots = np.asarray(layer.unit_node[: layer.n_inputs])
+    nodes = [(layer.node_names[v], layer.node_kinds[v]) for v in slots]
+    return {
+        feature: base_node(node, kind) or node
+        for feature, (node, kind) in zip(outcome.dataset.features, nodes, strict=True)
+    }
 
 
 def _file_stem(text: str) -> str:
@@ -168,13 +217,20 @@ def predictions(outcome: RunOutcome) -> pd.DataFrame:
     """Held-out predictions: one row per sample, from the fold that held it out; with several
     targets a `target_<task>` and a `score_<task>` column per task. With several seeds the
     scores are the mean of the fold's seeds' models, and each seed's follow, suffixed
-    `_seed_<s>`."""
+    `_seed_<s>`. `repeated_kfold` writes one row per sample and repeat (a `repeat` column;
+    `fold` numbers the splits of all repeats, as `folds/<m>`); grouped splits add each
+    sample's `group`."""
     dataset = outcome.dataset
     n_folds, frames = len(outcome.splits), []
+    repeats = outcome.plan.cv.repeats
     for k, split in enumerate(outcome.splits):
         frame = pd.DataFrame(
             {"sample": np.asarray(dataset.samples, dtype=object)[split.test], "fold": k}
         )
+        if repeats > 1:
+            frame.insert(1, "repeat", k // (n_folds // repeats))
+        if dataset.groups is not None:
+            frame["group"] = dataset.groups[split.test]
         truth = dataset.y[split.test]
         if not dataset.targets:
             frame["target"] = _target_names(truth, dataset.classes, dataset.task)
@@ -232,9 +288,10 @@ def _write_figures(outcome: RunOutcome, folder: Path) -> list[Path]:
         labels = [member_label(m, outcome.seeds).replace("_", " ") for m in outcome.members]
         plot_training(outcome.trained.history, labels, written[-1])
     over = "seeds x folds" if outcome.seeds > 1 else "folds"
-    for method in dict.fromkeys(outcome.importances.get("method", [])):
+    top = outcome.top_importances
+    for method in dict.fromkeys(top["method"]):
         written.append(folder / f"importances_{_file_stem(method)}.png")
-        plot_importances(outcome.importances, method, over, written[-1])
+        plot_importances(top, method, over, written[-1])
     if outcome.seed_out_of_fold:
         written.append(folder / "seeds.png")
         plot_seed_spread([p.values for p in outcome.seed_out_of_fold], written[-1])

@@ -148,7 +148,7 @@ def explain_fold(
     return results
 
 
-def _mean_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mean_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and sd (ddof 1) over folds (axis 0), ignoring NaN folds."""
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
@@ -203,7 +203,7 @@ def importance_table(
     for method in per_fold[0] if per_fold else ():
         values = np.stack([fold[method] for fold in per_fold])  # (folds, nodes)
         known = ~np.all(np.isnan(values), axis=0)
-        mean, sd = _mean_sd(values)
+        mean, sd = mean_sd(values)
         frame = pd.DataFrame(
             {
                 "node": np.asarray(nodes)[known],
@@ -220,7 +220,7 @@ def importance_table(
                 normalized = mean / degree_expectation(mean, fan_in, kind)
             frame["normalized"] = normalized[known]
         if control is not None:
-            control_mean, control_sd = _mean_sd(np.stack([fold[method] for fold in control]))
+            control_mean, control_sd = mean_sd(np.stack([fold[method] for fold in control]))
             frame["control_mean"] = control_mean[known]
             frame["control_sd"] = control_sd[known]
             frame["above_control"] = frame["mean"] > frame["control_mean"] + 2 * frame["control_sd"]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pknet.runtime.node_names import node_label
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -62,11 +64,13 @@ def plot_importances(
     table: pd.DataFrame, method: str, over: str, path: Path, top: int = 20
 ) -> None:
     """Horizontal bars of the `top` nodes by mean importance, with the sd across the models
-    (`over`: folds, or seeds x folds) as error bars."""
+    (`over`: folds, or seeds x folds) as error bars; `table` has `node` and `name` columns and
+    each bar is labelled `name (id)`."""
     rows = table[table["method"] == method].nlargest(top, "mean").iloc[::-1]
-    fig = new_figure(6, 0.25 * len(rows) + 1.2)
+    labels = [node_label(n, m) for n, m in zip(rows["node"], rows["name"], strict=True)]
+    fig = new_figure(8 if (rows["name"] != rows["node"]).any() else 6, 0.25 * len(rows) + 1.2)
     ax = fig.subplots()
-    ax.barh(rows["node"], rows["mean"], xerr=rows["sd"], color="#4c72b0")
+    ax.barh(labels, rows["mean"], xerr=rows["sd"], color="#4c72b0")
     ax.set(xlabel=f"{method} (mean ± sd over {over})", title=f"top {len(rows)} nodes by {method}")
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()

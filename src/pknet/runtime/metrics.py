@@ -4,6 +4,11 @@ Classification scores are predicted probabilities: `(n,)` of class 1 for a binar
 `(n, C)` for a multiclass task. Predicted classes are `score >= 0.5` (binary) or the argmax.
 Precision, recall and F1 count class 1 as positive (binary) or macro-average over the classes
 that occur in `y_true` or the predictions (multiclass); an undefined ratio counts as 0.
+Balanced accuracy is the mean recall over the classes in `y_true`; MCC is the (multiclass)
+Matthews correlation of the predicted classes (0 when a side is constant); ROC-AUC and average
+precision rank the scores (one against the rest, macro over the classes in `y_true`, for a
+multiclass task); log loss is the mean negative log probability of the true class, scores
+clipped to [eps, 1 - eps] and rows normalised — all as scikit-learn computes them.
 A metric that is undefined on a fold (ROC-AUC with one class present, R² or Pearson on a
 constant) is NaN with a warning, never an error.
 
@@ -68,6 +73,76 @@ def f1(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
     return float(np.mean(_ratio(2 * tp, n_pred + n_true)))
 
 
+def balanced_accuracy(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
+    truth, pred = np.asarray(y_true).astype(np.int64), predicted_classes(y_score, task)
+    return float(np.mean([np.mean(pred[truth == c] == c) for c in np.unique(truth)]))
+
+
+def mcc(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
+    """Matthews correlation from the confusion matrix (Gorodkin's multiclass form)."""
+    truth, pred = np.asarray(y_true).astype(np.int64), predicted_classes(y_score, task)
+    labels = np.union1d(truth, pred)
+    t_sum = np.array([np.sum(truth == c) for c in labels], dtype=np.float64)
+    p_sum = np.array([np.sum(pred == c) for c in labels], dtype=np.float64)
+    n, correct = float(len(truth)), float(np.sum(truth == pred))
+    cov_tp = correct * n - t_sum @ p_sum
+    cov_pp, cov_tt = n * n - p_sum @ p_sum, n * n - t_sum @ t_sum
+    if cov_pp * cov_tt == 0:
+        return 0.0
+    return float(cov_tp / np.sqrt(cov_tt * cov_pp))
+
+
+def log_loss(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
+    truth = np.asarray(y_true).astype(np.int64)
+    scores = np.asarray(y_score, dtype=np.float64)
+    if task == "binary":
+        scores = scores.reshape(-1, 1)
+        scores = np.hstack([1 - scores, scores])
+    eps = np.finfo(np.float64).eps
+    scores = np.clip(scores, eps, 1 - eps)
+    scores = scores / scores.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(scores[np.arange(len(truth)), truth])))
+
+
+def _binary_ap(positive: np.ndarray, score: np.ndarray) -> float:
+    """Average precision: precision at each distinct score (highest first), weighted by the
+    recall it adds."""
+    order = np.argsort(-score, kind="stable")
+    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(score) - 1]
+    true_pos = np.cumsum(positive[order])[ends]
+    precision = true_pos / (ends + 1)
+    recall_gain = np.diff(np.r_[0, true_pos]) / true_pos[-1]
+    return float(np.sum(recall_gain * precision))
+
+
+def _one_vs_rest(
+    name: str,
+    fn: Callable[[np.ndarray, np.ndarray], float],
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    task: str,
+) -> float:
+    """A ranking metric: binary, or the macro mean over the classes present (one vs rest)."""
+    truth = np.asarray(y_true).astype(np.int64)
+    present = np.unique(truth)
+    if len(present) < 2:
+        warnings.warn(
+            f"{name} is undefined when only class {present.tolist()} is present; reporting NaN",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return math.nan
+    scores = np.asarray(y_score, dtype=np.float64)
+    if task == "binary":
+        return fn(truth == 1, scores.reshape(-1))
+    return float(np.mean([fn(truth == c, scores[:, c]) for c in present]))
+
+
+def average_precision(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
+    """Binary average precision, or the macro one-vs-rest mean over the classes present."""
+    return _one_vs_rest("average_precision", _binary_ap, y_true, y_score, task)
+
+
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
     """Mann-Whitney AUC: the chance a positive outranks a negative, ties counting one half."""
     n_pos = int(positive.sum())
@@ -78,19 +153,30 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
 
 def roc_auc(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
     """Binary ROC-AUC, or the macro one-vs-rest mean over the classes present in `y_true`."""
+    return _one_vs_rest("roc_auc", _binary_auc, y_true, y_score, task)
+
+
+def per_class(
+    y_true: np.ndarray, y_score: np.ndarray, classes: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """A multiclass table: per class its precision, recall, F1, support (samples of the class)
+    and one-vs-rest ROC-AUC (NaN when the class is absent or alone)."""
     truth = np.asarray(y_true).astype(np.int64)
-    present = np.unique(truth)
-    if len(present) < 2:
-        warnings.warn(
-            f"roc_auc is undefined when only class {present.tolist()} is present; reporting NaN",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return math.nan
     scores = np.asarray(y_score, dtype=np.float64)
-    if task == "binary":
-        return _binary_auc(truth == 1, scores.reshape(-1))
-    return float(np.mean([_binary_auc(truth == c, scores[:, c]) for c in present]))
+    pred = predicted_classes(scores, "multiclass")
+    table = {}
+    for c, name in enumerate(classes):
+        hits, said, actual = (truth == c) & (pred == c), pred == c, truth == c
+        tp, n_pred, n_true = (float(np.sum(a)) for a in (hits, said, actual))
+        defined = 0 < n_true < len(truth)
+        table[name] = {
+            "precision": tp / n_pred if n_pred else 0.0,
+            "recall": tp / n_true if n_true else 0.0,
+            "f1": 2 * tp / (n_pred + n_true) if n_pred + n_true else 0.0,
+            "support": int(n_true),
+            "roc_auc": _binary_auc(truth == c, scores[:, c]) if defined else math.nan,
+        }
+    return table
 
 
 def roc_curve(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -156,10 +242,14 @@ def mae(y_true: np.ndarray, y_score: np.ndarray, task: str) -> float:
 
 METRICS: dict[str, MetricFn] = {
     "accuracy": accuracy,
+    "balanced_accuracy": balanced_accuracy,
     "precision": precision,
     "recall": recall,
     "f1": f1,
+    "mcc": mcc,
     "roc_auc": roc_auc,
+    "average_precision": average_precision,
+    "log_loss": log_loss,
     "r2": r2,
     "pearson": pearson,
     "mse": mse,
@@ -198,6 +288,14 @@ def summarize(per_fold: list[dict[str, float]]) -> dict[str, dict[str, float]]:
             "n": len(values),
         }
     return summary
+
+
+def mean_sd(value: Mapping[str, float]) -> str:
+    """A summary entry as `mean ± sd`, or the mean alone when there is no spread to show (one
+    fold, e.g. a holdout)."""
+    if math.isnan(value["sd"]):
+        return f"{value['mean']:.4f}"
+    return f"{value['mean']:.4f} ± {value['sd']:.4f}"
 
 
 TaskValues = dict[str, dict[str, float]]  # metric -> task -> value

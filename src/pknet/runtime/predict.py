@@ -83,9 +83,9 @@ def _table(samples: tuple[str, ...], scores: np.ndarray, info: ModelInfo) -> pd.
         for member, fold in zip(members, scores, strict=True):
             table[f"score_{member_label(member, info.seeds or 1)}"] = fold
         if info.task == "binary":
-            table["predicted"] = np.asarray(info.classes, dtype=object)[(mean >= 0.5).astype(int)]
+            table["prediction"] = np.asarray(info.classes, dtype=object)[(mean >= 0.5).astype(int)]
     else:
         for c, name in enumerate(info.classes):
             table[f"score_{name}"] = mean[:, c]
-        table["predicted"] = np.asarray(info.classes, dtype=object)[mean.argmax(axis=1)]
+        table["prediction"] = np.asarray(info.classes, dtype=object)[mean.argmax(axis=1)]
     return table

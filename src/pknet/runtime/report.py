@@ -6,13 +6,22 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from pknet.compiler.model.layers import HierarchyReport, NetworkLayer
 from pknet.compiler.network.summary import compile_summary
+from pknet.runtime.metrics import mean_sd
+from pknet.runtime.node_names import node_label
 
 if TYPE_CHECKING:
     from pknet.runtime.run import RunOutcome
 
 TOP = 10
+MSG_FOLDED = (
+    "Copy nodes (`~copy`) and feature nodes (`~input`) are folded into the term or gene they "
+    "stand for: each model's value of largest magnitude among them (importances.csv keeps "
+    "every node, with `folded_into`)."
+)
 
 
 def hierarchy_report(outcome: RunOutcome) -> HierarchyReport | None:
@@ -34,16 +43,64 @@ def _out_of_fold_lines(pooled: dict | None) -> list[str]:
     """The metrics of the pooled held-out predictions; per task: their mean and sd over tasks."""
     if pooled is None:
         return []
-    which = "; each the mean over seeds" if "predictions" in pooled else ""
+    which = f"; each the {pooled['predictions']}" if "predictions" in pooled else ""
     lines = ["", f"## Metrics (all {pooled['n']} held-out predictions pooled{which})", ""]
     if "across_tasks" not in pooled:
         lines += ["| metric | value |", "|---|---|"]
-        return lines + [f"| {name} | {v:.4f} |" for name, v in pooled["metrics"].items()]
+        lines += [f"| {name} | {v:.4f} |" for name, v in pooled["metrics"].items()]
+        return lines + _per_class_lines(pooled.get("per_class"))
     lines += ["| metric | mean over tasks | sd over tasks | tasks |", "|---|---|---|---|"]
     return lines + [
         f"| {name} | {v['mean']:.4f} | {v['sd']:.4f} | {v['n']} |"
         for name, v in pooled["across_tasks"].items()
     ]
+
+
+def _per_class_lines(table: dict | None) -> list[str]:
+    """A multiclass run's per-class table of the pooled held-out predictions."""
+    if table is None:
+        return []
+    lines = ["", "### Per class (one against the rest)", ""]
+    lines += ["| class | precision | recall | F1 | support | ROC-AUC |", "|---" * 6 + "|"]
+    return lines + [
+        f"| {name} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | "
+        f"{v['support']} | {v['roc_auc']:.4f} |"
+        for name, v in table.items()
+    ]
+
+
+def _repeat_lines(doc: dict) -> list[str]:
+    """`repeated_kfold`: each repeat's pooled held-out metrics and their mean ± sd."""
+    if "per_repeat" not in doc:
+        return []
+    names = list(doc["repeat_summary"])
+    lines = ["", "## Metrics per repeat (its pooled held-out predictions)", ""]
+    lines += ["| repeat | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for repeat in doc["per_repeat"]:
+        values = repeat["out_of_fold"]["metrics"]
+        lines.append(
+            f"| {repeat['repeat']} | "
+            + " | ".join(f"{values.get(n, math.nan):.4f}" for n in names)
+            + " |"
+        )
+    summary = doc["repeat_summary"]
+    return [*lines, "| mean ± sd | " + " | ".join(mean_sd(summary[n]) for n in names) + " |"]
+
+
+def _fold_metric_lines(doc: dict, over: str) -> list[str]:
+    """Mean ± sd of each metric over the held-out folds; one value when there is one fold."""
+    summary = doc["summary"]
+    if len(doc["folds"]) == 1:
+        lines = ["", "## Metrics (the held-out samples)", "", "| metric | value |", "|---|---|"]
+        return lines + [f"| {name} | {v['mean']:.4f} |" for name, v in summary.items()]
+    lines = [
+        "",
+        f"## Metrics (held-out folds{over})",
+        "",
+        "| metric | mean | sd |",
+        "|---|---|---|",
+    ]
+    return lines + [f"| {name} | {v['mean']:.4f} | {v['sd']:.4f} |" for name, v in summary.items()]
 
 
 def _seed_lines(doc: dict) -> list[str]:
@@ -61,12 +118,7 @@ def _seed_lines(doc: dict) -> list[str]:
             + " |"
         )
     summary = doc["seed_summary"]
-    lines.append(
-        "| mean ± sd | "
-        + " | ".join(f"{summary[n]['mean']:.4f} ± {summary[n]['sd']:.4f}" for n in names)
-        + " |"
-    )
-    return lines
+    return [*lines, "| mean ± sd | " + " | ".join(mean_sd(summary[n]) for n in names) + " |"]
 
 
 def _trained_together(outcome: RunOutcome) -> str:
@@ -94,6 +146,23 @@ def _graph_lines(outcome: RunOutcome) -> list[str]:
         f"Graph: `{kind}` over samples, built per fold; edges per fold {edges}. Only each "
         "fold's training rows send edges and enter the loss; validation and test rows receive.",
     ]
+
+
+def _top_lines(top: pd.DataFrame) -> list[str]:
+    """Per method, the `TOP` nodes by mean importance, named `name (id)`; a term with copies
+    (a gene with its feature node) is one row, with the number of nodes folded into it."""
+    folds = bool((top["members"] > 1).any())
+    lines = ["", MSG_FOLDED] if folds else []
+    header = f"| node | kind |{' nodes folded |' if folds else ''} mean | sd |"
+    for method, rows in top.groupby("method", sort=False):
+        rows = rows.head(TOP)
+        lines += ["", f"## Top {len(rows)} nodes by {method}", "", header]
+        lines.append("|---" * header.count(" | ") + "|---|")
+        for r in rows.itertuples():
+            folded = f" {r.members} |" if folds else ""
+            node = node_label(r.node, r.name).replace("|", "/")
+            lines.append(f"| {node} | {r.kind} |{folded} {r.mean:.4g} | {r.sd:.2g} |")
+    return lines
 
 
 def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
@@ -135,26 +204,11 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
         f"{f['n_test']} | {f['epochs_run']} | {f['best_epoch']} |"
         for f in doc["folds"]
     ]
-    over = f" x {seeds} seeds" if seeds > 1 else ""
-    lines += [
-        "",
-        f"## Metrics (held-out folds{over})",
-        "",
-        "| metric | mean | sd |",
-        "|---|---|---|",
-    ]
-    lines += [
-        f"| {name} | {value['mean']:.4f} | {value['sd']:.4f} |"
-        for name, value in doc["summary"].items()
-    ]
+    lines += _fold_metric_lines(doc, f" x {seeds} seeds" if seeds > 1 else "")
     lines += _out_of_fold_lines(doc.get("out_of_fold"))
+    lines += _repeat_lines(doc)
     lines += _seed_lines(doc)
-    importances = outcome.importances
-    for method in dict.fromkeys(importances.get("method", [])):
-        top = importances[importances["method"] == method].head(TOP)
-        lines += ["", f"## Top {len(top)} nodes by {method}", "", "| node | kind | mean | sd |"]
-        lines.append("|---|---|---|---|")
-        lines += [f"| {r.node} | {r.kind} | {r.mean:.4g} | {r.sd:.2g} |" for r in top.itertuples()]
+    lines += _top_lines(outcome.top_importances)
     lines += ["", "## Figures", ""]
     lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
     timings = ", ".join(f"{k} {v:.2f}" for k, v in outcome.timings.items())

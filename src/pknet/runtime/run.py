@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -43,17 +44,19 @@ from pknet.runtime.metrics import (
     Scores,
     TaskValues,
     across_tasks,
+    per_class,
     score,
     summarize,
     summarize_tasks,
 )
+from pknet.runtime.node_names import folded_importances, with_names
+from pknet.runtime.progress import EpochCallback, StageCallback, no_stages
 from pknet.runtime.ridge import fit_ridge_folds
 from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
 from pknet.runtime.splits import Split, make_splits, validation_split
 from pknet.runtime.streamed_train import predict_streamed, train_folds_streamed
 from pknet.runtime.train import (
     PURPOSE_CONTROL,
-    EpochCallback,
     FoldRows,
     Member,
     MonitorUndefined,
@@ -97,12 +100,23 @@ class RunOutcome:
     seeds: int = 1  # `evaluate.seeds`
     seed_out_of_fold: list[Scores] = field(default_factory=list)  # several seeds: per seed
     seed_chunks: list[list[int]] = field(default_factory=list)  # seeds trained together
+    # `repeated_kfold`: per repeat, the metrics of its pooled held-out predictions
+    repeat_out_of_fold: list[Scores] = field(default_factory=list)
+    # multiclass: per class, precision/recall/F1/support/ROC-AUC of the pooled predictions
+    per_class: dict[str, dict[str, float]] | None = None
     devices: list[str] = field(default_factory=list)  # the devices training used (`train.devices`)
 
     @property
     def members(self) -> list[Member]:
         """(seed, fold) of each trained model, in `trained` order."""
         return members_of(range(self.seeds), len(self.splits))
+
+    @functools.cached_property
+    def top_importances(self) -> pd.DataFrame:
+        """The importances with copy and feature nodes folded into their term or gene (see
+        `node_names`): what top lists, figures and the AnnData results show (computed once)."""
+        labels = [member_label(m, self.seeds) for m in self.members]
+        return folded_importances(self.importances, labels)
 
     @property
     def fold_test_scores(self) -> list[np.ndarray] | None:
@@ -125,6 +139,8 @@ class RunOutcome:
                 "epochs_run": int(self.trained.epochs_run[m]),
                 "metrics": self.fold_metrics[m],
             }
+            if self.plan.cv.repeats > 1:
+                fold = {"repeat": k // (len(self.splits) // self.plan.cv.repeats), **fold}
             if self.seeds > 1:
                 fold = {"seed": s, **fold}
             if self.task_metrics:
@@ -146,10 +162,26 @@ class RunOutcome:
         if self.dataset.targets:
             document["targets"] = list(self.dataset.targets)
             document["per_task_summary"] = summarize_tasks(self.task_metrics)
+        repeats = self.plan.cv.repeats
         if self.out_of_fold is not None:
-            document["out_of_fold"] = out_of_fold_document(self.out_of_fold, self.splits)
-            if self.seeds > 1:
-                document["out_of_fold"]["predictions"] = "mean over seeds"
+            document["out_of_fold"] = out_of_fold_document(self.out_of_fold, self.splits, repeats)
+            means = [*(["seeds"] if self.seeds > 1 else []), *(["repeats"] if repeats > 1 else [])]
+            if means:
+                document["out_of_fold"]["predictions"] = f"mean over {' and '.join(means)}"
+            if self.per_class is not None:
+                document["out_of_fold"]["per_class"] = self.per_class
+        if self.repeat_out_of_fold:
+            per_repeat = len(self.splits) // repeats
+            document["per_repeat"] = [
+                {
+                    "repeat": r,
+                    "out_of_fold": out_of_fold_document(
+                        pooled, self.splits[r * per_repeat : (r + 1) * per_repeat]
+                    ),
+                }
+                for r, pooled in enumerate(self.repeat_out_of_fold)
+            ]
+            document["repeat_summary"] = summarize([p.values for p in self.repeat_out_of_fold])
         if self.seed_out_of_fold:
             document["per_seed"] = self._per_seed()
             document["seed_summary"] = summarize([p.values for p in self.seed_out_of_fold])
@@ -162,16 +194,19 @@ class RunOutcome:
             {
                 "seed": s,
                 "summary": summarize(self.fold_metrics[s * n_folds : (s + 1) * n_folds]),
-                "out_of_fold": out_of_fold_document(pooled, self.splits),
+                "out_of_fold": out_of_fold_document(pooled, self.splits, self.plan.cv.repeats),
             }
             for s, pooled in enumerate(self.seed_out_of_fold)
         ]
 
 
-def out_of_fold_document(scores: Scores, splits: list[Split]) -> dict[str, object]:
-    """metrics.json's `out_of_fold`: the metrics of every held-out prediction pooled."""
+def out_of_fold_document(
+    scores: Scores, splits: list[Split], repeats: int = 1
+) -> dict[str, object]:
+    """metrics.json's `out_of_fold`: the metrics of every held-out prediction pooled (`n`
+    samples: with repeats, each counted once)."""
     document: dict[str, object] = {
-        "n": int(sum(len(s.test) for s in splits)),
+        "n": int(sum(len(s.test) for s in splits)) // repeats,
         "metrics": scores.values,
     }
     if scores.per_task:
@@ -314,12 +349,13 @@ def run_folds(
     dataset: Dataset,
     *,
     on_epoch: EpochCallback | None = None,
+    on_stage: StageCallback | None = None,
     log: Callable[[str], None] | None = None,
     compile_s: float = 0.0,
 ) -> RunOutcome:
     """Train every fold of `program` on `dataset` as `plan` says, evaluate and explain; nothing
     is written (`compile_s`: the seconds the compiler took, reported with the setup's)."""
-    say = log or (lambda _: None)
+    say, on_stage = log or (lambda _: None), on_stage or no_stages
     timings: dict[str, float] = {}
     start = perf_counter()
     metrics = resolve_metrics(plan)
@@ -333,7 +369,14 @@ def run_folds(
         check_streamable(plan, program)
     else:
         check_count_likelihood(plan, program.loss, dataset.x)
-    splits = make_splits(plan.cv, dataset.y, dataset.task, plan.seed, classes=dataset.classes)
+    splits = make_splits(
+        plan.cv,
+        dataset.y,
+        dataset.task,
+        plan.seed,
+        classes=dataset.classes,
+        groups=dataset.groups,
+    )
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
     rows = fold_rows(plan, splits, dataset.y, stopping)
     stats = fold_stats(plan, dataset.x, rows)
@@ -367,6 +410,7 @@ def run_folds(
     if len(devices) > 1:
         say(f"devices: the models trained together are spread over {len(devices)} devices")
 
+    on_stage("training", 0, plan.epochs)
     with _training_errors():
         trained = _train(
             plan, program, dataset, rows, stats, stopping, on_epoch, graphs, chunks, devices
@@ -374,9 +418,11 @@ def run_folds(
     timings["train_s"] = trained.seconds
 
     start = perf_counter()
+    on_stage("scoring the held-out samples", 0, None)
     members = members_of(range(plan.seeds), len(splits))
     each_split, each_stats = member_splits(splits, members), member_stats(stats, members)
-    embeddings, out_of_fold, task_metrics, per_seed = None, None, [], []
+    embeddings, out_of_fold, task_metrics, per_seed, per_repeat = None, None, [], [], []
+    classes = None
     if program.model_kind.embeds:
         scores = None
         fold_metrics = reconstruction_metrics(
@@ -403,15 +449,44 @@ def run_folds(
         per_fold = [fold_scores(metrics, dataset, s, scores[m]) for m, s in enumerate(each_split)]
         fold_metrics = [f.values for f in per_fold]
         task_metrics = [f.per_task for f in per_fold] if dataset.targets else []
-        out_of_fold = pooled_scores(metrics, dataset, splits, seed_means(scores, plan.seeds))
+        repeats, n_folds = plan.cv.repeats, len(splits)
+        means = seed_means(scores, plan.seeds)
+        out_of_fold = pooled_scores(metrics, dataset, splits, means, repeats)
         if plan.seeds > 1:
-            n_folds = len(splits)
             per_seed = [
-                pooled_scores(metrics, dataset, splits, scores[s * n_folds : (s + 1) * n_folds])
+                pooled_scores(
+                    metrics, dataset, splits, scores[s * n_folds : (s + 1) * n_folds], repeats
+                )
                 for s in range(plan.seeds)
             ]
+        if dataset.task == "multiclass":
+            held, pooled = pooled_predictions(splits, means, repeats)
+            classes = per_class(dataset.y[held], pooled, dataset.classes)
+        if repeats > 1:
+            size = n_folds // repeats
+            per_repeat = [
+                pooled_scores(
+                    metrics,
+                    dataset,
+                    splits[r * size : (r + 1) * size],
+                    means[r * size : (r + 1) * size],
+                )
+                for r in range(repeats)
+            ]
     importances = _explain(
-        plan, program, trained, dataset, splits, rows, stats, stopping, timings, chunks, devices
+        plan,
+        program,
+        trained,
+        dataset,
+        splits,
+        rows,
+        stats,
+        stopping,
+        timings,
+        chunks,
+        devices,
+        on_epoch,
+        on_stage,
     )
     timings["evaluate_s"] = perf_counter() - start
     if streamed:  # the outputs are written from what was read: one version of the file
@@ -435,6 +510,8 @@ def run_folds(
         seeds=plan.seeds,
         seed_out_of_fold=per_seed,
         seed_chunks=chunks,
+        repeat_out_of_fold=per_repeat,
+        per_class=classes,
         devices=[str(d) for d in devices],
     )
 
@@ -534,12 +611,27 @@ def pooled_scores(
     dataset: Dataset,
     splits: list[Split],
     test_scores: list[np.ndarray],
+    repeats: int = 1,
 ) -> Scores:
     """The metrics of all held-out predictions together, each sample scored by the fold that
-    held it out."""
+    held it out (with `repeats`: by the mean of its repeats' folds)."""
+    rows, pooled = pooled_predictions(splits, test_scores, repeats)
+    return score(metrics, dataset.y[rows], pooled, dataset.task, dataset.targets)
+
+
+def pooled_predictions(
+    splits: list[Split], test_scores: list[np.ndarray], repeats: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out rows and their predictions, fold after fold. With `repeats` rounds of
+    folds (each holding every sample out once) each sample once, sorted, with the mean of its
+    `repeats` predictions."""
     rows = np.concatenate([s.test for s in splits])
     pooled = np.concatenate([np.asarray(t) for t in test_scores])
-    return score(metrics, dataset.y[rows], pooled, dataset.task, dataset.targets)
+    if repeats == 1:
+        return rows, pooled
+    order = np.argsort(rows, kind="stable")
+    means = pooled[order].reshape(len(rows) // repeats, repeats, *pooled.shape[1:]).mean(axis=1)
+    return rows[order][::repeats], means
 
 
 @contextlib.contextmanager
@@ -631,15 +723,20 @@ def _fold_importances(
     x: np.ndarray,
     splits: list[Split],
     stats: InputStats,
+    stage: str,
+    on_stage: StageCallback,
 ) -> list[dict[str, np.ndarray]]:
-    """Per member (seed, fold), each method's importance per node. With a multiclass target,
-    `activation_auc` is computed per class (one against the rest) as `activation_auc[<class>]`."""
+    """Per member (seed, fold), each method's importance per node, reported as `stage` model by
+    model. With a multiclass target, `activation_auc` is computed per class (one against the
+    rest) as `activation_auc[<class>]`."""
     methods = list(plan.explain_methods)
     per_class = dataset.task == "multiclass" and "activation_auc" in methods
     if per_class:
         methods.remove("activation_auc")
     per_fold = []
-    for m, (_, k) in enumerate(members_of(range(plan.seeds), len(splits))):
+    members = members_of(range(plan.seeds), len(splits))
+    on_stage(stage, 0, len(members))
+    for m, (_, k) in enumerate(members):
         split = splits[k]
         fold_stats_k = jax.tree.map(lambda a, k=k: np.asarray(a)[k], stats)
 
@@ -659,6 +756,7 @@ def _fold_importances(
                 }
             )
         per_fold.append(values)
+        on_stage(stage, m + 1, len(members))
     return per_fold
 
 
@@ -674,6 +772,8 @@ def _explain(
     timings: dict[str, float],
     chunks: list[list[int]],
     devices: list[jax.Device],
+    on_epoch: EpochCallback | None,
+    on_stage: StageCallback,
 ) -> pd.DataFrame:
     """Importances per node, mean and sd over every seed and fold; with `control: shuffled` also
     those of shuffled-prior models trained from the same seeds' streams (one permutation of the
@@ -681,7 +781,9 @@ def _explain(
     network = program.network
     if not plan.explain_methods or network is None:
         return pd.DataFrame()
-    importances = _fold_importances(plan, program, trained, dataset, dataset.x, splits, stats)
+    importances = _fold_importances(
+        plan, program, trained, dataset, dataset.x, splits, stats, "explaining", on_stage
+    )
     control = None
     if plan.explain_control == "shuffled":
         # the same network and term sizes, each input node reading another gene's column
@@ -690,17 +792,36 @@ def _explain(
         x = dataset.x[:, np.asarray(jax.random.permutation(key, dataset.x.shape[1]))]
         shuffled = dataclasses.replace(dataset, x=x)
         control_stats = fold_stats(plan, x, rows)
+        on_stage("training the shuffled-prior control", 0, plan.epochs)
         with _training_errors("the shuffled-prior control's "):
             control_trained = _train(
-                plan, program, shuffled, rows, control_stats, stopping, None, None, chunks, devices
+                plan,
+                program,
+                shuffled,
+                rows,
+                control_stats,
+                stopping,
+                on_epoch,
+                None,
+                chunks,
+                devices,
             )
         control = _fold_importances(
-            plan, program, control_trained, dataset, x, splits, control_stats
+            plan,
+            program,
+            control_trained,
+            dataset,
+            x,
+            splits,
+            control_stats,
+            "explaining the control",
+            on_stage,
         )
         timings["control_s"] = perf_counter() - start
     layer = trained.model(0).layers[0]
     kinds = np.asarray(layer.node_kinds, dtype=object)
     columns = [member_label(m, plan.seeds) for m in members_of(range(plan.seeds), len(splits))]
-    return importance_table(
+    table = importance_table(
         importances, layer.node_names, kinds, control, layer.node_fan_in, columns
     )
+    return with_names(table, network.names)

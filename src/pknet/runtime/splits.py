@@ -8,6 +8,15 @@ gives the same folds on every machine and Python hash seed.
   most 1) and fold sizes differ by at most 1. For a regression target it is plain k-fold: there
   are no classes to stratify.
 - `kfold`: samples shuffled (when `shuffle`) and cut into `folds` contiguous blocks.
+- `repeated_kfold`: `repeats` rounds of `stratified_kfold` (or `kfold` without `stratify`),
+  repeat-major: split `r * folds + k` is fold k of repeat r. Repeat 0 draws from the same stream
+  as a plain k-fold with that seed, so it equals `stratified_kfold`'s folds; repeat r > 0 from
+  its own stream (scikit-learn's `RepeatedStratifiedKFold` has the same shape).
+- `group_kfold`: scikit-learn's `GroupKFold` — no group on both sides of a split. Without
+  `shuffle` (its default) the largest groups go first, each to the fold with the fewest samples
+  so far (ties: the lower fold), exactly as scikit-learn; with `shuffle` the groups are
+  permuted with the seed and cut into `folds` runs of about equal group counts.
+- `leave_one_group_out`: one split per group, groups in sorted order (`LeaveOneGroupOut`).
 - `leave_one_out`: one split per sample.
 - `holdout`: one split; stratified holdouts take each class's share of the test set by the
   largest-remainder rule and always leave a class at least one training sample.
@@ -42,13 +51,34 @@ def make_splits(
     seed: int,
     *,
     classes: Sequence[str] = (),
+    groups: np.ndarray | None = None,
 ) -> list[Split]:
-    """The train/test splits of `cv` for targets `y` (class codes or values).
+    """The train/test splits of `cv` for targets `y` (class codes or values); `groups` holds
+    each sample's group for the group kinds.
 
     Errors name their field path (`evaluate.cv...`); `classes` names the class codes in them.
     """
     n = len(y)
     rng = np.random.default_rng([seed, CV_STREAM])
+    if cv.kind in ("group_kfold", "leave_one_group_out"):
+        if groups is None:
+            raise ValueError(f"`{cv.kind}` needs each sample's group")
+        return _group_splits(cv, np.asarray(groups), rng)
+    if cv.kind == "repeated_kfold":
+        kind = "stratified_kfold" if cv.stratify else "kfold"
+        return [
+            split
+            for r in range(cv.repeats)
+            for split in _kfold(
+                kind,
+                cv.folds,
+                y,
+                task,
+                rng if r == 0 else np.random.default_rng([seed, CV_STREAM, r]),
+                True,
+                classes,
+            )
+        ]
     if cv.kind == "holdout":
         stratify = cv.stratify and task != "regression"
         test = _holdout(y, _test_size(n, cv.test_fraction), stratify, rng)
@@ -67,24 +97,80 @@ def make_splits(
         if n < 2:
             raise CompileError(_problem("evaluate.cv", f"leave-one-out needs 2 samples, got {n}"))
         return [_split(n, np.array([i])) for i in range(n)]
-    if n < cv.folds:
+    return _kfold(cv.kind, cv.folds, y, task, rng, cv.shuffle, classes)
+
+
+def _kfold(
+    kind: str,
+    folds: int,
+    y: np.ndarray,
+    task: Task,
+    rng: np.random.Generator,
+    shuffle: bool,
+    classes: Sequence[str],
+) -> list[Split]:
+    """`stratified_kfold` or `kfold` splits drawn from `rng`."""
+    n = len(y)
+    if n < folds:
         raise CompileError(
             _problem(
                 "evaluate.cv.folds",
-                f"{cv.folds} folds need at least {cv.folds} samples, got {n}",
+                f"{folds} folds need at least {folds} samples, got {n}",
                 "use fewer folds",
             )
         )
-    if cv.kind == "stratified_kfold" and task != "regression":
-        _check_class_sizes(y, cv.folds, classes)
-        order = _class_order(y, rng if cv.shuffle else None)
-        fold_of = np.empty(n, dtype=np.int64)
-        fold_of[order] = np.arange(n) % cv.folds
+    fold_of = np.empty(n, dtype=np.int64)
+    if kind == "stratified_kfold" and task != "regression":
+        _check_class_sizes(y, folds, classes)
+        fold_of[_class_order(y, rng if shuffle else None)] = np.arange(n) % folds
     else:
-        order = rng.permutation(n) if cv.shuffle else np.arange(n)
-        fold_of = np.empty(n, dtype=np.int64)
-        fold_of[order] = np.repeat(np.arange(cv.folds), _block_sizes(n, cv.folds))
-    return [_split(n, np.flatnonzero(fold_of == k)) for k in range(cv.folds)]
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        fold_of[order] = np.repeat(np.arange(folds), _block_sizes(n, folds))
+    return [_split(n, np.flatnonzero(fold_of == k)) for k in range(folds)]
+
+
+def _group_splits(cv: CvPlan, groups: np.ndarray, rng: np.random.Generator) -> list[Split]:
+    """`group_kfold` or `leave_one_group_out` splits: every group on one side only."""
+    names, group_of = np.unique(groups, return_inverse=True)
+    if cv.kind == "leave_one_group_out":
+        if len(names) < 2:
+            raise CompileError(
+                _problem(
+                    "evaluate.cv.groups",
+                    f"leave-one-group-out needs 2 groups; column `{cv.groups}` holds {len(names)}",
+                    "group by a column with several values",
+                )
+            )
+        fold_of_group = np.arange(len(names))
+    else:
+        if len(names) < cv.folds:
+            raise CompileError(
+                _problem(
+                    "evaluate.cv.folds",
+                    f"{cv.folds} folds need at least {cv.folds} groups; column `{cv.groups}` "
+                    f"holds {len(names)}: {', '.join(map(str, names[:10]))}",
+                    f"use at most {len(names)} folds, or `kind: leave_one_group_out`",
+                )
+            )
+        fold_of_group = _group_folds(np.bincount(group_of), cv.folds, rng if cv.shuffle else None)
+    fold_of = fold_of_group[group_of]
+    return [_split(len(groups), np.flatnonzero(fold_of == k)) for k in range(fold_of.max() + 1)]
+
+
+def _group_folds(sizes: np.ndarray, folds: int, rng: np.random.Generator | None) -> np.ndarray:
+    """The fold of each group: shuffled runs of groups (`rng`), else largest groups first into
+    the lightest fold (scikit-learn's `GroupKFold` without shuffle, tie for tie)."""
+    fold_of = np.empty(len(sizes), dtype=np.int64)
+    if rng is not None:
+        order = rng.permutation(len(sizes))
+        fold_of[order] = np.repeat(np.arange(folds), _block_sizes(len(sizes), folds))
+        return fold_of
+    load = np.zeros(folds)
+    for group in np.argsort(sizes, kind="stable")[::-1]:
+        lightest = int(np.argmin(load))
+        load[lightest] += sizes[group]
+        fold_of[group] = lightest
+    return fold_of
 
 
 def validation_split(

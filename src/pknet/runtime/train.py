@@ -29,6 +29,7 @@ import optax
 from pknet import interrupts
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.runtime.devices import MemberShards
+from pknet.runtime.progress import EpochCallback, EpochReport
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL, PURPOSE_REPLICATE = 0, 1, 2, 3
@@ -41,7 +42,7 @@ optimisations cost most of its compile time and save little of its run time; sco
 last bits only (benchmarks/README.md, "Hierarchy models: pknet vs BINN"). The epoch, which runs
 many times, and the draw of the fold models (whose initial weights must not move) keep XLA's
 default optimisation."""
-EpochCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
+
 EpochFn = Callable[[eqx.Module, optax.OptState, jax.Array, jax.Array, jax.Array], tuple]
 """`(params, opt_state, active, streams, epoch) -> (params, opt_state, train_loss, val_loss,
 val_scores)` over stacked folds: fold k's shuffle stream is `streams[k]`, and its key in an epoch
@@ -228,13 +229,14 @@ def train_folds(
     """Train one model per fold, all folds in one vmapped, jitted epoch function.
 
     `stats` holds per-fold input statistics (leading fold axis), applied on the fly to rows of
-    the shared `x`. `on_epoch(epoch, train_loss, val_loss, active)` reports progress.
+    the shared `x`. `on_epoch(EpochReport)` reports progress after each epoch.
     `members` name each stacked model's random streams as (seed, fold) (default seed 0 and
     folds 0..K-1), so training a subset of them reproduces what they do trained with the others.
     `shards` spreads the stacked models across several devices (default: one).
     """
     start = perf_counter()
-    folds = init_folds(factory, optimizer, seed, members or default_members(len(rows.fit)))
+    members = members or default_members(len(rows.fit))
+    folds = init_folds(factory, optimizer, seed, members)
     static = folds[1]
     fit_index, fit_weight = pad_rows(rows.fit, batch_size)
     val_index, val_weight = pad_rows(rows.val)
@@ -297,6 +299,7 @@ def train_folds(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        members=members,
         shards=shards,
     )
 
@@ -313,6 +316,7 @@ def fit_vmapped(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     start: float,
+    members: Sequence[Member],
     shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Jit `fold_epoch(params, state, active, *per_fold, stream, epoch, *shared)` vmapped over
@@ -344,6 +348,7 @@ def fit_vmapped(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        members=members,
         shards=shards,
     )
 
@@ -361,12 +366,13 @@ def fit_epochs(
     stopping: StoppingRule | None,
     on_epoch: EpochCallback | None,
     start: float,
+    members: Sequence[Member],
     shards: MemberShards | None = None,
 ) -> TrainedFolds:
     """Run `epoch_fn` epoch after epoch with per-fold histories and early stopping (a stopped
-    fold is passed `active = False` and must keep its parameters). With `shards`, `epoch_fn`
-    runs over the padded member axis: the padding members are passed inactive throughout, and
-    only the real members' results are read."""
+    fold is passed `active = False` and must keep its parameters); errors name the `members`.
+    With `shards`, `epoch_fn` runs over the padded member axis: the padding members are passed
+    inactive throughout, and only the real members' results are read."""
     n_folds = len(rows.fit)
     padded = (lambda mask: mask) if shards is None else shards.pad_mask
     best = params
@@ -394,13 +400,28 @@ def fit_epochs(
             history[k]["val_loss"].append(float(val_loss[k]) if len(rows.val[k]) else math.nan)
         epochs_run[active] = epoch + 1
         interrupts.raise_if_interrupted()
-        if on_epoch is not None:
-            on_epoch(epoch + 1, train_loss, val_loss, active.copy())
         if not np.all(np.isfinite(train_loss[active])):
-            raise TrainingDiverged(epoch + 1, np.flatnonzero(active & ~np.isfinite(train_loss)))
+            diverged = np.flatnonzero(active & ~np.isfinite(train_loss))
+            raise TrainingDiverged(epoch + 1, [members[m] for m in diverged])
+        value = (
+            None
+            if stopping is None
+            else _monitored(stopping, train_loss, val_loss, val_scores, val_y, rows.val)
+        )
+        if on_epoch is not None:
+            validated = np.array([len(r) > 0 for r in rows.val])
+            on_epoch(
+                EpochReport(
+                    epoch + 1,
+                    train_loss,
+                    np.where(validated, val_loss, np.nan),
+                    active.copy(),
+                    None if stopping is None else stopping.monitor,
+                    value,
+                )
+            )
         if stopping is None:
             continue
-        value = _monitored(stopping, train_loss, val_loss, val_scores, val_y, rows.val)
         signed = value if stopping.lower_is_better else -value
         improved = active & (signed < best_value - stopping.min_delta)
         best_value = np.where(improved, signed, best_value)
@@ -411,7 +432,8 @@ def fit_epochs(
         if not active.any():
             break
     if stopping is not None and (best_epoch == 0).any():
-        raise MonitorUndefined(stopping.monitor, np.flatnonzero(best_epoch == 0))
+        undefined = np.flatnonzero(best_epoch == 0)
+        raise MonitorUndefined(stopping.monitor, [members[m] for m in undefined])
     if stopping is not None and stopping.restore_best:
         params = best
     else:
@@ -454,20 +476,27 @@ def _monitored(
     )
 
 
-class MonitorUndefined(ArithmeticError):
-    """The monitored quantity was NaN in every epoch of some fold, so no epoch was best."""
+def which_models(members: Sequence[Member]) -> str:
+    """`fold(s) [0, 2]` for models of seed 0, else `model(s) seed 1 fold 0, seed 2 fold 2`."""
+    if all(s == 0 for s, _ in members):
+        return f"fold(s) {[k for _, k in members]}"
+    return "model(s) " + ", ".join(f"seed {s} fold {k}" for s, k in members)
 
-    def __init__(self, monitor: str, folds: np.ndarray):
+
+class MonitorUndefined(ArithmeticError):
+    """The monitored quantity was NaN in every epoch of some models, so no epoch was best."""
+
+    def __init__(self, monitor: str, members: Sequence[Member]):
         super().__init__(
-            f"`{monitor}` was undefined (NaN) in every epoch of fold(s) {folds.tolist()}"
+            f"`{monitor}` was undefined (NaN) in every epoch of {which_models(members)}"
         )
-        self.folds = folds
+        self.members = members
 
 
 class TrainingDiverged(ArithmeticError):
     """The training loss became NaN or infinite."""
 
-    def __init__(self, epoch: int, folds: np.ndarray):
-        super().__init__(f"training diverged at epoch {epoch} in fold(s) {folds.tolist()}")
+    def __init__(self, epoch: int, members: Sequence[Member]):
+        super().__init__(f"training diverged at epoch {epoch} in {which_models(members)}")
         self.epoch = epoch
-        self.folds = folds
+        self.members = members

@@ -25,10 +25,10 @@ from pknet.compiler.model.graph_model import SampleGraphModel
 from pknet.compiler.model.losses import CompiledLoss, GroupArrays
 from pknet.compiler.model.run_plan import SampleGraphPlan
 from pknet.runtime.devices import MemberShards
+from pknet.runtime.progress import EpochCallback
 from pknet.runtime.sample_graph import FoldGraphs, fold_graph
 from pknet.runtime.splits import Split
 from pknet.runtime.train import (
-    EpochCallback,
     FoldRows,
     Member,
     StoppingRule,
@@ -71,7 +71,8 @@ def train_graph_folds(
     """Train one sample-graph model per fold over its graph, all folds in one vmapped, jitted
     step per epoch. Arguments as `train_folds`, plus `graphs` (leading fold axis)."""
     start = perf_counter()
-    folds = init_folds(factory, optimizer, seed, members or default_members(len(rows.fit)))
+    members = members or default_members(len(rows.fit))
+    folds = init_folds(factory, optimizer, seed, members)
     static = folds[1]
     fit_mask, val_mask = _row_masks(rows.fit, len(x)), _row_masks(rows.val, len(x))
     val_index, _ = pad_rows(rows.val)
@@ -113,6 +114,7 @@ def train_graph_folds(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        members=members,
         shards=shards,
     )
     return dataclasses.replace(trained, prepared=ready)

@@ -14,6 +14,7 @@ from pknet.errors import Location, Problem, SpecError
 from pknet.specs.diagnostics import format_path, problems_from_validation
 from pknet.specs.load import load_spec
 from pknet.specs.paths import resolve_paths
+from pknet.specs.run_sections import require_run_sections
 from pknet.specs.schema import Spec
 from pknet.specs.schema.sweep import DistributionSpec, SweepSpec
 from pknet.specs.sources import OVERRIDE_SOURCE, SourceMap, read_spec_tree
@@ -49,6 +50,7 @@ def load_sweep(path: str | Path) -> Sweep:
     if missing:
         raise SpecError(missing)
     base = load_spec(settings.spec)
+    require_run_sections(base, "sweep")
     problems = _metric_problems(settings, base, sources)
     for name, value, at in parameter_values(settings):
         problems += _value_problems(settings.spec, name, value, at, sources)

@@ -17,8 +17,11 @@ from pknet.specs.schema.data import StandardizeSpec
 from pknet.specs.schema.evaluate import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
+    GroupKFoldSpec,
     HoldoutSpec,
     KFoldSpec,
+    LeaveOneGroupOutSpec,
+    RepeatedKFoldSpec,
 )
 from pknet.specs.schema.graph import KnnGraphSpec
 from pknet.specs.schema.model import PcaLayerSpec
@@ -28,14 +31,18 @@ __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "RunPlan", "build_run
 
 @dataclass(frozen=True)
 class CvPlan:
-    """The cross-validation scheme: `kind` is `stratified_kfold`, `kfold`, `leave_one_out` or
-    `holdout` (the fields that do not apply to a kind keep their defaults)."""
+    """The cross-validation scheme: `kind` is `stratified_kfold`, `kfold`, `repeated_kfold`,
+    `group_kfold`, `leave_one_group_out`, `leave_one_out` or `holdout` (the fields that do not
+    apply to a kind keep their defaults). `groups` names the sample-table column of the group
+    kinds; the dataset reads it."""
 
     kind: str
     folds: int = 5
     shuffle: bool = True
     test_fraction: float = 0.2
     stratify: bool = True
+    repeats: int = 1
+    groups: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ class OutputPlan:
     sample_graph_kind: str | None  # `model.graph`'s kind over samples, if any
     expression_file: str  # the data file (a VAE's embedding copies its AnnData)
     expression_format: str
+    expression_var_names: str | None  # the AnnData var column naming the features
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,12 @@ def cv_plan(cv: object) -> CvPlan:
     """The plain form of a spec's `evaluate.cv`."""
     if isinstance(cv, KFoldSpec):
         return CvPlan(cv.kind, folds=cv.folds, shuffle=cv.shuffle)
+    if isinstance(cv, RepeatedKFoldSpec):
+        return CvPlan(cv.kind, folds=cv.folds, repeats=cv.repeats, stratify=cv.stratify)
+    if isinstance(cv, GroupKFoldSpec):
+        return CvPlan(cv.kind, folds=cv.folds, shuffle=cv.shuffle, groups=cv.groups)
+    if isinstance(cv, LeaveOneGroupOutSpec):
+        return CvPlan(cv.kind, groups=cv.groups)
     if isinstance(cv, HoldoutSpec):
         return CvPlan(cv.kind, test_fraction=cv.test_fraction, stratify=cv.stratify)
     return CvPlan("leave_one_out")
@@ -178,6 +192,7 @@ def build_run_plan(spec: Spec) -> RunPlan:
             sample_graph_kind=None if sample_graph is None else sample_graph.kind,
             expression_file=spec.data.expression.file,
             expression_format=spec.data.expression.format,
+            expression_var_names=spec.data.expression.var_names,
         ),
         sample_graph=sample_graph,
         pca_components=tuple(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -13,6 +15,7 @@ import numpy as np
 from pknet.compiler.located import spec_problem
 from pknet.compiler.network.features import FeatureMatch, FeatureRule, match_features
 from pknet.compiler.network.hygiene import HygieneReport, clean_network
+from pknet.compiler.network.names import read_names
 from pknet.compiler.network.network import Network
 from pknet.compiler.network.read_network import read_network
 from pknet.compiler.network.selectors import SelectionContext, select
@@ -26,8 +29,8 @@ from pknet.errors import (
     name_list,
     shorten,
 )
-from pknet.io.data import read_feature_names
-from pknet.io.networks import load_mapping
+from pknet.io.data import FeatureNaming, read_feature_names
+from pknet.io.networks import load_mapping, load_mapping_lists
 from pknet.io.weights import load_weights
 from pknet.specs import Spec
 from pknet.specs.dsl import Measured, Selector, walk
@@ -38,6 +41,8 @@ if TYPE_CHECKING:  # cvxpy loads only when a spec has a `prune` section
     from pknet.compiler.network.prune import PruneResult
 
 EXAMPLES = 10
+TERM_SOURCES = ("gmt", "obo", "gaf", "annotation_table", "hierarchy", "drugcell")  # of terms
+MEASURED_SHARE = 0.1  # fewer candidate inputs measured than this share: a warning
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,11 @@ class CompiledNetwork:
     `inputs`/`outputs` index `network.nodes`; `input_columns[i]` is the data column of input `i`
     (-1 when the input is not measured), `output_columns` likewise for the outputs (the targets
     of `data.target.features: network_outputs`); `unknown_terms_dropped` counts the annotations
-    to terms no `obo` source defines that `unknown_terms: drop` left out.
+    to terms no `obo` source defines that `unknown_terms: drop` left out; `measured[v]` tells
+    whether node `v`'s name is a data column; `hidden_kind` names the nodes that are neither
+    inputs nor outputs: `term` when every source is an ontology or gene-set file, else `hidden`;
+    `names` maps node ids to the readable names `network.names` gives them (nodes without one
+    are absent).
     """
 
     network: Network
@@ -85,8 +94,11 @@ class CompiledNetwork:
     hygiene: HygieneReport
     pruning: PruneResult | None
     seconds: float
+    measured: np.ndarray
+    hidden_kind: str
     report_names: bool = False
     unknown_terms_dropped: int = 0
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def report(self) -> dict[str, object]:
         """JSON-ready report: mapping, hygiene, selection and pruning figures."""
@@ -121,6 +133,25 @@ def _select(spec: Spec, path: PathKey, selector: Selector, ctx: SelectionContext
     return np.flatnonzero(mask)
 
 
+def _warn_few_measured(
+    raw: Network, inputs: np.ndarray, match: FeatureMatch, features: list[str]
+) -> None:
+    """Warn when none, or fewer than `MEASURED_SHARE`, of the input nodes are measured: the
+    data's names and the network's then rarely meet (Ensembl ids against symbols, a missing
+    `strip_suffix`), and a run would stop at the unmeasured inputs."""
+    n, measured = len(inputs), int(match.measured[inputs].sum())
+    if n and measured < MEASURED_SHARE * n:
+        warnings.warn(
+            f"{measured} of the {n} input nodes ({measured / n:.0%}) are measured: few node "
+            f"names meet a data column (inputs look like "
+            f"{name_list([raw.nodes[i] for i in inputs], 3)}; columns like "
+            f"{name_list(features, 3)}); check `network.features`, "
+            "`data.expression.var_names`, or select `leaves & measured`",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def _why_empty(selector: Selector, ctx: SelectionContext) -> str:
     net = ctx.network
     hint = (
@@ -140,7 +171,7 @@ def _without_targets(
     spec: Spec, inputs: np.ndarray, outputs: np.ndarray, match: FeatureMatch, features: list[str]
 ) -> np.ndarray:
     """The input nodes less those whose data column is a target (`data.target.features`)."""
-    wanted = spec.data.target.features
+    wanted = spec.data.target.features if spec.data is not None else None
     if wanted is None:
         return inputs
     if wanted == "network_outputs":
@@ -162,14 +193,39 @@ def _without_targets(
     return kept
 
 
-def _feature_rule(network: NetworkSpec) -> FeatureRule:
+def _feature_rule(network: NetworkSpec, table: dict[str, str] | None) -> FeatureRule:
     features = network.features
-    table = None
-    if features.table is not None:
-        table = load_mapping(
-            features.table.file, from_col=features.table.from_, to_col=features.table.to
-        )
     return FeatureRule(features.strip_prefix, features.strip_suffix, features.case, table)
+
+
+Combined = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def mapping_table(spec: Spec) -> tuple[dict[str, str] | None, Combined]:
+    """`network.features.table`: its renames (node name -> feature name), and under
+    `duplicates: sum|mean` the features that combine several (a node mapped to `A` and `B`
+    reads feature `A+B`, which the data gains: see `feature_naming`)."""
+    table = spec.network.features.table if spec.network is not None else None
+    if table is None:
+        return None, ()
+    columns = {"from_col": table.from_, "to_col": table.to}
+    if table.duplicates in ("error", "first"):
+        return load_mapping(table.file, **columns, duplicates=table.duplicates), ()
+    lists = load_mapping_lists(table.file, **columns)
+    renames = {name: "+".join(features) for name, features in lists.items()}
+    combined = tuple(("+".join(f), tuple(f)) for f in lists.values() if len(f) > 1)
+    return renames, tuple(dict.fromkeys(combined))
+
+
+def feature_naming(spec: Spec, combined: Combined | None = None) -> FeatureNaming:
+    """How the data's features are named (`data.expression.var_names`, `duplicates`), with a
+    feature per set of features the mapping table gives one node (`combined`; default: read
+    the table): the sum or mean of their columns, named `A+B`."""
+    expression = spec.data.expression
+    if combined is None:
+        combined = mapping_table(spec)[1]
+    how = spec.network.features.table.duplicates if combined else "sum"  # type: ignore[union-attr]
+    return FeatureNaming(expression.var_names, expression.duplicates, combined, how)
 
 
 def _mapping_report(
@@ -300,16 +356,25 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         raise CompileError(spec_problem(spec, (), "the spec has no `network` section to compile"))
     start = perf_counter()
     raw, unknown_terms_dropped = read_network(spec.network)
-    expression = spec.data.expression
-    features = read_feature_names(
-        Path(expression.file), expression.format, expression.layer, expression.orientation
-    )
-    match = match_features(raw.nodes, features, _feature_rule(spec.network))
+    table, combined = mapping_table(spec)
+    features: list[str] = []  # without data, no node is measured
+    if spec.data is not None:
+        expression = spec.data.expression
+        features = read_feature_names(
+            Path(expression.file),
+            expression.format,
+            expression.layer,
+            expression.orientation,
+            feature_naming(spec, combined),
+        )
+    match = match_features(raw.nodes, features, _feature_rule(spec.network, table))
     ctx = SelectionContext(raw, match.measured, tuple(features))
     inputs = _select(spec, ("network", "inputs"), spec.network.inputs, ctx)
     outputs = _select(spec, ("network", "outputs"), spec.network.outputs, ctx)
     inputs = _without_targets(spec, inputs, outputs, match, features)
     mapping = _mapping_report(raw, inputs, match, features)
+    if spec.data is not None:  # a network-only spec measures nothing, by design
+        _warn_few_measured(raw, inputs, match, features)
 
     cleaned, hygiene = clean_network(raw, inputs, outputs)
     _check_connected(spec, hygiene)
@@ -345,6 +410,9 @@ def compile_network(spec: Spec) -> CompiledNetwork:
         hygiene=hygiene,
         pruning=pruning,
         seconds=perf_counter() - start,
+        measured=match.measured[raw.index_of(list(net.nodes))],
+        hidden_kind="term" if all(s.kind in TERM_SOURCES for s in spec.network.edges) else "hidden",
         report_names=spec.network.report_names,
         unknown_terms_dropped=unknown_terms_dropped,
+        names=read_names(spec, net.nodes),
     )

@@ -82,6 +82,7 @@ def read_source(source: NetworkSourceSpec, terms: nio.TermSet | None = None) -> 
                 b_col=source.b,
                 score_col=source.score,
                 min_score=source.min_score,
+                score_max=None if source.weight == "one" else source.score_max,
                 strip_species_prefix=source.strip_species_prefix,
                 sep=_SEPARATORS[source.separator],
             )

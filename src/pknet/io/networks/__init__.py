@@ -24,10 +24,11 @@ from ._common import (
     TARGET,
     WEIGHT,
     TermSet,
+    read_table,
 )
 from ._edge_lists import load_edge_list, load_regulons, load_scored_links, load_sif
 from ._gene_sets import drop_unknown_terms, load_annotation_table, load_gaf, load_gmt
-from ._mapping import load_mapping
+from ._mapping import load_mapping, load_mapping_lists
 from ._ontologies import (
     load_drugcell_ontology,
     load_hierarchy,
@@ -54,9 +55,11 @@ __all__ = [
     "load_gmt",
     "load_hierarchy",
     "load_mapping",
+    "load_mapping_lists",
     "load_obo",
     "load_obo_terms",
     "load_regulons",
     "load_scored_links",
     "load_sif",
+    "read_table",
 ]

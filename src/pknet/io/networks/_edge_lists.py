@@ -89,6 +89,7 @@ def load_scored_links(
     b_col: str,
     score_col: str,
     min_score: float | None = None,
+    score_max: float | None = None,
     strip_species_prefix: bool = False,
     sep: str | None = None,
 ) -> pd.DataFrame:
@@ -96,7 +97,9 @@ def load_scored_links(
 
     Rows with `score < min_score` are dropped. Each unordered pair is kept once (its first
     row) and gives A → B then B → A (a self-link gives one edge). `strip_species_prefix`
-    removes a leading taxon like `9606.` from node names.
+    removes a leading taxon like `9606.` from node names. The edge weight is
+    `score / score_max` (a kept score outside 0..score_max is an error), or 1 without
+    `score_max`.
     """
     table = read_table(path, sep=sep)
     require_columns(table, path, [a_col, b_col, score_col])
@@ -110,14 +113,18 @@ def load_scored_links(
     ordered = a <= b
     unordered = pd.DataFrame({"low": np.where(ordered, a, b), "high": np.where(ordered, b, a)})
     kept = kept[~unordered.iloc[kept].duplicated().to_numpy()]
+    if score_max is not None:
+        _check_score_range(scores[kept], score_max, path, score_col)
     a, b = a[kept], b[kept]
     sources = np.column_stack([a, b]).ravel()
     targets = np.column_stack([b, a]).ravel()
     repeat_of_self_link = np.column_stack([np.zeros(len(a), dtype=bool), a == b]).ravel()
+    edge_scores = np.repeat(scores[kept], 2)[~repeat_of_self_link]
     edges = edge_table(
         sources[~repeat_of_self_link],
         targets[~repeat_of_self_link],
-        **{SCORE: np.repeat(scores[kept], 2)[~repeat_of_self_link]},
+        weight=None if score_max is None else edge_scores / score_max,
+        **{SCORE: edge_scores},
     )
     why = None
     if min_score is not None and len(scores):
@@ -126,6 +133,21 @@ def load_scored_links(
             f"(scores range from {scores.min():g} to {scores.max():g})"
         )
     return require_edges(edges, path, why)
+
+
+def _check_score_range(scores: np.ndarray, score_max: float, path: Path, column: str) -> None:
+    """Weights `score / score_max` lie in 0..1: a score outside 0..score_max is a mistake of
+    scale (STRING's own files score 0-1000)."""
+    outside = np.flatnonzero((scores < 0) | (scores > score_max))
+    if len(outside):
+        fail(
+            path,
+            f"column {column!r} holds scores from {scores.min():g} to {scores.max():g}, outside "
+            f"0..score_max={score_max:g} ({len(outside)} kept link(s))",
+            None,
+            hint="set `score_max` to the file's scale (1000 for STRING's `combined_score`), or "
+            "`weight: one`",
+        )
 
 
 def load_regulons(

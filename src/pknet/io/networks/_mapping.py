@@ -25,6 +25,41 @@ def load_mapping(
     key and its lines, unless `duplicates="first"` keeps the first value. Several keys may
     map to the same value.
     """
+    lines, keys, values = _pairs(path, from_col, to_col, sep)
+    mapping: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for line, key, value in zip(lines, keys, values, strict=True):
+        if key not in mapping:
+            mapping[key] = value
+            first_line[key] = int(line)
+        elif mapping[key] != value and duplicates == "error":
+            fail(
+                path,
+                f"{key!r} is mapped twice: to {mapping[key]!r} (line {first_line[key]}) "
+                f"and to {value!r} (line {line})",
+                int(line),
+                hint="remove one of the rows, or set the table's `duplicates` (first, sum, mean)",
+            )
+    return mapping
+
+
+def load_mapping_lists(
+    path: Path, *, from_col: str | None = None, to_col: str | None = None, sep: str | None = None
+) -> dict[str, list[str]]:
+    """Every value each key maps to (distinct, in file order): a key mapped to several names
+    stands for all of them (e.g. their sum or mean)."""
+    mapping: dict[str, list[str]] = {}
+    for _, key, value in zip(*_pairs(path, from_col, to_col, sep), strict=True):
+        values = mapping.setdefault(key, [])
+        if value not in values:
+            values.append(value)
+    return mapping
+
+
+def _pairs(
+    path: Path, from_col: str | None, to_col: str | None, sep: str | None
+) -> tuple[list[int], list[str], list[str]]:
+    """(line, from name, to name) of each row of a mapping table."""
     table = read_table(path, sep=sep)
     if from_col is None or to_col is None:
         if table.shape[1] != 2 or (from_col or to_col) is not None:
@@ -38,18 +73,4 @@ def load_mapping(
     require_columns(table, path, [from_col, to_col])
     keys = node_names(table, from_col, path)
     values = node_names(table, to_col, path)
-    mapping: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for line, key, value in zip(table.index, keys, values, strict=True):
-        if key not in mapping:
-            mapping[key] = value
-            first_line[key] = int(line)
-        elif mapping[key] != value and duplicates == "error":
-            fail(
-                path,
-                f"{key!r} is mapped twice: to {mapping[key]!r} (line {first_line[key]}) "
-                f"and to {value!r} (line {line})",
-                int(line),
-                hint="remove one of the rows, or keep the first mapping of each name",
-            )
-    return mapping
+    return [int(i) for i in table.index], list(keys), list(values)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -37,3 +37,8 @@ class SpecModel(BaseModel):
                     "write a number",
                 )
         return data
+
+
+def literal_values(model: type[BaseModel], field: str) -> tuple[Any, ...]:
+    """The values a `Literal`-typed field of `model` admits (a variant's `kind` tags)."""
+    return get_args(model.model_fields[field].annotation)

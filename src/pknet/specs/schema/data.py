@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from pknet.rules import check_listed_once, rule_error
-from pknet.specs.schema.base import SpecModel
-from pknet.specs.schema.types import SpecPath
+from pknet.specs.schema.base import SpecModel, literal_values
+from pknet.specs.schema.types import DuplicatePolicy, SpecPath
 
 
 class ExpressionSpec(SpecModel):
@@ -27,20 +26,46 @@ class ExpressionSpec(SpecModel):
     orientation: Literal["samples_as_rows", "samples_as_columns"] = Field(
         "samples_as_rows", description="For CSV/TSV matrices: whether samples are rows or columns."
     )
+    var_names: str | None = Field(
+        None,
+        min_length=1,
+        description="AnnData `var` column whose values name the features (e.g. "
+        "`gene_short_name` when `var_names` are Ensembl ids); default: the var index.",
+    )
+    duplicates: DuplicatePolicy = Field(
+        "error",
+        description="A feature name several columns carry: stop with an `error`, keep the "
+        "`first` column, or use the `sum` or `mean` of its columns.",
+    )
     backed: bool = Field(
         False,
         description="Keep an `.h5ad` file's sparse (CSR) matrix on disk and stream its rows in "
         "minibatches (data larger than memory); metrics equal the in-memory run's.",
     )
 
+    @property
+    def is_h5ad(self) -> bool:
+        """An AnnData file, as declared or by its suffix."""
+        return self.format == "h5ad" or (
+            self.format == "auto" and str(self.file).lower().endswith(".h5ad")
+        )
+
+    @model_validator(mode="after")
+    def check_var_names(self) -> ExpressionSpec:
+        if self.var_names is not None and not self.is_h5ad:
+            raise rule_error(
+                ("var_names",),
+                "`var_names` names a column of an AnnData `var` table; this file is not .h5ad",
+                "remove `var_names` (the file's own feature names are used)",
+            )
+        return self
+
     @model_validator(mode="after")
     def check_backed(self) -> ExpressionSpec:
-        suffix = Path(str(self.file)).suffix.lower()
-        fmt = self.format if self.format != "auto" else ("h5ad" if suffix == ".h5ad" else suffix)
-        if self.backed and fmt != "h5ad":
+        if self.backed and not self.is_h5ad:
             raise rule_error(
                 ("backed",),
-                f"`backed: true` streams an AnnData `.h5ad` file, not {fmt or 'this file'}",
+                "`backed: true` streams an AnnData `.h5ad` file; this file is not .h5ad",
                 "convert the matrix to a sparse `.h5ad` file, or remove `backed`",
             )
         return self
@@ -152,6 +177,10 @@ TransformSpec = Annotated[
     Log1pSpec | NormalizeTotalSpec | StandardizeSpec | SelectMeasuredSpec,
     Field(discriminator="kind"),
 ]
+TransformKind = Literal[
+    tuple(kind for t in get_args(get_args(TransformSpec)[0]) for kind in literal_values(t, "kind"))
+]
+"""A transform written by its kind alone (`transform: [log1p]`), with every option defaulted."""
 
 
 class DataSpec(SpecModel):
@@ -174,7 +203,9 @@ class DataSpec(SpecModel):
         "`pknet sweep` with `selection: nested` sets it to an outer fold's training samples.",
     )
 
-    @field_validator("transform", mode="before")
+    @field_validator(
+        "transform", mode="before", json_schema_input_type=list[TransformSpec | TransformKind]
+    )
     @classmethod
     def _bare_kinds(cls, value: Any) -> Any:
         """Accept `transform: [log1p]` as a short form of `[{kind: log1p}]`."""

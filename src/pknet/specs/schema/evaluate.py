@@ -10,9 +10,33 @@ from pknet.rules import check_listed_once, rule_error
 from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.types import Name, SpecPath
 
-Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "r2", "pearson", "mse", "mae"]
+Metric = Literal[
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "mcc",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "r2",
+    "pearson",
+    "mse",
+    "mae",
+]
 REGRESSION_METRICS = ("r2", "pearson", "mse", "mae")
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "mcc",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+)
 ExplainMethod = Literal["bias", "gradient_x_input", "node_weights", "activation_auc"]
 
 
@@ -22,6 +46,53 @@ class KFoldSpec(SpecModel):
     kind: Literal["stratified_kfold", "kfold"] = Field(description="Split kind.")
     folds: int = Field(5, ge=2, le=1000, description="Number of folds.")
     shuffle: bool = Field(True, description="Shuffle samples (with the spec seed) before folding.")
+
+
+class RepeatedKFoldSpec(SpecModel):
+    """K-fold cross-validation repeated with new shuffles: `repeats` x `folds` splits."""
+
+    kind: Literal["repeated_kfold"] = Field(description="Split kind.")
+    folds: int = Field(5, ge=2, le=1000, description="Number of folds per repeat.")
+    repeats: int = Field(
+        3,
+        ge=2,
+        le=100,
+        description="Times the samples are shuffled and folded again; repeat 0 is "
+        "`stratified_kfold` (or `kfold`) with the same seed.",
+    )
+    stratify: bool = Field(True, description="Keep class proportions in every fold.")
+
+
+GroupColumn = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="Column naming each sample's group (donor, patient, batch): an AnnData "
+        "`obs` column or a column of the label file. A group is never split between training "
+        "and test samples.",
+    ),
+]
+
+
+class GroupKFoldSpec(SpecModel):
+    """K-fold cross-validation over groups of samples (scikit-learn's `GroupKFold`)."""
+
+    kind: Literal["group_kfold"] = Field(description="Split kind.")
+    folds: int = Field(5, ge=2, le=1000, description="Number of folds (at most the groups).")
+    groups: GroupColumn
+    shuffle: bool = Field(
+        False,
+        description="`false`: the largest groups first, each to the fold with the fewest "
+        "samples so far (balanced fold sizes); `true`: groups shuffled with the spec seed and "
+        "cut into `folds` runs of about equal group counts.",
+    )
+
+
+class LeaveOneGroupOutSpec(SpecModel):
+    """One fold per group: each group's samples are tested on a model trained on the others."""
+
+    kind: Literal["leave_one_group_out"] = Field(description="Split kind.")
+    groups: GroupColumn
 
 
 class LeaveOneOutSpec(SpecModel):
@@ -38,7 +109,15 @@ class HoldoutSpec(SpecModel):
     stratify: bool = Field(True, description="Keep class proportions in both parts.")
 
 
-CvSpec = Annotated[KFoldSpec | LeaveOneOutSpec | HoldoutSpec, Field(discriminator="kind")]
+CvSpec = Annotated[
+    KFoldSpec
+    | RepeatedKFoldSpec
+    | GroupKFoldSpec
+    | LeaveOneGroupOutSpec
+    | LeaveOneOutSpec
+    | HoldoutSpec,
+    Field(discriminator="kind"),
+]
 
 
 class PythonMetricSpec(SpecModel):
@@ -120,12 +199,6 @@ class ExplainSpec(SpecModel):
             "network, same term sizes, random genes) and report each node's importance beside it."
         ),
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _list_form(cls, value: object) -> object:
-        """Accept `explain: [bias, node_weights]` for `explain: {methods: [...]}`."""
-        return {"methods": value} if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def check_methods_unique(self) -> ExplainSpec:

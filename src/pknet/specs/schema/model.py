@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from pknet.rules import check_listed_once, rule_error
 from pknet.specs.schema.base import SpecModel
@@ -20,8 +20,15 @@ RESERVED_GROUPS = ("weights", "bias")  # loss groups over every layer
 Activation = Literal["sigmoid", "tanh", "relu", "gelu", "softplus", "linear"]
 
 
+def _name_optional(schema: dict[str, Any]) -> None:
+    """A spec may leave `name` out: the model's layer lists fill it in (`_name_layers`)."""
+    schema["required"] = [key for key in schema.get("required", ()) if key != "name"]
+
+
 class LayerSpecBase(SpecModel):
     """Fields every layer kind has, and what the kind can do (class flags, not fields)."""
+
+    model_config = ConfigDict(json_schema_extra=_name_optional)
 
     network_wired: ClassVar[bool] = False  # wired by `network`: reads its input nodes, first only
     explained: ClassVar[bool] = False  # gives importances per network node
@@ -199,7 +206,12 @@ class DiffusionLayerSpec(LayerSpecBase):
         "interaction network); `false`: only in the edge's direction.",
     )
 
-    @field_validator("alpha", mode="before")
+    @field_validator(
+        "alpha",
+        mode="before",
+        json_schema_input_type=RestartProbability
+        | Annotated[list[RestartProbability], Field(min_length=1)],
+    )
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return value if isinstance(value, list) else [value]
@@ -335,7 +347,11 @@ class ModelSpecBase(SpecModel):
 
     layers: list[LayerSpec] = Field(min_length=1, description="Layers, input side first.")
 
-    @field_validator("layers", mode="before")
+    @field_validator(
+        "layers",
+        mode="before",
+        json_schema_input_type=Annotated[list[LayerSpec], Field(min_length=1)],
+    )
     @classmethod
     def _default_names(cls, value: Any) -> Any:
         return _name_layers(value)
@@ -539,7 +555,7 @@ class VaeModelSpec(ModelSpecBase):
         "over this many epochs (0: full weight from the start).",
     )
 
-    @field_validator("decoder", mode="before")
+    @field_validator("decoder", mode="before", json_schema_input_type=list[DenseLayerSpec])
     @classmethod
     def _default_decoder_names(cls, value: Any) -> Any:
         return _name_layers(value, prefix="decoder")
@@ -629,23 +645,25 @@ MODEL_KIND_ERROR = "model_kind_invalid"  # reported like an unknown `kind` tag
 
 def _model_kind(value: Any) -> str:
     """The tag of a model mapping; `stack` when `kind` is left out."""
+    if value is None:
+        return "none"
     if isinstance(value, dict):
         kind = value.get("kind", "stack")
         return kind if isinstance(kind, str) else "stack"
     return getattr(value, "kind", "stack")
 
 
-ModelSpec = Annotated[
+_MODEL_KINDS = (
     Annotated[StackModelSpec, Tag("stack")]
     | Annotated[VaeModelSpec, Tag("vae")]
-    | Annotated[MultitaskModelSpec, Tag("multitask")],
-    Discriminator(
-        _model_kind,
-        custom_error_type=MODEL_KIND_ERROR,
-        custom_error_message="unknown model kind",
-        custom_error_context={
-            "discriminator": "kind",
-            "expected_tags": "'stack', 'vae', 'multitask'",
-        },
-    ),
-]
+    | Annotated[MultitaskModelSpec, Tag("multitask")]
+)
+_MODEL_DISCRIMINATOR = Discriminator(
+    _model_kind,
+    custom_error_type=MODEL_KIND_ERROR,
+    custom_error_message="unknown model kind",
+    custom_error_context={"discriminator": "kind", "expected_tags": "'stack', 'vae', 'multitask'"},
+)
+ModelSpec = Annotated[_MODEL_KINDS, _MODEL_DISCRIMINATOR]
+OptionalModelSpec = Annotated[_MODEL_KINDS | Annotated[None, Tag("none")], _MODEL_DISCRIMINATOR]
+"""A model, or none (`model: null`, or left out: a spec that only prunes its network)."""

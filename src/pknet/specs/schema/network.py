@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pknet.rules import rule_error
 from pknet.specs.schema.base import SpecModel
-from pknet.specs.schema.types import SelectorExpr, SpecPath
+from pknet.specs.schema.types import DuplicatePolicy, SelectorExpr, SpecPath
 
 Separator = Literal["auto", ",", "\t", "whitespace"]
 _SEPARATOR = Field("auto", description="Column separator; `auto` decides from the file suffix.")
@@ -36,7 +36,9 @@ class SourceSpecBase(SpecModel):
 class EdgeListSpec(SourceSpecBase):
     """A CSV/TSV edge list with a header; each row is one edge."""
 
-    kind: Literal["edge_list"] = Field(description="Network source kind.")
+    kind: Literal["edge_list"] = Field(
+        "edge_list", description="Network source kind (the default)."
+    )
     from_: str = Field(
         alias="from",
         min_length=1,
@@ -136,6 +138,17 @@ class ScoredLinksSpec(SourceSpecBase):
     b: str = Field("proteinB", min_length=1, description="Column of the second protein.")
     score: str = Field("score", min_length=1, description="Column of link scores.")
     min_score: float | None = Field(None, description="Keep links scoring at least this.")
+    weight: Literal["score", "one"] = Field(
+        "score",
+        description="Edge weight: the link's `score` divided by `score_max` (weights in 0-1; "
+        "a diffusion walks strong links more often), or `one` for every link.",
+    )
+    score_max: float = Field(
+        1.0,
+        gt=0,
+        description="The highest score the file can hold: 1 for scores in 0-1, 1000 for "
+        "STRING's own files (`combined_score` 0-1000). A larger score is an error.",
+    )
     strip_species_prefix: bool = Field(
         False, description="Drop a taxon prefix such as `9606.` from protein ids."
     )
@@ -177,6 +190,11 @@ class MappingTableSpec(SpecModel):
     file: SpecPath = Field(description="CSV/TSV table with a node-name and a feature-name column.")
     from_: str = Field(alias="from", min_length=1, description="Column holding node names.")
     to: str = Field(min_length=1, description="Column holding data feature names.")
+    duplicates: DuplicatePolicy = Field(
+        "error",
+        description="A node name mapped to several feature names: stop with an `error`, keep "
+        "the `first` row, or feed the node the `sum` or `mean` of those features' columns.",
+    )
 
 
 class FeatureMapSpec(SpecModel):
@@ -192,6 +210,21 @@ class FeatureMapSpec(SpecModel):
     table: MappingTableSpec | None = Field(
         None, description="Optional renaming table applied after stripping."
     )
+
+
+class NameTableSpec(SpecModel):
+    """A table of readable node names (GO term names, Reactome pathway names)."""
+
+    file: SpecPath = Field(description="CSV/TSV table with a node-id and a name column.")
+    id: str = Field(min_length=1, description="Column holding node ids (as in the network).")
+    name: str = Field(min_length=1, description="Column holding the readable names.")
+    separator: Separator = _SEPARATOR
+
+    @model_validator(mode="after")
+    def check_columns(self) -> NameTableSpec:
+        if self.id == self.name:
+            raise rule_error(("name",), f"`id` and `name` name the same column `{self.name}`")
+        return self
 
 
 class NetworkSpec(SpecModel):
@@ -217,8 +250,18 @@ class NetworkSpec(SpecModel):
     report_names: bool = Field(
         False, description="List node and edge names (not only counts) in the compile report."
     )
+    names: list[NameTableSpec] = Field(
+        default_factory=list,
+        description="Readable node names for importances, reports and figures: one table or a "
+        "list (the first table naming an id wins); ids without a name keep the id.",
+    )
 
-    @field_validator("edges", mode="before")
+    @field_validator(
+        "edges",
+        mode="before",
+        json_schema_input_type=NetworkSourceSpec
+        | Annotated[list[NetworkSourceSpec], Field(min_length=1)],
+    )
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         """Accept one source or a list; a source without `kind` is an `edge_list`."""
@@ -227,3 +270,9 @@ class NetworkSpec(SpecModel):
             {"kind": "edge_list", **item} if isinstance(item, dict) and "kind" not in item else item
             for item in items
         ]
+
+    @field_validator("names", mode="before")
+    @classmethod
+    def _one_or_many_names(cls, value: Any) -> Any:
+        """Accept one name table or a list."""
+        return value if isinstance(value, list) else [value]

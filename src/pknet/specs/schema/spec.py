@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from pknet.rules import rule_error
-from pknet.specs.dsl import DATA_TERMS, VAE_TERMS, linear_terms, loss_groups
+from pknet.specs.dsl import DATA_TERMS, VAE_TERMS, Measured, linear_terms, loss_groups, walk
 from pknet.specs.schema.base import SpecModel
 from pknet.specs.schema.data import DataSpec
-from pknet.specs.schema.evaluate import REGRESSION_METRICS, EvaluateSpec, ExplainSpec
+from pknet.specs.schema.evaluate import (
+    REGRESSION_METRICS,
+    EvaluateSpec,
+    ExplainMethod,
+    ExplainSpec,
+)
 from pknet.specs.schema.model import (
     RESERVED_GROUPS,
-    ModelSpec,
     MultitaskModelSpec,
+    OptionalModelSpec,
     VaeModelSpec,
 )
 from pknet.specs.schema.network import NetworkSpec
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     from pknet.specs.sources import SourceMap
 
 SUPPORTED_VERSIONS = (1,)
+TRAINED_SECTIONS = ("data", "model", "loss")  # all or (but for `data`) none
 RECONSTRUCTION_METRICS = REGRESSION_METRICS
 VAE_EXPLAIN_METHODS = ("activation_auc", "bias")
 
@@ -33,18 +39,35 @@ VAE_EXPLAIN_METHODS = ("activation_auc", "bias")
 class Spec(SpecModel):
     """A validated pknet spec. Build it with `pknet.load_spec`, not directly."""
 
-    version: int = Field(description="Spec format version; this pknet reads version 1.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentRequired": {"model": list(TRAINED_SECTIONS), "loss": list(TRAINED_SECTIONS)}
+        }
+    )
+
+    version: int = Field(
+        description="Spec format version; this pknet reads version 1.",
+        json_schema_extra={"enum": list(SUPPORTED_VERSIONS)},
+    )
     name: Name = Field(description="Run name; used for the run directory.")
     description: str | None = Field(None, description="Free text about the experiment.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="The one seed every random stream uses.")
-    data: DataSpec = Field(description="Samples, target and transforms.")
+    data: DataSpec | None = Field(
+        None, description="Samples, target and transforms (needed by `run`, not by `compile`)."
+    )
     network: NetworkSpec | None = Field(None, description="The prior-knowledge network.")
     prune: PruneSpec | None = Field(
         None, description="MILP pruning of the network; leave out to keep the whole network."
     )
-    model: ModelSpec = Field(description="The model: its kind (`stack` or `vae`) and layers.")
-    loss: LossExpression = Field(
-        description="Loss expression, e.g. `bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)`."
+    model: OptionalModelSpec = Field(
+        None,
+        description="The model: its kind (`stack`, `vae`, `multitask`) and layers (needed by "
+        "`run`; a spec without it prunes its network only).",
+    )
+    loss: LossExpression | None = Field(
+        None,
+        description="Loss expression, e.g. `bce + 1e-3 * l1(bias) + 1e-2 * l2(bias)` (needed by "
+        "`run`).",
     )
     train: TrainSpec = Field(default_factory=TrainSpec, description="Optimisation settings.")
     evaluate: EvaluateSpec = Field(
@@ -56,6 +79,14 @@ class Spec(SpecModel):
     )
 
     _sources: SourceMap | None = PrivateAttr(None)
+
+    @field_validator(
+        "explain", mode="before", json_schema_input_type=ExplainSpec | list[ExplainMethod]
+    )
+    @classmethod
+    def _explain_list(cls, value: object) -> object:
+        """Accept `explain: [bias, node_weights]` for `explain: {methods: [...]}`."""
+        return {"methods": value} if isinstance(value, list) else value
 
     @field_validator("version")
     @classmethod
@@ -70,8 +101,27 @@ class Spec(SpecModel):
         return value
 
     @model_validator(mode="after")
+    def check_trained_sections(self) -> Spec:
+        """A spec trains a model (`data`, `model` and `loss`) or only prunes its network
+        (neither `model` nor `loss`; `data` then maps nodes to columns for `measured`)."""
+        if self.model is None and self.loss is None:
+            return self
+        for key in TRAINED_SECTIONS:
+            if getattr(self, key) is None:
+                given = next(k for k in ("model", "loss") if getattr(self, k) is not None)
+                raise rule_error(
+                    (key,),
+                    f"missing required key `{key}`: a spec with a `{given}` is trained, which "
+                    "needs `data`, a `model` and a `loss`",
+                    f"add `{key}`, or leave out `model` and `loss` to prune the network only",
+                )
+        return self
+
+    @model_validator(mode="after")
     def check_network_present(self) -> Spec:
-        if self.network is not None:
+        if self.prune is not None and self.network is None:
+            raise rule_error(("prune",), "`prune` needs a `network` section to prune")
+        if self.network is not None or self.model is None:
             return self
         for i, layer in enumerate(self.model.layers):
             if layer.network_wired:
@@ -81,8 +131,6 @@ class Spec(SpecModel):
                     "`network` section",
                     "add `network: {edges: {file: ..., from: ..., to: ...}}`",
                 )
-        if self.prune is not None:
-            raise rule_error(("prune",), "`prune` needs a `network` section to prune")
         if self.model.network_graph() is not None:
             raise rule_error(
                 ("model", "graph", "kind"),
@@ -93,9 +141,29 @@ class Spec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def check_measured_needs_data(self) -> Spec:
+        """`measured` nodes are those named like a data column: without `data`, none is."""
+        if self.data is not None or self.network is None:
+            return self
+        selectors = [(("network", "inputs"), self.network.inputs)]
+        selectors.append((("network", "outputs"), self.network.outputs))
+        if self.prune is not None and self.prune.required is not None:
+            selectors.append((("prune", "required"), self.prune.required))
+        for path, selector in selectors:
+            if any(isinstance(node, Measured) for node in walk(selector)):
+                raise rule_error(
+                    path,
+                    f"`{'.'.join(path)}: {selector}` selects `measured` nodes, those named like "
+                    "a column of the data, but the spec has no `data` section",
+                    f"select the nodes by the network alone, e.g. `{path[-1]}: leaves`, "
+                    f"`{path[-1]}: file(nodes.txt)` or a list of names; or add `data`",
+                )
+        return self
+
+    @model_validator(mode="after")
     def check_kpnn_first(self) -> Spec:
         """`kpnn` and `hierarchy` layers read the network's input nodes: first layer only."""
-        for i, layer in enumerate(self.model.layers[1:], start=1):
+        for i, layer in enumerate(self.model.layers[1:] if self.model else (), start=1):
             if layer.network_wired:
                 raise rule_error(
                     ("model", "layers", i, "kind"),
@@ -107,6 +175,8 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_loss_groups(self) -> Spec:
+        if self.model is None or self.loss is None:
+            return self
         known = (*RESERVED_GROUPS, *self.model.layer_names())
         for group in loss_groups(self.loss):
             if group not in known:
@@ -122,6 +192,8 @@ class Spec(SpecModel):
         """The loss's terms fit the model kind: a `vae` has one `recon(...)`, at most one `kl`
         and no data term; any other model one data term and no VAE term; `trace_norm` needs a
         `multitask` model."""
+        if self.model is None or self.loss is None:
+            return self
         names = [term.name for _, term in linear_terms(self.loss)]
         if "trace_norm" in names and not isinstance(self.model, MultitaskModelSpec):
             raise rule_error(
@@ -169,6 +241,21 @@ class Spec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def check_group_source(self) -> Spec:
+        """Groups come from a sample table: an AnnData `obs` or the label file."""
+        groups = getattr(self.evaluate.cv, "groups", None)
+        data = self.data
+        if groups is None or data is None or data.expression.is_h5ad or data.target.file:
+            return self
+        raise rule_error(
+            ("evaluate", "cv", "groups"),
+            f"`groups: {groups}` names a sample-table column, but this data has no sample "
+            "table: the matrix is not an AnnData file and the target has no label `file`",
+            "put the groups in a label file beside the target: "
+            "`target: {file: labels.csv, column: ...}`",
+        )
+
+    @model_validator(mode="after")
     def check_monitor(self) -> Spec:
         stopping = self.train.early_stopping
         if stopping is None:
@@ -200,7 +287,7 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def check_explain_needs_network_layer(self) -> Spec:
-        if self.explain.methods and not self.model.layers[0].explained:
+        if self.explain.methods and self.model and not self.model.layers[0].explained:
             raise rule_error(
                 ("explain",),
                 "importances are computed per network node: the first layer must be `kpnn` or "
@@ -242,6 +329,8 @@ class Spec(SpecModel):
     def check_ridge_head(self) -> Spec:
         """A `ridge` head is solved in closed form: last, on untrained (or closed-form fitted)
         layers, for `mse`; a `pca` layer only comes before one."""
+        if self.model is None or self.loss is None:
+            return self
         layers = self.model.layers
         ridge_model = self.model.kind == "stack" and layers[-1].solved_head
         for i, layer in enumerate(layers):
@@ -294,7 +383,7 @@ class Spec(SpecModel):
     @model_validator(mode="after")
     def check_select_measured(self) -> Spec:
         """`select_measured` keeps the features mapped to network inputs: it needs a network."""
-        for i, transform in enumerate(self.data.transform):
+        for i, transform in enumerate(self.data.transform if self.data else ()):
             if transform.kind == "select_measured" and self.network is None:
                 raise rule_error(
                     ("data", "transform", i),
@@ -307,6 +396,8 @@ class Spec(SpecModel):
     @model_validator(mode="after")
     def check_multi_output(self) -> Spec:
         """Several targets: regression metrics per task; `network_outputs` needs a network."""
+        if self.data is None:
+            return self
         target = self.data.target
         if target.features == "network_outputs" and self.network is None:
             raise rule_error(

@@ -38,7 +38,7 @@ class OptimizerBase(SpecModel):
 class AdamSpec(OptimizerBase):
     """Adam."""
 
-    name: Literal["adam"] = Field(description="Optimiser.")
+    name: Literal["adam"] = Field("adam", description="Optimiser (the default).")
 
 
 class AdamWSpec(OptimizerBase):
@@ -110,7 +110,7 @@ class TrainSpec(SpecModel):
         "are deterministic either way. An `XLA_FLAGS` setting of the flag wins.",
     )
 
-    @field_validator("optimizer", mode="before")
+    @field_validator("optimizer", mode="before", json_schema_input_type=OptimizerSpec)
     @classmethod
     def _adam_by_default(cls, value: Any) -> Any:
         """`optimizer: {lr: 0.01}` (or `--set train.optimizer.lr=0.01`) is Adam at that rate."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -107,3 +107,6 @@ SpecPath = Annotated[Path, Field(json_schema_extra={"format": "path"})]
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=128)]
 """An identifier safe to use in file names: letters, digits, `_`, `.` and `-`."""
+
+# What a name that appears twice (in the data, in a mapping table) becomes.
+DuplicatePolicy = Literal["error", "first", "sum", "mean"]

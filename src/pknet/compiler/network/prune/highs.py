@@ -8,11 +8,13 @@ cancels the solve through HiGHS's interrupt callbacks (it stopped within 0.3 s).
 
 HiGHS prints a banner from C++ on the first `Highs()` of a process, before any option can
 silence it, so file descriptor 1 points at /dev/null (or, with `verbose`, at stderr, where the
-log then goes) while HiGHS is in use.
+log then goes) while HiGHS is in use. Progress (incumbent, bound, gap) reaches the display set
+by `showing_solve_progress` from HiGHS's MIP interrupt callback, read at each poll.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -24,10 +26,16 @@ import cvxpy.settings as s
 import numpy as np
 
 from pknet.compiler.network.prune.budget import Budget
+from pknet.compiler.network.solve_progress import (
+    SolveProgress,
+    SolveProgressCallback,
+    solve_progress_display,
+)
 
 if TYPE_CHECKING:  # imported where used, so a missing highspy is `require_highs`'s clear error
     import highspy
 
+HIGHS_FEASIBLE = 2  # HighsInfo.primal_solution_status: a feasible point is known
 POLL_S = 0.1  # wait for the solve in steps, so that Ctrl-C lands on every platform
 
 
@@ -78,9 +86,15 @@ def highs_lp(data: dict) -> highspy.HighsLp:
 
 
 def run_highs(
-    lp: highspy.HighsLp, options: dict[str, object], *, budget: Budget, verbose: bool
+    lp: highspy.HighsLp,
+    options: dict[str, object],
+    *,
+    budget: Budget,
+    verbose: bool,
+    offset: float = 0.0,
 ) -> dict[str, object]:
     """Solve `lp` within what is left of `budget`; results as cvxpy's HIGHS `invert` reads them.
+    The progress shown adds `offset` (cvxpy's constant term) to HiGHS's objective values.
 
     Raises `budget.out_of_time()` when nothing is left once the model is passed to HiGHS, and
     KeyboardInterrupt once a Ctrl-C has stopped the solve.
@@ -97,19 +111,22 @@ def run_highs(
         budget.check()
         highs.setOptionValue("time_limit", budget.remaining())
         highs.HandleUserInterrupt = True
+        progress = _Progress(highs, offset, solve_progress_display())
         highs.startSolve()
         try:
-            _wait(highs)
+            _wait(highs, progress)
         except KeyboardInterrupt:
             # HiGHS stops at its next interrupt check: at once in simplex and branch and bound,
             # only after the current pass in its presolve. A second Ctrl-C stops waiting.
             highs.cancelSolve()
-            _wait(highs)
+            _wait(highs, None)
             raise
     status = highs.getModelStatus().name
+    info = highs.getInfo()
+    progress.finish(highs.getRunTime(), info)
     results = {
         "solution": highs.getSolution(),
-        "info": highs.getInfo(),
+        "info": info,
         "model_status": status,
         "run_time": highs.getRunTime(),
     }
@@ -118,9 +135,46 @@ def run_highs(
     return results
 
 
-def _wait(highs: highspy.Highs) -> None:
+class _Progress:
+    """The latest branch-and-bound numbers from HiGHS's thread, shown from the waiting one."""
+
+    def __init__(self, highs: highspy.Highs, offset: float, show: SolveProgressCallback | None):
+        self.offset, self.show, self.latest, self.shown = offset, show, None, None
+        if show is not None:
+            highs.cbMipInterrupt.subscribe(self._record)
+
+    def _record(self, event) -> None:
+        out = event.data_out
+        self.latest = (out.running_time, out.mip_primal_bound, out.mip_dual_bound, out.mip_gap)
+
+    def finish(self, seconds: float, info: highspy.HighsInfo) -> None:
+        """Show the solve's final numbers (also when it ended between two polls)."""
+        found = info.primal_solution_status == HIGHS_FEASIBLE
+        incumbent = info.objective_function_value if found else math.inf
+        self.latest = (seconds, incumbent, info.mip_dual_bound, info.mip_gap)
+        self.poll()
+
+    def poll(self) -> None:
+        latest = self.latest
+        if self.show is None or latest is None or latest == self.shown:
+            return
+        self.shown = latest
+        seconds, incumbent, bound, gap = latest
+        found = math.isfinite(incumbent)
+        self.show(
+            SolveProgress(
+                seconds,
+                incumbent + self.offset if found else math.nan,
+                bound + self.offset,
+                gap if found else math.nan,
+            )
+        )
+
+
+def _wait(highs: highspy.Highs, progress: _Progress | None) -> None:
     while not highs.wait(POLL_S)[0]:
-        pass
+        if progress is not None:
+            progress.poll()
 
 
 def write_lp(lp: highspy.HighsLp, path: str | Path) -> Path:

@@ -12,7 +12,13 @@ import cvxpy.settings as s
 
 from pknet.compiler.network.prune._cvxpy import jax_hidden
 from pknet.compiler.network.prune.budget import Budget
-from pknet.compiler.network.prune.highs import highs_lp, run_highs, solver_stdout, write_lp
+from pknet.compiler.network.prune.highs import (
+    HIGHS_FEASIBLE,
+    highs_lp,
+    run_highs,
+    solver_stdout,
+    write_lp,
+)
 from pknet.errors import Problem, SolverError
 
 MSG_NO_HIGHS = "the pruning MILP needs the HiGHS solver, which cvxpy cannot find"
@@ -23,7 +29,6 @@ MSG_TIME_LIMIT = (
     "pruning stopped at the time limit with a feasible but unproven solution: objective "
     "{objective:g}, best bound {bound:g}, gap {gap:.2%}"
 )
-HIGHS_FEASIBLE = 2  # HighsInfo.primal_solution_status: a feasible point is known
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,13 @@ def _solve_with_highs(
     budget.check()
     with budget.stage("solve"):
         try:
-            results = run_highs(highs_lp(data), options, budget=budget, verbose=verbose)
+            results = run_highs(
+                highs_lp(data),
+                options,
+                budget=budget,
+                verbose=verbose,
+                offset=float(inverse[-1][s.OFFSET]),
+            )
             with warnings.catch_warnings():
                 # cvxpy warns on every non-optimal status; the status is read and reported.
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
