@@ -17,6 +17,7 @@ import pknet
 from pknet.api import train_and_evaluate
 from pknet.compiler import streamed
 from pknet.errors import PknetError
+from pknet.runtime.progress import EpochReport
 from pknet.runtime.streamed_train import chunk_order, member_order
 from pknet.runtime.transforms import fit_input_stats
 
@@ -157,8 +158,8 @@ def test_file_changed_during_run_is_an_error(sparse_copy: Path, tmp_path: Path) 
     path = tmp_path / "changing.h5ad"
     shutil.copy(sparse_copy, path)
 
-    def touch(epoch: int, *_: object) -> None:
-        if epoch == 1:
+    def touch(report: EpochReport) -> None:
+        if report.epoch == 1:
             os.utime(path, ns=(0, 0))
 
     out = tmp_path / "run"

@@ -119,7 +119,8 @@ def train_folds_streamed(
 ) -> TrainedFolds:
     """`train.train_folds` over rows read from disk block by block (see the module doc)."""
     start = perf_counter()
-    folds = init_folds(factory, optimizer, seed, members or default_members(len(rows.fit)))
+    members = members or default_members(len(rows.fit))
+    folds = init_folds(factory, optimizer, seed, members)
     static = folds[1]
     n_rows, n_chunks = x.shape[0], math.ceil(x.shape[0] / x.chunk_rows)
     fit_index, _ = pad_rows(rows.fit, batch_size)
@@ -211,6 +212,7 @@ def train_folds_streamed(
         stopping=stopping,
         on_epoch=on_epoch,
         start=start,
+        members=members,
     )
 
 
