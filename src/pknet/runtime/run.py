@@ -579,7 +579,7 @@ def _check_memory(
     device's memory); a located error, before allocating the models, when one seed's do not."""
     tests = [len(s.test) for s in splits]
     if not isinstance(dataset.x, np.ndarray):  # predictions go a block of rows at a time
-        tests = [min(n, max(1, dataset.x.chunk_rows // len(splits))) for n in tests]
+        tests = [min(n, dataset.x.chunk_rows) for n in tests]
     held_out = max([len(r) for r in rows.val] + tests)
     batch = min(plan.batch_size, max(len(r) for r in rows.fit))
     if graphs is not None:  # a full batch of every sample

@@ -223,23 +223,33 @@ def predict_streamed(
     stats: InputStats,
     tests: Sequence[np.ndarray],
 ) -> list[np.ndarray]:
-    """Each member's predictions on its `tests` rows, read from disk a block at a time (one
-    jitted call per block, over all members, every block of one shape; with one block it is
-    the in-memory call)."""
-    longest = max(len(t) for t in tests)
-    step = min(longest, max(1, x.chunk_rows // len(tests)))
-    rows = np.zeros((len(tests), math.ceil(longest / step) * step), dtype=np.int64)
-    for m, test in enumerate(tests):
-        rows[m, : len(test)] = test
+    """Each member's predictions on its `tests` rows: the file read once, block by block, each
+    block scored for every member's test rows in it (one jitted call per block, all padded to
+    the most test rows a member has in one block; with one block it is the in-memory call)."""
+    size, n_rows = x.chunk_rows, x.shape[0]
+    tests = [np.asarray(t) for t in tests]
+    starts = range(0, n_rows, size)
+    # per block, the positions in each member's test rows that fall in it
+    found_in = [[np.flatnonzero((t >= b) & (t < b + size)) for t in tests] for b in starts]
+    width = max(len(found) for where in found_in for found in where)
 
     def scores(model: eqx.Module, fold_stats: InputStats, xb: jax.Array) -> jax.Array:
         inputs = apply_input_stats(xb, fold_stats)
         return predict(jax.vmap(lambda xi: model(xi))(inputs))  # a Module's repr is slow
 
-    parts = [
-        np.asarray(models.apply(scores, stats, jnp.asarray(x[rows[:, j : j + step]])))
-        for j in range(0, rows.shape[1], step)
-    ]
-    padded = np.concatenate(parts, axis=1)
+    pad = x.block(0, 1)[0]  # padding positions hold row 0, as in memory
+    out: list[np.ndarray] = [np.empty(0)] * len(tests)
+    for start, where in zip(starts, found_in, strict=True):
+        if not any(len(found) for found in where):
+            continue
+        block = x.block(start, min(start + size, n_rows))
+        xb = np.broadcast_to(pad, (len(tests), width, x.shape[1])).copy()
+        for m, found in enumerate(where):
+            xb[m, : len(found)] = block[tests[m][found] - start]
+        scored = np.asarray(models.apply(scores, stats, jnp.asarray(xb)))
+        for m, found in enumerate(where):
+            if len(out[m]) != len(tests[m]):
+                out[m] = np.empty((len(tests[m]), *scored.shape[2:]), scored.dtype)
+            out[m][found] = scored[m, : len(found)]
     x.check_unchanged()
-    return [padded[m, : len(test)] for m, test in enumerate(tests)]
+    return out
