@@ -18,6 +18,7 @@ LAYERS = (
     "pknet.specs",
     "pknet.io",
     "pknet.compiler.network",
+    "pknet.compiler.streamed",
     "pknet.compiler.dataset",
     "pknet.compiler.model",
     "pknet.runtime",

@@ -34,14 +34,18 @@ import pandas as pd
 
 from pknet.compiler.located import spec_problem
 from pknet.compiler.network.compile_network import CompiledNetwork, feature_naming
+from pknet.compiler.streamed import StreamedInputs
 from pknet.errors import CompileError, Location, Problem, TableError
 from pknet.files import file_problem
+from pknet.io.backed import BackedCSR
 from pknet.io.data import (
     Matrix,
     data_format,
     first_repeat,
+    open_h5ad,
     read_feature_names,
     read_matrix,
+    repeat_error,
     table_header,
 )
 from pknet.io.tables import read_text_table, table_separator
@@ -102,10 +106,11 @@ class Dataset:
     several targets `y` is (samples x tasks) and `targets` names the tasks.
 
     `n_missing` counts the missing cells of `x` as read; under `missing: mean` they are still
-    NaN here and imputed per training fold.
+    NaN here and imputed per training fold. With `backed: true`, `x` stays on disk (a
+    `StreamedInputs`; `x[rows]` reads rows) and `n_missing` is 0: values are checked as read.
     """
 
-    x: np.ndarray
+    x: np.ndarray | StreamedInputs
     y: np.ndarray
     task: Task
     classes: tuple[str, ...]
@@ -144,7 +149,37 @@ def load_dataset(
                 "remove `layer` (the file holds one matrix)",
             )
         )
-    matrix = read_inputs(spec, path, columns)
+    backed = spec.data.expression.backed
+    if backed and spec.model.feature_graph() is not None:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression", "backed"),
+                "a graph over the features is built from every sample's values; "
+                "`backed: true` streams them",
+                "remove `backed`, or the feature graph",
+            )
+        )
+    if backed and not feature_naming(spec).plain:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression", "backed"),
+                "features named by a `var` column, combined duplicates or mapping-table sums "
+                "are computed from whole columns; `backed: true` streams the file's own columns",
+                "remove `backed`, or `var_names` / `duplicates` / the mapping table's sums",
+            )
+        )
+    if backed and target_columns is not None:
+        raise CompileError(
+            spec_problem(
+                spec,
+                ("data", "expression", "backed"),
+                "target `features` are read into memory whole; `backed: true` streams inputs",
+                "remove `backed`, or predict a label (`target: {obs: ...}` or a label file)",
+            )
+        )
+    matrix = _backed_index(spec, path) if backed else read_inputs(spec, path, columns)
     if not matrix.samples:
         raise CompileError(
             spec_problem(
@@ -154,6 +189,7 @@ def load_dataset(
                 "check the file, and `orientation` (samples as rows or as columns)",
             )
         )
+    file_samples = matrix.samples
     matrix = _listed_samples(spec, matrix, path)
     targets: tuple[str, ...] = ()
     if target_columns is not None:
@@ -167,7 +203,13 @@ def load_dataset(
             task, classes = "regression", ()
         else:
             y, task, classes = _encode(spec, labels.iloc[keep], _is_numeric(spec, labels))
-    x, features, n_missing = prepare_inputs(spec, matrix, keep, columns)
+    if backed:
+        x, n_missing = _streamed(spec, path, matrix, file_samples, keep, columns), 0
+        features = (
+            matrix.features if columns is None else tuple(matrix.features[i] for i in columns)
+        )
+    else:
+        x, features, n_missing = prepare_inputs(spec, matrix, keep, columns)
     if x.shape[1] == 0:
         raise CompileError(
             spec_problem(
@@ -195,6 +237,48 @@ def load_dataset(
         targets=targets,
         groups=groups,
     )
+
+
+def _backed_index(spec: Spec, path: Path) -> Matrix:
+    """The samples, features and `obs` of a backed file, without values (an empty matrix)."""
+    with open_h5ad(path) as adata:
+        samples = tuple(adata.obs_names.astype(str))
+        obs = adata.obs.copy()
+    repeat = first_repeat(samples)
+    if repeat is not None:
+        raise repeat_error(repeat, "sample", Location(str(path)), "make them unique")
+    features = tuple(feature_names(spec, path))
+    return Matrix(np.zeros((len(samples), 0), np.float32), samples, features, obs)
+
+
+def _streamed(
+    spec: Spec,
+    path: Path,
+    matrix: Matrix,
+    file_samples: tuple[str, ...],
+    keep: np.ndarray,
+    columns: np.ndarray | None,
+) -> StreamedInputs:
+    """The inputs of the samples `keep` of `matrix` (a `_backed_index` of the file's
+    `file_samples`, maybe narrowed to `data.samples`), read on demand."""
+    try:
+        reader = BackedCSR(path, spec.data.expression.layer)
+    except CompileError as exc:
+        problem = exc.problems[0]
+        raise CompileError(
+            spec_problem(spec, ("data", "expression", "backed"), problem.message, problem.hint)
+        ) from None
+    samples = tuple(matrix.samples[i] for i in keep)
+    file_rows = pd.Index(file_samples).get_indexer(samples)
+    whole = columns is None or _needs_whole_matrix(spec)
+    read = None if whole else columns
+    names = matrix.features if read is None else tuple(matrix.features[i] for i in read)
+
+    def prepare(block: Matrix) -> np.ndarray:
+        return prepare_inputs(spec, block, np.arange(len(block.samples)), columns)[0]
+
+    n_inputs = len(matrix.features) if columns is None else len(columns)
+    return StreamedInputs(reader, file_rows, samples, names, read, n_inputs, prepare)
 
 
 def _listed_samples(spec: Spec, matrix: Matrix, path: Path) -> Matrix:

@@ -100,7 +100,7 @@ def read_feature_names(
             names = h5ad_feature_names(path, layer)
             if names is not None:
                 return names
-            with _open_h5ad(path) as adata:
+            with open_h5ad(path) as adata:
                 return _h5ad_layer(adata, layer, path)[1]
         if fmt == "10x_h5":
             import h5py
@@ -164,7 +164,7 @@ def _readable(path: Path, fmt: str) -> Iterator[None]:
 
 
 @contextmanager
-def _open_h5ad(path: Path) -> Iterator[anndata.AnnData]:
+def open_h5ad(path: Path) -> Iterator[anndata.AnnData]:
     """The AnnData file opened backed (values stay on disk until asked for)."""
     import anndata
 
@@ -222,7 +222,7 @@ def _h5ad_layer(adata: anndata.AnnData, layer: str, path: Path) -> tuple[Any, li
 def _h5ad_matrix(
     path: Path, layer: str, columns: np.ndarray | None, check_features: bool = True
 ) -> Matrix:
-    with _open_h5ad(path) as adata:
+    with open_h5ad(path) as adata:
         stored, names = _h5ad_layer(adata, layer, path)
         samples = tuple(adata.obs_names.astype(str))
         checks = [("sample", samples, "`adata.obs_names_make_unique()`")]
@@ -231,7 +231,7 @@ def _h5ad_matrix(
         for what, keys, fix in checks:
             repeat = first_repeat(keys)
             if repeat is not None:
-                raise _repeat_error(repeat, what, Location(str(path)), f"make them unique ({fix})")
+                raise repeat_error(repeat, what, Location(str(path)), f"make them unique ({fix})")
         values = _dense(stored, columns)
         obs = adata.obs.copy()
     return Matrix(values, samples, _selected(names, columns), obs)
@@ -275,7 +275,7 @@ def _raw_names(path: Path, fmt: str, layer: str, orientation: str, var_names: st
         )
     with _readable(path, fmt):
         if fmt == "h5ad" and var_names is not None:
-            with _open_h5ad(path) as adata:
+            with open_h5ad(path) as adata:
                 _h5ad_layer(adata, layer, path)  # the layer exists
                 var = adata.raw.var if layer == "raw" else adata.var
                 if var_names not in var.columns:
@@ -289,7 +289,7 @@ def _raw_names(path: Path, fmt: str, layer: str, orientation: str, var_names: st
                     )
                 return var[var_names].astype(str).tolist()
         if fmt == "h5ad":
-            with _open_h5ad(path) as adata:
+            with open_h5ad(path) as adata:
                 return _h5ad_layer(adata, layer, path)[1]
         if fmt == "10x_h5":
             import h5py
@@ -424,7 +424,7 @@ def _check_unique(names: Sequence[str], path: Path, what: str, orientation: str)
     if repeat is not None:
         in_rows = (what == "sample") == (orientation == "samples_as_rows")
         line = _line_of(path, repeat[2]) if in_rows else 1
-        raise _repeat_error(repeat, what, Location(str(path), line), "make them unique")
+        raise repeat_error(repeat, what, Location(str(path), line), "make them unique")
 
 
 def first_repeat(names: Sequence[str]) -> tuple[str, int, int] | None:
@@ -437,7 +437,7 @@ def first_repeat(names: Sequence[str]) -> tuple[str, int, int] | None:
     return None
 
 
-def _repeat_error(
+def repeat_error(
     repeat: tuple[str, int, int], what: str, location: Location, fix: str
 ) -> CompileError:
     name, first, second = repeat

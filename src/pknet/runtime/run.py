@@ -54,6 +54,7 @@ from pknet.runtime.progress import EpochCallback, StageCallback, no_stages
 from pknet.runtime.ridge import fit_ridge_folds
 from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
 from pknet.runtime.splits import Split, make_splits, validation_split
+from pknet.runtime.streamed_train import predict_streamed, train_folds_streamed
 from pknet.runtime.train import (
     PURPOSE_CONTROL,
     FoldRows,
@@ -363,7 +364,11 @@ def run_folds(
     check_seeds(plan, program)
     if plan.sample_graph is not None:
         check_graph_size(program, len(dataset.samples))
-    check_count_likelihood(plan, program.loss, dataset.x)
+    streamed = not isinstance(dataset.x, np.ndarray)
+    if streamed:
+        check_streamable(plan, program)
+    else:
+        check_count_likelihood(plan, program.loss, dataset.x)
     splits = make_splits(
         plan.cv,
         dataset.y,
@@ -382,6 +387,14 @@ def run_folds(
     ]
     together = chunk * len(splits) if plan.vmap_folds else 1
     devices = resolve_devices(plan.devices, together)
+    if streamed and len(devices) > 1:
+        raise RunError(
+            Problem(
+                f"backed data are streamed to one device; this run would use {len(devices)}",
+                path="train.devices",
+                hint="set `train.devices: 1`, or remove `data.expression.backed`",
+            )
+        )
     timings["compile_s"] = compile_s + perf_counter() - start
     say("samples: " + ", ".join(f"{n} {what}" for what, n in dataset.join.counts().items()))
     models = f", {plan.seeds} seeds each" if plan.seeds > 1 else ""
@@ -418,7 +431,11 @@ def run_folds(
         embeddings = latent_means(trained, dataset.x, each_stats)
     else:
         scores = (
-            predict_all(trained, program, dataset.x, each_stats, each_split)
+            predict_streamed(
+                trained, program.loss.predict, dataset.x, each_stats, [s.test for s in each_split]
+            )
+            if streamed
+            else predict_all(trained, program, dataset.x, each_stats, each_split)
             if graphs is None
             else predict_graph_folds(
                 trained,
@@ -472,6 +489,8 @@ def run_folds(
         on_stage,
     )
     timings["evaluate_s"] = perf_counter() - start
+    if streamed:  # the outputs are written from what was read: one version of the file
+        dataset.x.check_unchanged()
     return RunOutcome(
         plan,
         network,
@@ -495,6 +514,29 @@ def run_folds(
         per_class=classes,
         devices=[str(d) for d in devices],
     )
+
+
+def check_streamable(plan: RunPlan, program: Program) -> None:
+    """Backed data stream minibatches of rows; what needs every sample at once is refused."""
+    refused = [
+        (program.model_kind.embeds, "model", "an embedding model reads every sample at once"),
+        (plan.sample_graph is not None, "model.graph", "a graph over the samples holds them all"),
+        (program.model_kind.trainer == "closed_form", "model", "a closed-form fit reads all rows"),
+        (
+            plan.explain_control == "shuffled",
+            "explain.control",
+            "the shuffled-prior control permutes the columns of the whole matrix",
+        ),
+    ]
+    for refuse, path, why in refused:
+        if refuse:
+            raise RunError(
+                Problem(
+                    f"`data.expression.backed: true` streams rows from disk, but {why}",
+                    path=path,
+                    hint="remove `backed` (read the data into memory)",
+                )
+            )
 
 
 def check_seeds(plan: RunPlan, program: Program) -> None:
@@ -535,7 +577,10 @@ def _check_memory(
 ) -> int:
     """How many seeds' models to train together (`plan.seeds` unless they do not fit the
     device's memory); a located error, before allocating the models, when one seed's do not."""
-    held_out = max(len(r) for r in [*rows.val, *(s.test for s in splits)])
+    tests = [len(s.test) for s in splits]
+    if not isinstance(dataset.x, np.ndarray):  # predictions go a block of rows at a time
+        tests = [min(n, dataset.x.chunk_rows) for n in tests]
+    held_out = max([len(r) for r in rows.val] + tests)
     batch = min(plan.batch_size, max(len(r) for r in rows.fit))
     if graphs is not None:  # a full batch of every sample
         batch = held_out = len(dataset.samples)
@@ -656,6 +701,9 @@ def _train(
         }
         if graphs is not None:
             return train_graph_folds(*shared, graphs.take([k for _, k in members]), **options)
+        if not isinstance(dataset.x, np.ndarray):
+            del options["shards"]  # one device (`run_folds` checked)
+            return train_folds_streamed(*shared, batch_size=batch, **options)
         return train_folds(*shared, batch_size=batch, **options)
 
     n_folds = len(rows.fit)

@@ -33,6 +33,7 @@ from pknet.runtime.progress import EpochCallback, EpochReport
 from pknet.runtime.transforms import InputStats, apply_input_stats
 
 PURPOSE_INIT, PURPOSE_SHUFFLE, PURPOSE_CONTROL, PURPOSE_REPLICATE = 0, 1, 2, 3
+PURPOSE_CHUNKS = 4  # the order a backed file's blocks of rows are read in, per epoch
 Member = tuple[int, int]
 """(seed, fold): one model of a run, trained on the fold's rows from the seed's streams."""
 RUN_ONCE = {"xla_backend_optimization_level": 0}

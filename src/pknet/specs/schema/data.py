@@ -37,6 +37,11 @@ class ExpressionSpec(SpecModel):
         description="A feature name several columns carry: stop with an `error`, keep the "
         "`first` column, or use the `sum` or `mean` of its columns.",
     )
+    backed: bool = Field(
+        False,
+        description="Keep an `.h5ad` file's sparse (CSR) matrix on disk and stream its rows in "
+        "minibatches (data larger than memory); metrics equal the in-memory run's.",
+    )
 
     @property
     def is_h5ad(self) -> bool:
@@ -52,6 +57,16 @@ class ExpressionSpec(SpecModel):
                 ("var_names",),
                 "`var_names` names a column of an AnnData `var` table; this file is not .h5ad",
                 "remove `var_names` (the file's own feature names are used)",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def check_backed(self) -> ExpressionSpec:
+        if self.backed and not self.is_h5ad:
+            raise rule_error(
+                ("backed",),
+                "`backed: true` streams an AnnData `.h5ad` file; this file is not .h5ad",
+                "convert the matrix to a sparse `.h5ad` file, or remove `backed`",
             )
         return self
 
