@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
@@ -26,17 +26,7 @@ Metric = Literal[
     "mae",
 ]
 REGRESSION_METRICS = ("r2", "pearson", "mse", "mae")
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "mcc",
-    "roc_auc",
-    "average_precision",
-    "log_loss",
-)
+CLASSIFICATION_METRICS = tuple(m for m in get_args(Metric) if m not in REGRESSION_METRICS)
 ExplainMethod = Literal["bias", "gradient_x_input", "node_weights", "activation_auc"]
 
 
