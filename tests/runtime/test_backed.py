@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anndata
 import h5py
+import jax
 import numpy as np
 import pytest
 from scipy import sparse
@@ -17,9 +18,10 @@ import pknet
 from pknet.api import train_and_evaluate
 from pknet.compiler import streamed
 from pknet.errors import PknetError
+from pknet.runtime.explain import explain_fold, explain_in_blocks
 from pknet.runtime.progress import EpochReport
 from pknet.runtime.streamed_train import chunk_order, member_order
-from pknet.runtime.transforms import fit_input_stats
+from pknet.runtime.transforms import apply_input_stats, fit_input_stats
 
 EXAMPLE_DATA = Path(__file__).parents[2] / "examples" / "kpnn_tcr" / "data"
 
@@ -169,3 +171,30 @@ def test_file_changed_during_run_is_an_error(sparse_copy: Path, tmp_path: Path) 
     assert "changed while the run read it" in str(info.value)
     assert str(path) in str(info.value)
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_importances_from_blocks_equal_one_pass(sparse_copy: Path) -> None:
+    """Streamed data are explained block by block: the blocks' means, weighted by their rows,
+    are the mean over all test rows."""
+    outcome = train_and_evaluate(_spec(sparse_copy, False, explain=[], **{"train.epochs": 1}))
+    model, test = outcome.trained.model(0), outcome.splits[0].test
+    stats = jax.tree.map(lambda a: np.asarray(a)[0], outcome.stats)
+
+    def read(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return apply_input_stats(outcome.dataset.x[rows], stats), outcome.dataset.y[rows]
+
+    methods = ["bias", "gradient_x_input", "node_weights"]
+    predict = outcome.program.loss.predict
+    whole = explain_fold(model, predict, methods, None, read(test))
+    blocks = explain_in_blocks(model, predict, methods, test, read, 37)
+    assert len(test) > 5 * 37
+    for method in methods:
+        np.testing.assert_allclose(blocks[method], whole[method], rtol=2e-5, atol=1e-9)
+
+
+def test_activation_auc_is_refused_for_backed_data(sparse_copy: Path) -> None:
+    with pytest.raises(PknetError) as caught:
+        train_and_evaluate(_spec(sparse_copy, True, explain=["activation_auc"]))
+    problem = caught.value.problems[0]
+    assert problem.path == "explain" and "activation_auc" in problem.message

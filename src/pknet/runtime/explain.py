@@ -129,10 +129,11 @@ def explain_fold(
     model: Model,
     predict,
     methods: list[str],
-    train: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray] | None,
     test: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Importances of one fold's model, per method; `train`/`test` are (x, y) of the fold."""
+    """Importances of one fold's model, per method; `train`/`test` are (x, y) of the fold
+    (`train` is read by `activation_auc` only)."""
     layer = model.layers[0]
     xj, yj = jnp.asarray(test[0]), jnp.asarray(test[1])
     results = {}
@@ -146,6 +147,31 @@ def explain_fold(
         else:
             results[method] = activation_auc(layer, jnp.asarray(train[0]), train[1], xj, test[1])
     return results
+
+
+def explain_in_blocks(
+    model: Model,
+    predict,
+    methods: list[str],
+    rows: np.ndarray,
+    read: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    size: int,
+) -> dict[str, np.ndarray]:
+    """`explain_fold` over the test `rows` read `size` at a time (`read(rows)` gives their x
+    and y), so that the rows of data streamed from disk are never all in memory: every method
+    but `activation_auc` is a mean over samples, so the blocks' values are averaged, weighted
+    by their rows."""
+    parts, sizes = [], []
+    for start in range(0, len(rows), size):
+        block = rows[start : start + size]
+        parts.append(explain_fold(model, predict, methods, None, read(block)))
+        sizes.append(len(block))
+    if len(parts) == 1:
+        return parts[0]
+    return {
+        method: np.average(np.stack([np.asarray(p[method]) for p in parts]), axis=0, weights=sizes)
+        for method in parts[0]
+    }
 
 
 def mean_sd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from pknet.errors import Problem, RunError
 from pknet.runtime.activation_importance import activation_auc_per_class
 from pknet.runtime.devices import MemberShards, resolve_devices
 from pknet.runtime.embedding import latent_means, reconstruction_metrics
-from pknet.runtime.explain import explain_fold, importance_table
+from pknet.runtime.explain import explain_fold, explain_in_blocks, importance_table
 from pknet.runtime.members import (
     member_label,
     member_rows,
@@ -527,6 +527,11 @@ def check_streamable(plan: RunPlan, program: Program) -> None:
             "explain.control",
             "the shuffled-prior control permutes the columns of the whole matrix",
         ),
+        (
+            "activation_auc" in plan.explain_methods,
+            "explain",
+            "`activation_auc` fits each node on the activations of every training row",
+        ),
     ]
     for refuse, path, why in refused:
         if refuse:
@@ -743,8 +748,14 @@ def _fold_importances(
         def part(rows: np.ndarray, stats_k: InputStats = fold_stats_k):
             return apply_input_stats(x[rows], stats_k), dataset.y[rows]
 
-        model, train, test = trained.model(m), part(split.train), part(split.test)
-        values = explain_fold(model, program.loss.predict, methods, train, test)
+        model = trained.model(m)
+        if isinstance(x, np.ndarray):
+            train, test = part(split.train), part(split.test)
+            values = explain_fold(model, program.loss.predict, methods, train, test)
+        else:  # streamed from disk (no `activation_auc`): the test rows block by block
+            values = explain_in_blocks(
+                model, program.loss.predict, methods, split.test, part, x.chunk_rows
+            )
         if per_class:
             aucs = activation_auc_per_class(
                 model.layers[0], train[0], train[1], test[0], test[1], len(dataset.classes)
