@@ -69,21 +69,22 @@ def _per_class_lines(table: dict | None) -> list[str]:
     ]
 
 
-def _repeat_lines(doc: dict) -> list[str]:
-    """`repeated_kfold`: each repeat's pooled held-out metrics and their mean ± sd."""
-    if "per_repeat" not in doc:
+def _pooled_table(doc: dict, unit: str, heading: str) -> list[str]:
+    """Each `unit`'s (seed's, repeat's) pooled held-out metrics from `doc["per_<unit>"]` and
+    their mean ± sd; nothing when the run has one."""
+    if f"per_{unit}" not in doc:
         return []
-    names = list(doc["repeat_summary"])
-    lines = ["", "## Metrics per repeat (its pooled held-out predictions)", ""]
-    lines += ["| repeat | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for repeat in doc["per_repeat"]:
-        values = repeat["out_of_fold"]["metrics"]
+    summary = doc[f"{unit}_summary"]
+    names = list(summary)
+    lines = ["", heading, ""]
+    lines += [f"| {unit} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for part in doc[f"per_{unit}"]:
+        values = part["out_of_fold"]["metrics"]
         lines.append(
-            f"| {repeat['repeat']} | "
+            f"| {part[unit]} | "
             + " | ".join(f"{values.get(n, math.nan):.4f}" for n in names)
             + " |"
         )
-    summary = doc["repeat_summary"]
     return [*lines, "| mean ± sd | " + " | ".join(mean_sd(summary[n]) for n in names) + " |"]
 
 
@@ -101,24 +102,6 @@ def _fold_metric_lines(doc: dict, over: str) -> list[str]:
         "|---|---|---|",
     ]
     return lines + [f"| {name} | {v['mean']:.4f} | {v['sd']:.4f} |" for name, v in summary.items()]
-
-
-def _seed_lines(doc: dict) -> list[str]:
-    """With several seeds: each seed's pooled held-out metrics and their mean ± sd over seeds."""
-    if "per_seed" not in doc:
-        return []
-    names = list(doc["seed_summary"])
-    lines = ["", f"## Metrics per seed (its pooled held-out predictions; {doc['seeds']} seeds)", ""]
-    lines += ["| seed | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for seed in doc["per_seed"]:
-        values = seed["out_of_fold"]["metrics"]
-        lines.append(
-            f"| {seed['seed']} | "
-            + " | ".join(f"{values.get(n, math.nan):.4f}" for n in names)
-            + " |"
-        )
-    summary = doc["seed_summary"]
-    return [*lines, "| mean ± sd | " + " | ".join(mean_sd(summary[n]) for n in names) + " |"]
 
 
 def _trained_together(outcome: RunOutcome) -> str:
@@ -206,8 +189,10 @@ def write_report(outcome: RunOutcome, path: Path, figures: list[Path]) -> None:
     ]
     lines += _fold_metric_lines(doc, f" x {seeds} seeds" if seeds > 1 else "")
     lines += _out_of_fold_lines(doc.get("out_of_fold"))
-    lines += _repeat_lines(doc)
-    lines += _seed_lines(doc)
+    lines += _pooled_table(doc, "repeat", "## Metrics per repeat (its pooled held-out predictions)")
+    if "seeds" in doc:
+        heading = f"## Metrics per seed (its pooled held-out predictions; {doc['seeds']} seeds)"
+        lines += _pooled_table(doc, "seed", heading)
     lines += _top_lines(outcome.top_importances)
     lines += ["", "## Figures", ""]
     lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
