@@ -135,21 +135,14 @@ def cv_folds(
     """The sample ids of each cross-validation fold's training and test rows, as `run` splits
     them (without training anything)."""
     from pknet.compiler.model.run_plan import build_run_plan
-    from pknet.runtime.splits import make_splits
+    from pknet.runtime.splits import dataset_splits
 
     loaded = _spec(spec, overrides)
     require_run_sections(loaded, "cv_folds")
     with located(loaded):
         plan = build_run_plan(loaded)
         _, dataset = _network_and_dataset(loaded)
-        splits = make_splits(
-            plan.cv,
-            dataset.y,
-            dataset.task,
-            plan.seed,
-            classes=dataset.classes,
-            groups=dataset.groups,
-        )
+        splits = dataset_splits(plan, dataset)
     samples = dataset.samples
     return [([samples[i] for i in s.train], [samples[i] for i in s.test]) for s in splits]
 

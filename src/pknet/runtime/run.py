@@ -53,7 +53,7 @@ from pknet.runtime.node_names import folded_importances, with_names
 from pknet.runtime.progress import EpochCallback, StageCallback, no_stages
 from pknet.runtime.ridge import fit_ridge_folds
 from pknet.runtime.sample_graph import FoldGraphs, sample_graphs
-from pknet.runtime.splits import Split, make_splits, validation_split
+from pknet.runtime.splits import Split, dataset_splits, validation_split
 from pknet.runtime.streamed_train import predict_streamed, train_folds_streamed
 from pknet.runtime.train import (
     PURPOSE_CONTROL,
@@ -369,14 +369,7 @@ def run_folds(
         check_streamable(plan, program)
     else:
         check_count_likelihood(plan, program.loss, dataset.x)
-    splits = make_splits(
-        plan.cv,
-        dataset.y,
-        dataset.task,
-        plan.seed,
-        classes=dataset.classes,
-        groups=dataset.groups,
-    )
+    splits = dataset_splits(plan, dataset)
     stopping = stopping_rule(plan, dataset.task, metrics, dataset.targets)
     rows = fold_rows(plan, splits, dataset.y, stopping)
     stats = fold_stats(plan, dataset.x, rows)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pknet.compiler.dataset import Task
-from pknet.compiler.model.run_plan import CvPlan
+from pknet.compiler.dataset import Dataset, Task
+from pknet.compiler.model.run_plan import CvPlan, RunPlan
 from pknet.errors import CompileError, Problem
 
 CV_STREAM, VALIDATION_STREAM = 1, 2
@@ -42,6 +42,18 @@ class Split:
 
     train: np.ndarray
     test: np.ndarray
+
+
+def dataset_splits(plan: RunPlan, dataset: Dataset) -> list[Split]:
+    """The cross-validation splits `plan` makes of `dataset` (its classes and groups)."""
+    return make_splits(
+        plan.cv,
+        dataset.y,
+        dataset.task,
+        plan.seed,
+        classes=dataset.classes,
+        groups=dataset.groups,
+    )
 
 
 def make_splits(
